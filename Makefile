@@ -1,0 +1,47 @@
+# The front door. `make dev` serves the API locally, `make test` runs every test.
+SHELL := /usr/bin/env bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+USER ?= alice
+
+.PHONY: help dev test unit e2e lint fmt clippy build token stack-up stack-down
+
+help:
+	@echo "make dev    - build, start the local AWS stack, seed demo data, serve the API on :3000"
+	@echo "make test   - unit tests, then end-to-end tests against a local stack on test ports"
+	@echo "make lint   - rustfmt, clippy, cfn-lint, sam validate, ASL validator, checkov"
+	@echo "make token USER=alice - print a development JWT for the local gateway"
+
+build:
+	cargo build --workspace --bins
+
+dev: build
+	local/stack.sh dev
+
+# Unit tests need no cloud; end-to-end tests start their own stack on the test ports.
+test: unit e2e
+
+unit:
+	cargo test --workspace
+
+e2e: build
+	local/stack.sh test-run -- cargo test -p e2e -- --ignored
+
+stack-up: build
+	local/stack.sh up $(or $(PROFILE),test)
+
+stack-down:
+	local/stack.sh down $(or $(PROFILE),test)
+
+token:
+	@local/stack.sh token $(USER)
+
+fmt:
+	cargo fmt --all -- --check
+
+clippy:
+	cargo clippy --workspace --all-targets -- -D warnings
+
+lint: fmt clippy
+	local/lint/lint.sh

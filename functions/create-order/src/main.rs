@@ -1,0 +1,58 @@
+//! create-order: `POST /orders`. Prices the order from the catalog, saves it `PENDING` and
+//! starts the saga named by the order id; an `Idempotency-Key` makes retries safe.
+
+use lambda_http::http::{HeaderValue, StatusCode, header};
+use lambda_http::{Body, Error, Request, Response, service_fn, tracing};
+use shared::adapters::dynamodb::{DynamoInventory, DynamoOrders};
+use shared::adapters::sfn::StepFunctionsSaga;
+use shared::api::{self, ApiError, IDEMPOTENCY_HEADER, OrdersApi};
+use shared::clock::SystemClock;
+use shared::order::FieldError;
+
+type Api = OrdersApi<DynamoInventory, DynamoOrders, StepFunctionsSaga>;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    tracing::init_default_subscriber();
+    let orders_table = shared::config::required("ORDERS_TABLE")?;
+    let inventory_table = shared::config::required("INVENTORY_TABLE")?;
+    let saga_arn = shared::config::required("ORDER_SAGA_ARN")?;
+    let aws = shared::config::aws().await;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
+    let api: &Api = &OrdersApi {
+        catalog: DynamoInventory::new(dynamodb.clone(), inventory_table),
+        orders: DynamoOrders::new(dynamodb, orders_table),
+        saga: StepFunctionsSaga::new(aws_sdk_sfn::Client::new(&aws), saga_arn),
+        clock: Box::new(SystemClock),
+    };
+    lambda_http::run(service_fn(move |request| handler(api, request))).await
+}
+
+async fn handler(api: &Api, request: Request) -> Result<Response<Body>, Error> {
+    Ok(match place_order(api, &request).await {
+        Ok(accepted) => {
+            let mut response = api::json_response(StatusCode::ACCEPTED, &accepted);
+            if let Ok(location) = HeaderValue::from_str(&format!("/orders/{}", accepted.order_id)) {
+                response.headers_mut().insert(header::LOCATION, location);
+            }
+            response
+        }
+        Err(error) => api::problem_response(&error),
+    })
+}
+
+async fn place_order(api: &Api, request: &Request) -> Result<api::OrderAccepted, ApiError> {
+    let user_id = api::caller(request)?;
+    api::require_json(request)?;
+    let key = match request.headers().get(IDEMPOTENCY_HEADER) {
+        None => None,
+        Some(value) => Some(value.to_str().map_err(|_| {
+            ApiError::InvalidRequest(vec![FieldError::new(
+                "Idempotency-Key",
+                "must be visible ASCII characters",
+            )])
+        })?),
+    };
+    api.place_order(&user_id, key, api::body_bytes(request))
+        .await
+}

@@ -1,0 +1,368 @@
+use super::{
+    Item, MAX_RACE_RETRIES, cancellation_reasons, classify, condition_failed, conflicted,
+    from_item, key, n, s, to_item,
+};
+use crate::error::StoreError;
+use crate::inventory::{Product, Reservation, ReservationLine, ReservationStatus};
+use crate::money::{Currency, Money};
+use crate::order::{OrderId, Sku};
+use crate::ports::{Catalog, InventoryStore, ReleaseOutcome, ReserveError};
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{KeysAndAttributes, Put, TransactWriteItem, Update};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Products (catalog and stock) and reservations, in the inventory table.
+#[derive(Debug, Clone)]
+pub struct DynamoInventory {
+    client: Client,
+    table: String,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ProductItem {
+    pk: String,
+    sk: String,
+    sku: Sku,
+    name: String,
+    price: i64,
+    currency: Currency,
+    available: i64,
+    #[serde(default)]
+    reserved: i64,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ReservationItem {
+    pk: String,
+    sk: String,
+    order_id: OrderId,
+    status: ReservationStatus,
+    lines: Vec<ReservationLine>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl From<ReservationItem> for Reservation {
+    fn from(item: ReservationItem) -> Self {
+        Self {
+            order_id: item.order_id,
+            status: item.status,
+            lines: item.lines,
+            created_at: item.created_at,
+            updated_at: item.updated_at,
+        }
+    }
+}
+
+fn product_key(sku: &Sku) -> Item {
+    key(format!("PRODUCT#{sku}"), "PRODUCT")
+}
+
+fn reservation_key(order_id: OrderId) -> Item {
+    key(format!("RESERVATION#{order_id}"), "RESERVATION")
+}
+
+fn reservation_item(
+    order_id: OrderId,
+    status: ReservationStatus,
+    lines: &[ReservationLine],
+    now: DateTime<Utc>,
+) -> ReservationItem {
+    ReservationItem {
+        pk: format!("RESERVATION#{order_id}"),
+        sk: "RESERVATION".into(),
+        order_id,
+        status,
+        lines: lines.to_vec(),
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+fn build<T, E: std::fmt::Display>(result: Result<T, E>) -> Result<T, StoreError> {
+    result.map_err(|e| StoreError::Internal(e.to_string()))
+}
+
+impl DynamoInventory {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    /// Moves each line's units from `available` to `reserved` (`reserve`, only while enough
+    /// is available) or back (release).
+    fn stock_moves(
+        &self,
+        lines: &[ReservationLine],
+        reserve: bool,
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        lines
+            .iter()
+            .map(|line| {
+                let update = Update::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(product_key(&line.sku)))
+                    .expression_attribute_values(":q", n(i64::from(line.quantity)))
+                    .expression_attribute_values(":zero", n(0));
+                let update = if reserve {
+                    update
+                        .update_expression("SET available = available - :q, reserved = if_not_exists(reserved, :zero) + :q")
+                        .condition_expression("attribute_exists(pk) AND available >= :q")
+                } else {
+                    update
+                        .update_expression("SET available = available + :q, reserved = if_not_exists(reserved, :zero) - :q")
+                        .condition_expression("attribute_exists(pk)")
+                };
+                Ok(TransactWriteItem::builder().update(build(update.build())?).build())
+            })
+            .collect()
+    }
+
+    async fn void_missing_reservation(
+        &self,
+        order_id: OrderId,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let item = to_item(&reservation_item(
+            order_id,
+            ReservationStatus::Voided,
+            &[],
+            now,
+        ))?;
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(classify(e)),
+        }
+    }
+}
+
+impl Catalog for DynamoInventory {
+    async fn products(&self, skus: &[Sku]) -> Result<Vec<Product>, StoreError> {
+        if skus.is_empty() {
+            return Ok(vec![]);
+        }
+        let mut pending = Some(build(
+            KeysAndAttributes::builder()
+                .set_keys(Some(skus.iter().map(product_key).collect()))
+                .consistent_read(false)
+                .build(),
+        )?);
+        let mut products = Vec::with_capacity(skus.len());
+        // BatchGetItem may hand back keys it did not get to; ask again a few times.
+        for _ in 0..4 {
+            let Some(keys) = pending.take() else { break };
+            let output = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, keys)
+                .send()
+                .await
+                .map_err(classify)?;
+            for item in output
+                .responses
+                .and_then(|mut r| r.remove(&self.table))
+                .unwrap_or_default()
+            {
+                let p: ProductItem = from_item(item)?;
+                products.push(Product {
+                    sku: p.sku,
+                    name: p.name,
+                    price: Money::new(p.price, p.currency),
+                    available: p.available,
+                    reserved: p.reserved,
+                });
+            }
+            pending = output
+                .unprocessed_keys
+                .and_then(|mut u| u.remove(&self.table))
+                .filter(|k| !k.keys.is_empty());
+        }
+        if pending.is_some() {
+            return Err(StoreError::Transient(
+                "the catalog read was throttled".into(),
+            ));
+        }
+        Ok(products)
+    }
+}
+
+impl InventoryStore for DynamoInventory {
+    async fn reserve(
+        &self,
+        order_id: OrderId,
+        lines: &[ReservationLine],
+        now: DateTime<Utc>,
+    ) -> Result<Reservation, ReserveError> {
+        let record = to_item(&reservation_item(
+            order_id,
+            ReservationStatus::Held,
+            lines,
+            now,
+        ))
+        .map_err(ReserveError::Store)?;
+        let put = build(
+            Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(record))
+                .condition_expression("attribute_not_exists(pk)")
+                .build(),
+        )
+        .map_err(ReserveError::Store)?;
+        // The reservation record first: its index in the cancellation reasons is 0.
+        let mut items = vec![TransactWriteItem::builder().put(put).build()];
+        items.extend(self.stock_moves(lines, true).map_err(ReserveError::Store)?);
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await;
+        let error = match result {
+            Ok(_) => {
+                return Ok(reservation_item(order_id, ReservationStatus::Held, lines, now).into());
+            }
+            Err(e) => e,
+        };
+        let Some(reasons) = cancellation_reasons(&error) else {
+            return Err(ReserveError::Store(classify(error)));
+        };
+        if condition_failed(reasons.first()) {
+            // Reserved (or voided) before: answer with what is recorded, change nothing.
+            return match self
+                .reservation(order_id)
+                .await
+                .map_err(ReserveError::Store)?
+            {
+                Some(r) if r.status == ReservationStatus::Held => Ok(r),
+                Some(r) => Err(ReserveError::AlreadyCompensated(r.status)),
+                None => Err(ReserveError::Store(StoreError::Transient(
+                    "reservation vanished".into(),
+                ))),
+            };
+        }
+        if conflicted(reasons) {
+            return Err(ReserveError::Store(classify(error)));
+        }
+        let short: Vec<Sku> = lines
+            .iter()
+            .zip(reasons.iter().skip(1))
+            .filter(|(_, reason)| condition_failed(Some(reason)))
+            .map(|(line, _)| line.sku.clone())
+            .collect();
+        if short.is_empty() {
+            Err(ReserveError::Store(classify(error)))
+        } else {
+            Err(ReserveError::OutOfStock(short))
+        }
+    }
+
+    async fn release(
+        &self,
+        order_id: OrderId,
+        now: DateTime<Utc>,
+    ) -> Result<ReleaseOutcome, StoreError> {
+        for _ in 0..MAX_RACE_RETRIES {
+            let held = match self.reservation(order_id).await? {
+                None => {
+                    if self.void_missing_reservation(order_id, now).await? {
+                        return Ok(ReleaseOutcome::NothingHeld);
+                    }
+                    continue; // a reserve committed meanwhile: release that one
+                }
+                Some(r) if r.status != ReservationStatus::Held => {
+                    return Ok(ReleaseOutcome::NothingHeld);
+                }
+                Some(r) => r,
+            };
+            let mark_released = build(
+                Update::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(reservation_key(order_id)))
+                    .update_expression("SET #status = :released, updatedAt = :now")
+                    .condition_expression("#status = :held")
+                    .expression_attribute_names("#status", "status")
+                    .expression_attribute_values(":released", s("RELEASED"))
+                    .expression_attribute_values(":held", s("HELD"))
+                    .expression_attribute_values(":now", s(crate::clock::format_time(now)))
+                    .build(),
+            )?;
+            let mut items = vec![TransactWriteItem::builder().update(mark_released).build()];
+            items.extend(self.stock_moves(&held.lines, false)?);
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items))
+                .send()
+                .await;
+            return match result {
+                Ok(_) => Ok(ReleaseOutcome::Released),
+                Err(e) => match cancellation_reasons(&e) {
+                    // A concurrent release won; the stock went back exactly once.
+                    Some(reasons) if condition_failed(reasons.first()) => {
+                        Ok(ReleaseOutcome::NothingHeld)
+                    }
+                    _ => Err(classify(e)),
+                },
+            };
+        }
+        Err(StoreError::Transient(format!(
+            "release of {order_id} kept racing a reserve"
+        )))
+    }
+
+    async fn reservation(&self, order_id: OrderId) -> Result<Option<Reservation>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(reservation_key(order_id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(classify)?;
+        output
+            .item
+            .map(|item| from_item::<ReservationItem>(item).map(Reservation::from))
+            .transpose()
+    }
+
+    async fn put_product(&self, product: &Product) -> Result<(), StoreError> {
+        let item = to_item(&ProductItem {
+            pk: format!("PRODUCT#{}", product.sku),
+            sk: "PRODUCT".into(),
+            sku: product.sku.clone(),
+            name: product.name.clone(),
+            price: product.price.amount,
+            currency: product.price.currency.clone(),
+            available: product.available,
+            reserved: product.reserved,
+        })?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+}

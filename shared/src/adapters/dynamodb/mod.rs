@@ -1,0 +1,109 @@
+//! DynamoDB adapters. Every write that may be retried is conditional, and every write that
+//! touches two items is one transaction, so a retry or a crash never applies half a change.
+
+mod billing;
+mod inventory;
+mod notifications;
+mod orders;
+
+pub use billing::DynamoBilling;
+pub use inventory::DynamoInventory;
+pub use notifications::DynamoNotifications;
+pub use orders::DynamoOrders;
+
+use crate::error::StoreError;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::collections::HashMap;
+
+pub(crate) type Item = HashMap<String, AttributeValue>;
+
+pub(crate) fn key(pk: String, sk: &str) -> Item {
+    HashMap::from([
+        ("pk".to_owned(), AttributeValue::S(pk)),
+        ("sk".to_owned(), AttributeValue::S(sk.to_owned())),
+    ])
+}
+
+pub(crate) fn n(value: i64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+pub(crate) fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+pub(crate) fn to_item<T: Serialize>(value: &T) -> Result<Item, StoreError> {
+    serde_dynamo::to_item(value).map_err(|e| StoreError::Internal(format!("encoding an item: {e}")))
+}
+
+pub(crate) fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
+    serde_dynamo::from_item(item)
+        .map_err(|e| StoreError::Internal(format!("decoding an item: {e}")))
+}
+
+/// Throttles, conflicts, timeouts and AWS-side failures are transient; the rest is not.
+pub(crate) fn classify<E, R>(error: SdkError<E, R>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug,
+{
+    let transient = match &error {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            true
+        }
+        SdkError::ServiceError(service) => matches!(
+            service.err().code(),
+            Some(
+                "ThrottlingException"
+                    | "ProvisionedThroughputExceededException"
+                    | "RequestLimitExceeded"
+                    | "InternalServerError"
+                    | "ServiceUnavailable"
+                    | "TransactionConflictException"
+                    | "TransactionInProgressException"
+            )
+        ),
+        _ => false,
+    };
+    let message = DisplayErrorContext(&error).to_string();
+    if transient {
+        StoreError::Transient(message)
+    } else {
+        StoreError::Internal(message)
+    }
+}
+
+/// The per-item reasons of a cancelled transaction, in the order of its items; `None` when
+/// the call failed for another reason.
+pub(crate) fn cancellation_reasons<R>(
+    error: &SdkError<TransactWriteItemsError, R>,
+) -> Option<&[CancellationReason]> {
+    match error.as_service_error() {
+        Some(TransactWriteItemsError::TransactionCanceledException(e)) => {
+            Some(e.cancellation_reasons())
+        }
+        _ => None,
+    }
+}
+
+pub(crate) fn condition_failed(reason: Option<&CancellationReason>) -> bool {
+    reason.and_then(CancellationReason::code) == Some("ConditionalCheckFailed")
+}
+
+/// A transaction cancelled only because another one touched the same items is worth retrying.
+pub(crate) fn conflicted(reasons: &[CancellationReason]) -> bool {
+    reasons.iter().any(|r| {
+        matches!(
+            r.code(),
+            Some("TransactionConflict" | "ThrottlingError" | "ProvisionedThroughputExceeded")
+        )
+    })
+}
+
+/// How many times a compensation re-reads and retries when a concurrent call changed the
+/// item between its read and its write.
+pub(crate) const MAX_RACE_RETRIES: usize = 3;

@@ -1,0 +1,237 @@
+use super::{Item, cancellation_reasons, classify, condition_failed, from_item, key, to_item};
+use crate::api::idempotency_expiry;
+use crate::error::StoreError;
+use crate::money::{Currency, Money};
+use crate::order::{Order, OrderId, OrderLine, OrderStatus, Sku};
+use crate::ports::{IdempotencyRecord, InsertOutcome, OrderStore};
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Orders and the idempotency records of `POST /orders`, in the orders table.
+#[derive(Debug, Clone)]
+pub struct DynamoOrders {
+    client: Client,
+    table: String,
+}
+
+impl DynamoOrders {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    fn put_new(&self, item: Item) -> Result<Put, StoreError> {
+        Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(|e| StoreError::Internal(e.to_string()))
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct OrderItem {
+    pk: String,
+    sk: String,
+    order_id: OrderId,
+    user_id: String,
+    status: OrderStatus,
+    lines: Vec<LineItem>,
+    total: i64,
+    currency: Currency,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LineItem {
+    sku: Sku,
+    name: String,
+    quantity: u32,
+    unit_price: i64,
+    line_total: i64,
+}
+
+impl OrderItem {
+    fn from_order(order: &Order) -> Self {
+        Self {
+            pk: order_pk(order.order_id),
+            sk: "ORDER".into(),
+            order_id: order.order_id,
+            user_id: order.user_id.clone(),
+            status: order.status,
+            lines: order
+                .lines
+                .iter()
+                .map(|l| LineItem {
+                    sku: l.sku.clone(),
+                    name: l.name.clone(),
+                    quantity: l.quantity,
+                    unit_price: l.unit_price.amount,
+                    line_total: l.line_total.amount,
+                })
+                .collect(),
+            total: order.total.amount,
+            currency: order.total.currency.clone(),
+            reason: order.reason.clone(),
+            created_at: order.created_at,
+            updated_at: order.updated_at,
+        }
+    }
+
+    fn into_order(self) -> Order {
+        let money = |amount| Money::new(amount, self.currency.clone());
+        Order {
+            order_id: self.order_id,
+            user_id: self.user_id,
+            status: self.status,
+            lines: self
+                .lines
+                .into_iter()
+                .map(|l| OrderLine {
+                    sku: l.sku,
+                    name: l.name,
+                    quantity: l.quantity,
+                    unit_price: money(l.unit_price),
+                    line_total: money(l.line_total),
+                })
+                .collect(),
+            total: money(self.total),
+            reason: self.reason,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct IdempotencyItem {
+    pk: String,
+    sk: String,
+    user_id: String,
+    key: String,
+    order_id: OrderId,
+    request_hash: String,
+    created_at: DateTime<Utc>,
+    expires_at: i64,
+}
+
+fn order_pk(order_id: OrderId) -> String {
+    format!("ORDER#{order_id}")
+}
+
+// The user is the partition and the key the sort key, so no choice of either can collide.
+fn idempotency_key(user_id: &str, key: &str) -> (String, String) {
+    (format!("IDEMPOTENCY#{user_id}"), format!("KEY#{key}"))
+}
+
+impl OrderStore for DynamoOrders {
+    async fn insert(
+        &self,
+        order: &Order,
+        idempotency: Option<&IdempotencyRecord>,
+    ) -> Result<InsertOutcome, StoreError> {
+        let order_item = to_item(&OrderItem::from_order(order))?;
+        let Some(record) = idempotency else {
+            self.client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(order_item))
+                .condition_expression("attribute_not_exists(pk)")
+                .send()
+                .await
+                .map_err(classify)?;
+            return Ok(InsertOutcome::Inserted);
+        };
+        let (pk, sk) = idempotency_key(&record.user_id, &record.key);
+        let record_item = to_item(&IdempotencyItem {
+            pk,
+            sk,
+            user_id: record.user_id.clone(),
+            key: record.key.clone(),
+            order_id: record.order_id,
+            request_hash: record.request_hash.clone(),
+            created_at: record.created_at,
+            expires_at: idempotency_expiry(record),
+        })?;
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(
+                TransactWriteItem::builder()
+                    .put(self.put_new(record_item)?)
+                    .build(),
+            )
+            .transact_items(
+                TransactWriteItem::builder()
+                    .put(self.put_new(order_item)?)
+                    .build(),
+            )
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(InsertOutcome::Inserted),
+            Err(e) => match cancellation_reasons(&e) {
+                Some(reasons) if condition_failed(reasons.first()) => {
+                    Ok(InsertOutcome::IdempotencyKeyTaken)
+                }
+                _ => Err(classify(e)),
+            },
+        }
+    }
+
+    async fn get(&self, order_id: OrderId) -> Result<Option<Order>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(order_pk(order_id), "ORDER")))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(classify)?;
+        output
+            .item
+            .map(|item| from_item::<OrderItem>(item).map(OrderItem::into_order))
+            .transpose()
+    }
+
+    async fn idempotency_record(
+        &self,
+        user_id: &str,
+        key_value: &str,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
+        let (pk, sk) = idempotency_key(user_id, key_value);
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(pk, &sk)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(classify)?;
+        output
+            .item
+            .map(|item| {
+                from_item::<IdempotencyItem>(item).map(|i| IdempotencyRecord {
+                    user_id: i.user_id,
+                    key: i.key,
+                    order_id: i.order_id,
+                    request_hash: i.request_hash,
+                    created_at: i.created_at,
+                })
+            })
+            .transpose()
+    }
+}

@@ -1,0 +1,5 @@
+//! One adapter per port per backend.
+
+pub mod dynamodb;
+pub mod memory;
+pub mod sfn;

@@ -1,0 +1,47 @@
+//! Starts the order saga on Step Functions.
+
+use crate::adapters::dynamodb::classify;
+use crate::error::StoreError;
+use crate::order::OrderId;
+use crate::ports::{SagaStart, SagaStarter};
+use aws_sdk_sfn::Client;
+
+#[derive(Debug, Clone)]
+pub struct StepFunctionsSaga {
+    client: Client,
+    state_machine_arn: String,
+}
+
+impl StepFunctionsSaga {
+    pub fn new(client: Client, state_machine_arn: impl Into<String>) -> Self {
+        Self {
+            client,
+            state_machine_arn: state_machine_arn.into(),
+        }
+    }
+}
+
+impl SagaStarter for StepFunctionsSaga {
+    async fn start(&self, order_id: OrderId, input: &str) -> Result<SagaStart, StoreError> {
+        // The execution's name is the order id: Step Functions refuses a second execution
+        // of the same name, which makes starting idempotent.
+        let result = self
+            .client
+            .start_execution()
+            .state_machine_arn(&self.state_machine_arn)
+            .name(order_id.to_string())
+            .input(input)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(SagaStart::Started),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_execution_already_exists()) =>
+            {
+                Ok(SagaStart::AlreadyStarted)
+            }
+            Err(e) => Err(classify(e)),
+        }
+    }
+}

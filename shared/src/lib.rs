@@ -1,0 +1,18 @@
+//! The order saga's domain: model and rules, the ports they need, and the adapters behind them.
+//!
+//! Business rules are plain async functions that take ports (traits), so they are tested
+//! against the in-memory adapters without AWS; the DynamoDB and Step Functions adapters are
+//! exercised by the end-to-end tests against the local cloud.
+
+pub mod adapters;
+pub mod api;
+pub mod billing;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod inventory;
+pub mod money;
+pub mod notification;
+pub mod order;
+pub mod ports;
+pub mod saga;

@@ -1,0 +1,548 @@
+//! Orders: identity, lines priced from the catalog, status and the rules for changing it.
+
+use crate::inventory::Product;
+use crate::money::{Currency, Money};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use std::collections::HashSet;
+use std::fmt;
+use std::str::FromStr;
+use uuid::Uuid;
+
+pub const MAX_LINES: usize = 50;
+pub const MAX_QUANTITY: u32 = 1000;
+pub const MAX_SKU_LEN: usize = 64;
+
+/// A UUIDv7: unique, and sortable by the time it was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct OrderId(Uuid);
+
+impl OrderId {
+    /// Takes the time from the caller's clock, so ids made in tests are reproducible in order.
+    pub fn new_at(time: DateTime<Utc>) -> Self {
+        let millis = u64::try_from(time.timestamp_millis()).unwrap_or(0);
+        let ts = uuid::Timestamp::from_unix(
+            uuid::NoContext,
+            millis / 1000,
+            (millis % 1000) as u32 * 1_000_000,
+        );
+        Self(Uuid::new_v7(ts))
+    }
+}
+
+impl fmt::Display for OrderId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.hyphenated().fmt(f)
+    }
+}
+
+impl FromStr for OrderId {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        // Only the canonical hyphenated form: it is what we hand out and what keys hold.
+        match Uuid::try_parse(s) {
+            Ok(id) if s.len() == 36 && id.get_version_num() == 7 => Ok(Self(id)),
+            _ => Err(format!("'{}' is not an order id", truncate(s, 64))),
+        }
+    }
+}
+
+impl TryFrom<String> for OrderId {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
+impl From<OrderId> for String {
+    fn from(id: OrderId) -> Self {
+        id.to_string()
+    }
+}
+
+/// A stock-keeping unit: 1 to 64 characters of letters, digits, `-`, `_` and `.`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Sku(String);
+
+impl Sku {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Sku {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        let valid = !s.is_empty()
+            && s.len() <= MAX_SKU_LEN
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+        if valid {
+            Ok(Self(s))
+        } else {
+            Err(format!(
+                "'{}' is not a SKU (1 to {MAX_SKU_LEN} letters, digits, '-', '_' or '.')",
+                truncate(&s, 80)
+            ))
+        }
+    }
+}
+
+impl TryFrom<&str> for Sku {
+    type Error = String;
+    fn try_from(s: &str) -> Result<Self, Self::Error> {
+        Self::try_from(s.to_owned())
+    }
+}
+
+impl From<Sku> for String {
+    fn from(sku: Sku) -> Self {
+        sku.0
+    }
+}
+
+impl fmt::Display for Sku {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum OrderStatus {
+    Pending,
+    Reserved,
+    Paid,
+    Completed,
+    Cancelled,
+    CompensationFailed,
+}
+
+impl OrderStatus {
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Self::Completed | Self::Cancelled)
+    }
+
+    /// The saga's legal moves. The state machine enforces them with conditional writes;
+    /// this is the same table in code, for the rules that live outside the state machine.
+    pub fn can_become(self, next: OrderStatus) -> bool {
+        use OrderStatus::*;
+        matches!(
+            (self, next),
+            (Pending, Reserved)
+                | (Reserved, Paid)
+                | (Paid, Completed)
+                | (Pending | Reserved | Paid, Cancelled)
+                | (Pending | Reserved | Paid | Cancelled, CompensationFailed)
+        )
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "PENDING",
+            Self::Reserved => "RESERVED",
+            Self::Paid => "PAID",
+            Self::Completed => "COMPLETED",
+            Self::Cancelled => "CANCELLED",
+            Self::CompensationFailed => "COMPENSATION_FAILED",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderLine {
+    pub sku: Sku,
+    pub name: String,
+    pub quantity: u32,
+    pub unit_price: Money,
+    pub line_total: Money,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Order {
+    pub order_id: OrderId,
+    pub user_id: String,
+    pub status: OrderStatus,
+    pub lines: Vec<OrderLine>,
+    pub total: Money,
+    /// Why the order was cancelled (`OUT_OF_STOCK`, `PAYMENT_DECLINED`, …), written by the saga.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// One problem with a request, naming the field as a JSON path (`items[2].quantity`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestedItem {
+    pub sku: Sku,
+    pub quantity: u32,
+}
+
+/// A `POST /orders` body that passed validation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderRequest {
+    pub items: Vec<RequestedItem>,
+}
+
+impl OrderRequest {
+    /// Checks the body field by field, so every error names its field. The body was already
+    /// parsed as JSON; all problems are reported at once.
+    pub fn from_json(body: &Value) -> Result<Self, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let Some(object) = body.as_object() else {
+            return Err(vec![FieldError::new("", "the body must be a JSON object")]);
+        };
+        for key in object.keys().filter(|k| k.as_str() != "items") {
+            errors.push(FieldError::new(truncate(key, 64), "unknown field"));
+        }
+        let items = match object.get("items") {
+            None => {
+                errors.push(FieldError::new("items", "is required"));
+                return Err(errors);
+            }
+            Some(Value::Array(items)) => items,
+            Some(_) => {
+                errors.push(FieldError::new("items", "must be an array"));
+                return Err(errors);
+            }
+        };
+        if items.is_empty() || items.len() > MAX_LINES {
+            errors.push(FieldError::new(
+                "items",
+                format!("must hold 1 to {MAX_LINES} lines, not {}", items.len()),
+            ));
+            return Err(errors);
+        }
+        let mut parsed = Vec::with_capacity(items.len());
+        let mut seen = HashSet::new();
+        for (i, item) in items.iter().enumerate() {
+            let path = format!("items[{i}]");
+            let Some(item) = item.as_object() else {
+                errors.push(FieldError::new(path, "must be an object"));
+                continue;
+            };
+            for key in item
+                .keys()
+                .filter(|k| !matches!(k.as_str(), "sku" | "quantity"))
+            {
+                errors.push(FieldError::new(
+                    format!("{path}.{}", truncate(key, 64)),
+                    "unknown field",
+                ));
+            }
+            let sku = match item.get("sku") {
+                None => Err(FieldError::new(format!("{path}.sku"), "is required")),
+                Some(Value::String(s)) => Sku::try_from(s.as_str())
+                    .map_err(|m| FieldError::new(format!("{path}.sku"), m))
+                    .and_then(|sku| {
+                        if seen.insert(sku.clone()) {
+                            Ok(sku)
+                        } else {
+                            Err(FieldError::new(
+                                format!("{path}.sku"),
+                                format!("'{sku}' appears more than once; merge the lines"),
+                            ))
+                        }
+                    }),
+                Some(_) => Err(FieldError::new(format!("{path}.sku"), "must be a string")),
+            };
+            let quantity = match item.get("quantity") {
+                None => Err(FieldError::new(format!("{path}.quantity"), "is required")),
+                Some(q) => match q.as_u64() {
+                    Some(q @ 1..) if q <= u64::from(MAX_QUANTITY) => Ok(q as u32),
+                    _ => Err(FieldError::new(
+                        format!("{path}.quantity"),
+                        format!("must be a whole number from 1 to {MAX_QUANTITY}"),
+                    )),
+                },
+            };
+            match (sku, quantity) {
+                (Ok(sku), Ok(quantity)) => parsed.push(RequestedItem { sku, quantity }),
+                (sku, quantity) => errors.extend(sku.err().into_iter().chain(quantity.err())),
+            }
+        }
+        if errors.is_empty() {
+            Ok(Self { items: parsed })
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// Identifies the request's meaning, not its bytes: the same lines in any order and
+    /// any formatting give the same fingerprint.
+    pub fn fingerprint(&self) -> String {
+        let mut items: Vec<_> = self.items.iter().collect();
+        items.sort_by(|a, b| a.sku.cmp(&b.sku));
+        let mut hasher = Sha256::new();
+        for item in items {
+            hasher.update(format!("{}\t{}\n", item.sku, item.quantity));
+        }
+        hex::encode(hasher.finalize())
+    }
+}
+
+/// Prices every line from the catalog: the client never sets a price.
+pub fn price_lines(
+    request: &OrderRequest,
+    catalog: &[Product],
+) -> Result<(Vec<OrderLine>, Money), Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let mut lines = Vec::with_capacity(request.items.len());
+    let mut currency: Option<&Currency> = None;
+    for (i, item) in request.items.iter().enumerate() {
+        let Some(product) = catalog.iter().find(|p| p.sku == item.sku) else {
+            errors.push(FieldError::new(
+                format!("items[{i}].sku"),
+                format!("unknown SKU '{}'", item.sku),
+            ));
+            continue;
+        };
+        match currency {
+            None => currency = Some(&product.price.currency),
+            Some(c) if *c != product.price.currency => {
+                errors.push(FieldError::new(
+                    format!("items[{i}].sku"),
+                    format!(
+                        "'{}' is priced in {}, the order in {c}; one order has one currency",
+                        item.sku, product.price.currency
+                    ),
+                ));
+                continue;
+            }
+            Some(_) => {}
+        }
+        match product.price.checked_mul(i64::from(item.quantity)) {
+            Some(line_total) => lines.push(OrderLine {
+                sku: item.sku.clone(),
+                name: product.name.clone(),
+                quantity: item.quantity,
+                unit_price: product.price.clone(),
+                line_total,
+            }),
+            None => errors.push(FieldError::new(
+                format!("items[{i}].quantity"),
+                "the line total is too large",
+            )),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let Some(currency) = currency.cloned() else {
+        return Err(vec![FieldError::new("items", "no line could be priced")]);
+    };
+    let total = lines
+        .iter()
+        .try_fold(0i64, |sum, line| sum.checked_add(line.line_total.amount))
+        .ok_or_else(|| vec![FieldError::new("items", "the order total is too large")])?;
+    Ok((lines, Money::new(total, currency)))
+}
+
+fn truncate(s: &str, max_chars: usize) -> String {
+    s.chars().take(max_chars).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn eur(amount: i64) -> Money {
+        Money::new(amount, Currency::try_from("EUR").unwrap())
+    }
+
+    fn product(sku: &str, price: Money) -> Product {
+        Product {
+            sku: Sku::try_from(sku).unwrap(),
+            name: format!("{sku} name"),
+            price,
+            available: 10,
+            reserved: 0,
+        }
+    }
+
+    fn fields(errors: Vec<FieldError>) -> Vec<String> {
+        errors.into_iter().map(|e| e.field).collect()
+    }
+
+    #[test]
+    fn accepts_a_well_formed_request() {
+        let req = OrderRequest::from_json(&json!({"items":[{"sku":"SKU-1","quantity":2}]}));
+        assert_eq!(
+            req.unwrap().items,
+            vec![RequestedItem {
+                sku: Sku::try_from("SKU-1").unwrap(),
+                quantity: 2
+            }]
+        );
+    }
+
+    #[test]
+    fn every_invalid_field_is_named() {
+        let body = json!({"items":[
+            {"sku":"OK","quantity":0},
+            {"sku":"bad sku!","quantity":1},
+            {"sku":"OK2","quantity":1001},
+            {"sku":7,"quantity":"2"},
+            {"quantity":1},
+            {"sku":"OK3","quantity":1.5},
+            {"sku":"OK4","quantity":-3, "price": 1},
+            "not an object"
+        ], "userId": "mallory"});
+        let errors = fields(OrderRequest::from_json(&body).unwrap_err());
+        for expected in [
+            "userId",
+            "items[0].quantity",
+            "items[1].sku",
+            "items[2].quantity",
+            "items[3].sku",
+            "items[3].quantity",
+            "items[4].sku",
+            "items[5].quantity",
+            "items[6].quantity",
+            "items[6].price",
+            "items[7]",
+        ] {
+            assert!(
+                errors.contains(&expected.to_string()),
+                "{expected} missing in {errors:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn line_count_is_bounded() {
+        assert_eq!(
+            fields(OrderRequest::from_json(&json!({"items":[]})).unwrap_err()),
+            ["items"]
+        );
+        let many: Vec<_> = (0..=MAX_LINES)
+            .map(|i| json!({"sku": format!("S{i}"), "quantity": 1}))
+            .collect();
+        assert_eq!(
+            fields(OrderRequest::from_json(&json!({ "items": many })).unwrap_err()),
+            ["items"]
+        );
+        let fifty: Vec<_> = (0..MAX_LINES)
+            .map(|i| json!({"sku": format!("S{i}"), "quantity": MAX_QUANTITY}))
+            .collect();
+        assert!(OrderRequest::from_json(&json!({ "items": fifty })).is_ok());
+    }
+
+    #[test]
+    fn duplicate_skus_are_rejected() {
+        let body = json!({"items":[{"sku":"A","quantity":1},{"sku":"A","quantity":2}]});
+        assert_eq!(
+            fields(OrderRequest::from_json(&body).unwrap_err()),
+            ["items[1].sku"]
+        );
+    }
+
+    #[test]
+    fn non_objects_and_missing_items_are_rejected() {
+        for body in [
+            json!([]),
+            json!("x"),
+            json!(null),
+            json!({}),
+            json!({"items": {}}),
+        ] {
+            assert!(OrderRequest::from_json(&body).is_err(), "{body} accepted");
+        }
+    }
+
+    #[test]
+    fn fingerprint_ignores_line_order_but_not_quantities() {
+        let a = OrderRequest::from_json(
+            &json!({"items":[{"sku":"A","quantity":1},{"sku":"B","quantity":2}]}),
+        )
+        .unwrap();
+        let b = OrderRequest::from_json(
+            &json!({"items":[{"quantity":2,"sku":"B"},{"sku":"A","quantity":1}]}),
+        )
+        .unwrap();
+        let c = OrderRequest::from_json(
+            &json!({"items":[{"sku":"A","quantity":1},{"sku":"B","quantity":3}]}),
+        )
+        .unwrap();
+        assert_eq!(a.fingerprint(), b.fingerprint());
+        assert_ne!(a.fingerprint(), c.fingerprint());
+    }
+
+    #[test]
+    fn prices_come_from_the_catalog() {
+        let req = OrderRequest::from_json(
+            &json!({"items":[{"sku":"A","quantity":3},{"sku":"B","quantity":1}]}),
+        )
+        .unwrap();
+        let (lines, total) =
+            price_lines(&req, &[product("B", eur(250)), product("A", eur(1999))]).unwrap();
+        assert_eq!(lines[0].line_total, eur(5997));
+        assert_eq!(lines[0].name, "A name");
+        assert_eq!(lines[1].unit_price, eur(250));
+        assert_eq!(total, eur(6247));
+    }
+
+    #[test]
+    fn unknown_skus_and_mixed_currencies_are_named() {
+        let req = OrderRequest::from_json(&json!({"items":[{"sku":"A","quantity":1},{"sku":"B","quantity":1},{"sku":"C","quantity":1}]})).unwrap();
+        let usd = Money::new(100, Currency::try_from("USD").unwrap());
+        let errors = price_lines(&req, &[product("A", eur(100)), product("C", usd)]).unwrap_err();
+        assert_eq!(fields(errors), ["items[1].sku", "items[2].sku"]);
+    }
+
+    #[test]
+    fn totals_that_overflow_are_rejected() {
+        let req = OrderRequest::from_json(&json!({"items":[{"sku":"A","quantity":1000}]})).unwrap();
+        assert!(price_lines(&req, &[product("A", eur(i64::MAX / 10))]).is_err());
+    }
+
+    #[test]
+    fn status_moves_follow_the_saga() {
+        use OrderStatus::*;
+        assert!(Pending.can_become(Reserved));
+        assert!(Reserved.can_become(Paid));
+        assert!(Paid.can_become(Completed));
+        assert!(Reserved.can_become(Cancelled));
+        assert!(!Pending.can_become(Paid));
+        assert!(!Completed.can_become(Cancelled));
+        assert!(!Cancelled.can_become(Reserved));
+        assert!(!Pending.can_become(Completed));
+        assert!(Completed.is_terminal() && Cancelled.is_terminal() && !Paid.is_terminal());
+    }
+
+    #[test]
+    fn order_ids_are_v7_sortable_and_parse_back() {
+        let t = chrono::DateTime::parse_from_rfc3339("2026-11-22T10:00:00Z")
+            .unwrap()
+            .to_utc();
+        let a = OrderId::new_at(t);
+        let b = OrderId::new_at(t + chrono::Duration::milliseconds(1));
+        assert!(a < b);
+        assert_eq!(a.to_string().parse::<OrderId>().unwrap(), a);
+        assert!("not-a-uuid".parse::<OrderId>().is_err());
+        assert!(uuid::Uuid::new_v4().to_string().parse::<OrderId>().is_err());
+    }
+}

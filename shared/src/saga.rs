@@ -1,0 +1,327 @@
+//! The saga's steps as plain functions over ports. Each is idempotent by order id; each
+//! failure has a stable `error_type` that the state machine matches by name.
+
+use crate::billing::{DeclineReason, PaymentStatus};
+use crate::clock::Clock;
+use crate::error::StoreError;
+use crate::inventory::{ReservationLine, ReservationStatus};
+use crate::money::Money;
+use crate::notification::{Notification, Outcome};
+use crate::order::{MAX_LINES, MAX_QUANTITY, Order, OrderId, Sku};
+use crate::ports::{
+    BillingStore, ChargeError, InventoryStore, NotificationStore, RefundOutcome, ReleaseOutcome,
+    ReserveError,
+};
+use lambda_runtime::Diagnostic;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+use thiserror::Error;
+
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum StepError {
+    #[error("out of stock: {}", join(.0))]
+    OutOfStock(Vec<Sku>),
+    #[error("payment declined: {0:?}")]
+    PaymentDeclined(DeclineReason),
+    #[error("this step was compensated already for the order ({0}); it does not run again")]
+    AlreadyCompensated(String),
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+    #[error("{0}")]
+    Transient(String),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl StepError {
+    /// The name the state machine's `Retry` and `Catch` match. Stable: renaming one is a
+    /// breaking change to `statemachines/order-saga.asl.json`.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            Self::OutOfStock(_) => "OutOfStock",
+            Self::PaymentDeclined(_) => "PaymentDeclined",
+            Self::AlreadyCompensated(_) => "AlreadyCompensated",
+            Self::InvalidInput(_) => "InvalidInput",
+            Self::Transient(_) => "Transient",
+            Self::Internal(_) => "InternalError",
+        }
+    }
+}
+
+impl From<StepError> for Diagnostic {
+    fn from(error: StepError) -> Self {
+        Diagnostic {
+            error_type: error.error_type().to_owned(),
+            error_message: error.to_string(),
+        }
+    }
+}
+
+impl From<StoreError> for StepError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Transient(m) => Self::Transient(m),
+            StoreError::Internal(m) => Self::Internal(m),
+        }
+    }
+}
+
+fn join(skus: &[Sku]) -> String {
+    skus.iter().map(Sku::as_str).collect::<Vec<_>>().join(", ")
+}
+
+/// Reads a step's payload; a malformed one is `InvalidInput`, which the saga never retries.
+pub fn parse_input<T: DeserializeOwned>(payload: serde_json::Value) -> Result<T, StepError> {
+    serde_json::from_value(payload).map_err(|e| StepError::InvalidInput(e.to_string()))
+}
+
+/// What create-order starts the saga with. Built from the stored order, so every start for
+/// one order sends the same bytes (Step Functions then treats a repeated start as the same).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SagaInput {
+    pub order_id: OrderId,
+    pub user_id: String,
+    pub lines: Vec<ReservationLine>,
+    pub total: Money,
+}
+
+impl SagaInput {
+    pub fn for_order(order: &Order) -> Self {
+        Self {
+            order_id: order.order_id,
+            user_id: order.user_id.clone(),
+            lines: order
+                .lines
+                .iter()
+                .map(|l| ReservationLine {
+                    sku: l.sku.clone(),
+                    quantity: l.quantity,
+                })
+                .collect(),
+            total: order.total.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ReserveStockInput {
+    pub order_id: OrderId,
+    pub lines: Vec<ReservationLine>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReserveStockOutput {
+    pub order_id: OrderId,
+    pub status: ReservationStatus,
+    pub lines: Vec<ReservationLine>,
+}
+
+pub async fn reserve_stock(
+    inventory: &impl InventoryStore,
+    clock: &dyn Clock,
+    input: ReserveStockInput,
+) -> Result<ReserveStockOutput, StepError> {
+    validate_lines(&input.lines)?;
+    match inventory
+        .reserve(input.order_id, &input.lines, clock.now())
+        .await
+    {
+        Ok(reservation) => Ok(ReserveStockOutput {
+            order_id: reservation.order_id,
+            status: reservation.status,
+            lines: reservation.lines,
+        }),
+        Err(ReserveError::OutOfStock(skus)) => Err(StepError::OutOfStock(skus)),
+        Err(ReserveError::AlreadyCompensated(status)) => Err(StepError::AlreadyCompensated(
+            format!("reservation {status:?}"),
+        )),
+        Err(ReserveError::Store(e)) => Err(e.into()),
+    }
+}
+
+fn validate_lines(lines: &[ReservationLine]) -> Result<(), StepError> {
+    if lines.is_empty() || lines.len() > MAX_LINES {
+        return Err(StepError::InvalidInput(format!(
+            "an order has 1 to {MAX_LINES} lines, not {}",
+            lines.len()
+        )));
+    }
+    let mut seen = HashSet::new();
+    for line in lines {
+        if line.quantity == 0 || line.quantity > MAX_QUANTITY {
+            return Err(StepError::InvalidInput(format!(
+                "quantity of {} must be 1 to {MAX_QUANTITY}",
+                line.sku
+            )));
+        }
+        if !seen.insert(&line.sku) {
+            return Err(StepError::InvalidInput(format!(
+                "{} appears twice",
+                line.sku
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The compensations take only the order id: what to give back is read from what was
+/// recorded, never trusted from the input.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CompensationInput {
+    pub order_id: OrderId,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReleaseReservationOutput {
+    pub order_id: OrderId,
+    /// `false` when nothing was held: never reserved, or released by an earlier call.
+    pub released: bool,
+}
+
+pub async fn release_reservation(
+    inventory: &impl InventoryStore,
+    clock: &dyn Clock,
+    input: CompensationInput,
+) -> Result<ReleaseReservationOutput, StepError> {
+    let outcome = inventory.release(input.order_id, clock.now()).await?;
+    Ok(ReleaseReservationOutput {
+        order_id: input.order_id,
+        released: outcome == ReleaseOutcome::Released,
+    })
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ChargePaymentInput {
+    pub order_id: OrderId,
+    pub user_id: String,
+    pub amount: Money,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChargePaymentOutput {
+    pub order_id: OrderId,
+    pub status: PaymentStatus,
+    pub amount: Money,
+}
+
+pub async fn charge_payment(
+    billing: &impl BillingStore,
+    clock: &dyn Clock,
+    input: ChargePaymentInput,
+) -> Result<ChargePaymentOutput, StepError> {
+    if input.amount.amount <= 0 {
+        return Err(StepError::InvalidInput(format!(
+            "amount must be positive, not {}",
+            input.amount
+        )));
+    }
+    if input.user_id.is_empty() {
+        return Err(StepError::InvalidInput("userId is empty".into()));
+    }
+    match billing
+        .charge(input.order_id, &input.user_id, &input.amount, clock.now())
+        .await
+    {
+        Ok(payment) => Ok(ChargePaymentOutput {
+            order_id: payment.order_id,
+            status: payment.status,
+            amount: payment.amount,
+        }),
+        Err(ChargeError::Declined(reason)) => Err(StepError::PaymentDeclined(reason)),
+        Err(ChargeError::AlreadyCompensated(status)) => {
+            Err(StepError::AlreadyCompensated(format!("payment {status:?}")))
+        }
+        Err(ChargeError::Conflict(m)) => Err(StepError::InvalidInput(m)),
+        Err(ChargeError::Store(e)) => Err(e.into()),
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RefundPaymentOutput {
+    pub order_id: OrderId,
+    /// `false` when no charge stood: never charged, or refunded by an earlier call.
+    pub refunded: bool,
+}
+
+pub async fn refund_payment(
+    billing: &impl BillingStore,
+    clock: &dyn Clock,
+    input: CompensationInput,
+) -> Result<RefundPaymentOutput, StepError> {
+    let outcome = billing.refund(input.order_id, clock.now()).await?;
+    Ok(RefundPaymentOutput {
+        order_id: input.order_id,
+        refunded: outcome == RefundOutcome::Refunded,
+    })
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NotifyInput {
+    pub order_id: OrderId,
+    pub user_id: String,
+    pub outcome: Outcome,
+    #[serde(default)]
+    pub reason: Option<String>,
+    pub total: Money,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NotifyOutput {
+    pub order_id: OrderId,
+    /// `false` when this outcome had been recorded by an earlier call.
+    pub notified: bool,
+}
+
+pub async fn notify(
+    notifications: &impl NotificationStore,
+    clock: &dyn Clock,
+    input: NotifyInput,
+) -> Result<NotifyOutput, StepError> {
+    if input.user_id.is_empty() {
+        return Err(StepError::InvalidInput("userId is empty".into()));
+    }
+    let notification = Notification {
+        order_id: input.order_id,
+        user_id: input.user_id.clone(),
+        outcome: input.outcome,
+        channel: "inbox".into(),
+        message: render_message(&input),
+        created_at: clock.now(),
+    };
+    let notified = notifications.record(&notification).await?;
+    Ok(NotifyOutput {
+        order_id: input.order_id,
+        notified,
+    })
+}
+
+fn render_message(input: &NotifyInput) -> String {
+    match input.outcome {
+        Outcome::Completed => format!(
+            "Your order {} is confirmed. We charged {}.",
+            input.order_id, input.total
+        ),
+        Outcome::Cancelled => {
+            let why = match input.reason.as_deref() {
+                Some("OUT_OF_STOCK") => "some items are out of stock",
+                Some("PAYMENT_DECLINED") => "the payment was declined",
+                _ => "we could not complete it",
+            };
+            format!(
+                "Your order {} was cancelled because {why}. You have not been charged.",
+                input.order_id
+            )
+        }
+    }
+}
