@@ -1,1 +1,225 @@
-//! End-to-end tests live in tests/tests/.
+//! A handle on the local stack for the end-to-end tests in `tests/`. `make test` starts the
+//! stack on the test ports and passes its addresses and table names in the environment.
+
+use aws_sdk_dynamodb::Client as DynamoClient;
+use serde_json::Value;
+use shared::adapters::dynamodb::{
+    DynamoBilling, DynamoInventory, DynamoNotifications, DynamoOrders,
+};
+use shared::billing::Account;
+use shared::inventory::Product;
+use shared::money::{Currency, Money};
+use shared::order::Sku;
+use shared::ports::{BillingStore, Catalog, InventoryStore};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+pub struct Stack {
+    pub http: reqwest::Client,
+    pub gateway: String,
+    pub lambda: String,
+    pub inventory: DynamoInventory,
+    pub billing: DynamoBilling,
+    pub orders: DynamoOrders,
+    pub notifications: DynamoNotifications,
+    pub dynamodb: DynamoClient,
+    pub sfn: aws_sdk_sfn::Client,
+    pub saga_arn: String,
+}
+
+/// A customer of one test: a unique id and a token the gateway accepts.
+pub struct User {
+    pub id: String,
+    pub token: String,
+}
+
+fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!(
+            "{name} is not set: the end-to-end tests run against the local stack; use `make test`"
+        )
+    })
+}
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+impl Stack {
+    pub async fn connect() -> Self {
+        let aws = shared::config::aws().await;
+        let dynamodb = DynamoClient::new(&aws);
+        Self {
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(60))
+                .build()
+                .expect("http client"),
+            gateway: env("GATEWAY_URL"),
+            lambda: env("LAMBDA_ENDPOINT_URL"),
+            inventory: DynamoInventory::new(dynamodb.clone(), env("INVENTORY_TABLE")),
+            billing: DynamoBilling::new(dynamodb.clone(), env("BILLING_TABLE")),
+            orders: DynamoOrders::new(dynamodb.clone(), env("ORDERS_TABLE")),
+            notifications: DynamoNotifications::new(dynamodb.clone(), env("NOTIFICATIONS_TABLE")),
+            dynamodb,
+            sfn: aws_sdk_sfn::Client::new(&aws),
+            saga_arn: env("ORDER_SAGA_ARN"),
+        }
+    }
+
+    /// A development token from the same tool a person uses (`make token USER=…`).
+    pub fn token(&self, user: &str) -> String {
+        let out = std::process::Command::new(repo_root().join("local/stack.sh"))
+            .args(["token", user])
+            .output()
+            .expect("local/stack.sh token");
+        assert!(
+            out.status.success(),
+            "token: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout)
+            .expect("utf-8 token")
+            .trim()
+            .to_owned()
+    }
+
+    /// A fresh user; with `balance`, a EUR billing account holding it.
+    pub async fn user(&self, balance: Option<i64>) -> User {
+        let id = format!("user-{}", uuid::Uuid::new_v4().simple());
+        if let Some(balance) = balance {
+            self.billing
+                .put_account(&Account {
+                    user_id: id.clone(),
+                    balance,
+                    currency: eur(),
+                })
+                .await
+                .expect("put account");
+        }
+        User {
+            token: self.token(&id),
+            id,
+        }
+    }
+
+    /// A fresh product with `stock` units available at `price` EUR cents.
+    pub async fn product(&self, stock: i64, price: i64) -> Sku {
+        let sku = Sku::try_from(format!("SKU-{}", uuid::Uuid::new_v4().simple())).expect("sku");
+        self.inventory
+            .put_product(&Product {
+                sku: sku.clone(),
+                name: format!("Test product {sku}"),
+                price: Money::new(price, eur()),
+                available: stock,
+                reserved: 0,
+            })
+            .await
+            .expect("put product");
+        sku
+    }
+
+    /// (available, reserved) of a product.
+    pub async fn stock(&self, sku: &Sku) -> (i64, i64) {
+        let products = self
+            .inventory
+            .products(std::slice::from_ref(sku))
+            .await
+            .expect("read stock");
+        let p = products.first().expect("product exists");
+        (p.available, p.reserved)
+    }
+
+    pub async fn balance(&self, user: &User) -> i64 {
+        self.billing
+            .account(&user.id)
+            .await
+            .expect("read account")
+            .expect("account exists")
+            .balance
+    }
+
+    pub async fn post_order(&self, user: &User, body: &Value, key: Option<&str>) -> (u16, Value) {
+        let mut request = self
+            .http
+            .post(format!("{}/orders", self.gateway))
+            .bearer_auth(&user.token)
+            .json(body);
+        if let Some(key) = key {
+            request = request.header("Idempotency-Key", key);
+        }
+        read(request.send().await.expect("POST /orders")).await
+    }
+
+    pub async fn get_order(&self, user: &User, id: &str) -> (u16, Value) {
+        let request = self
+            .http
+            .get(format!("{}/orders/{id}", self.gateway))
+            .bearer_auth(&user.token);
+        read(request.send().await.expect("GET /orders/{id}")).await
+    }
+
+    /// Polls the order until the saga has finished with it.
+    pub async fn wait_until_settled(&self, user: &User, id: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            let (status, order) = self.get_order(user, id).await;
+            assert_eq!(status, 200, "{order}");
+            if matches!(
+                order["status"].as_str(),
+                Some("COMPLETED" | "CANCELLED" | "COMPENSATION_FAILED")
+            ) {
+                return order;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "order {id} still {} after 90 s",
+                order["status"]
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// Invokes a function the way Step Functions does, straight on the Lambda emulator.
+    pub async fn invoke(&self, function: &str, payload: &Value) -> (u16, Value) {
+        let url = format!(
+            "{}/2015-03-31/functions/{function}/invocations",
+            self.lambda
+        );
+        read(
+            self.http
+                .post(url)
+                .json(payload)
+                .send()
+                .await
+                .expect("invoke"),
+        )
+        .await
+    }
+
+    /// Names of the saga's executions (the order ids they run for).
+    pub async fn execution_names(&self) -> Vec<String> {
+        let mut names = Vec::new();
+        let mut pages = self
+            .sfn
+            .list_executions()
+            .state_machine_arn(&self.saga_arn)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.expect("list executions");
+            names.extend(page.executions.into_iter().map(|e| e.name));
+        }
+        names
+    }
+}
+
+pub fn eur() -> Currency {
+    Currency::try_from("EUR").expect("EUR")
+}
+
+async fn read(response: reqwest::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let text = response.text().await.expect("response body");
+    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    (status, body)
+}
