@@ -44,3 +44,15 @@ pub enum DeclineReason {
     InsufficientFunds,
     CurrencyMismatch,
 }
+
+impl DeclineReason {
+    /// Why `account` cannot pay `amount`, or `None` when it can.
+    pub fn judge(account: Option<&Account>, amount: &Money) -> Option<Self> {
+        match account {
+            None => Some(Self::NoAccount),
+            Some(a) if a.currency != amount.currency => Some(Self::CurrencyMismatch),
+            Some(a) if a.balance < amount.amount => Some(Self::InsufficientFunds),
+            Some(_) => None,
+        }
+    }
+}

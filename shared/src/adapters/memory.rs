@@ -159,17 +159,12 @@ impl BillingStore for MemoryBilling {
         if let Some(existing) = state.payments.get(&order_id) {
             return existing_payment(existing, user_id, amount);
         }
-        let account = state
-            .accounts
-            .get_mut(user_id)
-            .ok_or(ChargeError::Declined(DeclineReason::NoAccount))?;
-        if account.currency != amount.currency {
-            return Err(ChargeError::Declined(DeclineReason::CurrencyMismatch));
+        if let Some(reason) = DeclineReason::judge(state.accounts.get(user_id), amount) {
+            return Err(ChargeError::Declined(reason));
         }
-        if account.balance < amount.amount {
-            return Err(ChargeError::Declined(DeclineReason::InsufficientFunds));
+        if let Some(account) = state.accounts.get_mut(user_id) {
+            account.balance -= amount.amount;
         }
-        account.balance -= amount.amount;
         let payment = Payment {
             order_id,
             user_id: user_id.to_owned(),

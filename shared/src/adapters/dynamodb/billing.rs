@@ -1,6 +1,6 @@
 use super::{
-    MAX_RACE_RETRIES, cancellation_reasons, classify, condition_failed, from_item, key, n, s,
-    to_item,
+    MAX_RACE_RETRIES, build, cancellation_reasons, classify, condition_failed, from_item, get, key,
+    n, put, put_if_absent, s, to_item,
 };
 use crate::adapters::memory::existing_payment;
 use crate::billing::{Account, DeclineReason, Payment, PaymentStatus};
@@ -76,16 +76,22 @@ impl From<&Payment> for PaymentItem {
     }
 }
 
+impl From<AccountItem> for Account {
+    fn from(item: AccountItem) -> Self {
+        Self {
+            user_id: item.user_id,
+            balance: item.balance,
+            currency: item.currency,
+        }
+    }
+}
+
 fn payment_pk(order_id: OrderId) -> String {
     format!("PAYMENT#{order_id}")
 }
 
 fn account_pk(user_id: &str) -> String {
     format!("ACCOUNT#{user_id}")
-}
-
-fn build<T, E: std::fmt::Display>(result: Result<T, E>) -> Result<T, StoreError> {
-    result.map_err(|e| StoreError::Internal(e.to_string()))
 }
 
 impl DynamoBilling {
@@ -105,15 +111,6 @@ impl DynamoBilling {
                 .build(),
         )?;
         Ok(TransactWriteItem::builder().put(put).build())
-    }
-
-    /// Why the account refused a debit, from its state when the condition failed.
-    fn decline_reason(account: Option<AccountItem>, amount: &Money) -> DeclineReason {
-        match account {
-            None => DeclineReason::NoAccount,
-            Some(a) if a.currency != amount.currency => DeclineReason::CurrencyMismatch,
-            Some(_) => DeclineReason::InsufficientFunds,
-        }
     }
 }
 
@@ -176,23 +173,16 @@ impl BillingStore for DynamoBilling {
         }
         if condition_failed(reasons.get(1)) {
             let account = match reasons[1].item() {
-                Some(item) => {
-                    Some(from_item::<AccountItem>(item.clone()).map_err(ChargeError::Store)?)
-                }
+                Some(item) => Some(Account::from(
+                    from_item::<AccountItem>(item.clone()).map_err(ChargeError::Store)?,
+                )),
                 // Not every backend returns the old item; read it.
-                None => self
-                    .account(user_id)
-                    .await
-                    .map_err(ChargeError::Store)?
-                    .map(|a| AccountItem {
-                        pk: account_pk(&a.user_id),
-                        sk: "ACCOUNT".into(),
-                        user_id: a.user_id,
-                        balance: a.balance,
-                        currency: a.currency,
-                    }),
+                None => self.account(user_id).await.map_err(ChargeError::Store)?,
             };
-            return Err(ChargeError::Declined(Self::decline_reason(account, amount)));
+            // The condition failed, so the account cannot pay; judge says why.
+            let reason = DeclineReason::judge(account.as_ref(), amount)
+                .unwrap_or(DeclineReason::InsufficientFunds);
+            return Err(ChargeError::Declined(reason));
         }
         Err(ChargeError::Store(classify(error)))
     }
@@ -213,22 +203,16 @@ impl BillingStore for DynamoBilling {
                         created_at: now,
                         updated_at: now,
                     };
-                    let result = self
-                        .client
-                        .transact_write_items()
-                        .transact_items(self.new_payment(&void)?)
-                        .send()
-                        .await;
-                    match result {
-                        Ok(_) => return Ok(RefundOutcome::NothingCharged),
-                        Err(e)
-                            if cancellation_reasons(&e)
-                                .is_some_and(|r| condition_failed(r.first())) =>
-                        {
-                            continue;
-                        }
-                        Err(e) => return Err(classify(e)),
+                    if put_if_absent(
+                        &self.client,
+                        &self.table,
+                        to_item(&PaymentItem::from(&void))?,
+                    )
+                    .await?
+                    {
+                        return Ok(RefundOutcome::NothingCharged);
                     }
+                    continue; // a charge committed meanwhile: refund that one
                 }
                 Some(p) if p.status != PaymentStatus::Charged => {
                     return Ok(RefundOutcome::NothingCharged);
@@ -280,41 +264,23 @@ impl BillingStore for DynamoBilling {
     }
 
     async fn account(&self, user_id: &str) -> Result<Option<Account>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(account_pk(user_id), "ACCOUNT")))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(classify)?;
-        output
-            .item
-            .map(|item| {
-                from_item::<AccountItem>(item).map(|a| Account {
-                    user_id: a.user_id,
-                    balance: a.balance,
-                    currency: a.currency,
-                })
-            })
-            .transpose()
+        let item: Option<AccountItem> = get(
+            &self.client,
+            &self.table,
+            key(account_pk(user_id), "ACCOUNT"),
+        )
+        .await?;
+        Ok(item.map(Account::from))
     }
 
     async fn payment(&self, order_id: OrderId) -> Result<Option<Payment>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(payment_pk(order_id), "PAYMENT")))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(classify)?;
-        output
-            .item
-            .map(|item| from_item::<PaymentItem>(item).map(Payment::from))
-            .transpose()
+        let item: Option<PaymentItem> = get(
+            &self.client,
+            &self.table,
+            key(payment_pk(order_id), "PAYMENT"),
+        )
+        .await?;
+        Ok(item.map(Payment::from))
     }
 
     async fn put_account(&self, account: &Account) -> Result<(), StoreError> {
@@ -325,13 +291,6 @@ impl BillingStore for DynamoBilling {
             balance: account.balance,
             currency: account.currency.clone(),
         })?;
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(classify)?;
-        Ok(())
+        put(&self.client, &self.table, item).await
     }
 }

@@ -1,6 +1,6 @@
 use super::{
-    Item, MAX_RACE_RETRIES, cancellation_reasons, classify, condition_failed, conflicted,
-    from_item, key, n, s, to_item,
+    Item, MAX_RACE_RETRIES, build, cancellation_reasons, classify, condition_failed, conflicted,
+    from_item, get, key, n, put, put_if_absent, s, to_item,
 };
 use crate::error::StoreError;
 use crate::inventory::{Product, Reservation, ReservationLine, ReservationStatus};
@@ -82,10 +82,6 @@ fn reservation_item(
     }
 }
 
-fn build<T, E: std::fmt::Display>(result: Result<T, E>) -> Result<T, StoreError> {
-    result.map_err(|e| StoreError::Internal(e.to_string()))
-}
-
 impl DynamoInventory {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self {
@@ -123,6 +119,7 @@ impl DynamoInventory {
             .collect()
     }
 
+    /// `false` when a reservation appeared since it was read.
     async fn void_missing_reservation(
         &self,
         order_id: OrderId,
@@ -134,24 +131,7 @@ impl DynamoInventory {
             &[],
             now,
         ))?;
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(classify(e)),
-        }
+        put_if_absent(&self.client, &self.table, item).await
     }
 }
 
@@ -330,19 +310,9 @@ impl InventoryStore for DynamoInventory {
     }
 
     async fn reservation(&self, order_id: OrderId) -> Result<Option<Reservation>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(reservation_key(order_id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(classify)?;
-        output
-            .item
-            .map(|item| from_item::<ReservationItem>(item).map(Reservation::from))
-            .transpose()
+        let item: Option<ReservationItem> =
+            get(&self.client, &self.table, reservation_key(order_id)).await?;
+        Ok(item.map(Reservation::from))
     }
 
     async fn put_product(&self, product: &Product) -> Result<(), StoreError> {
@@ -356,13 +326,6 @@ impl InventoryStore for DynamoInventory {
             available: product.available,
             reserved: product.reserved,
         })?;
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(classify)?;
-        Ok(())
+        put(&self.client, &self.table, item).await
     }
 }

@@ -12,6 +12,7 @@ pub use notifications::DynamoNotifications;
 pub use orders::DynamoOrders;
 
 use crate::error::StoreError;
+use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason};
@@ -43,6 +44,65 @@ pub(crate) fn to_item<T: Serialize>(value: &T) -> Result<Item, StoreError> {
 pub(crate) fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
     serde_dynamo::from_item(item)
         .map_err(|e| StoreError::Internal(format!("decoding an item: {e}")))
+}
+
+/// Finishes an SDK builder whose required fields are set in code (an error here is a bug).
+pub(crate) fn build<T, E: std::fmt::Display>(result: Result<T, E>) -> Result<T, StoreError> {
+    result.map_err(|e| StoreError::Internal(e.to_string()))
+}
+
+/// One item by key, read strongly consistent: the saga's steps decide on what they read.
+pub(crate) async fn get<T: DeserializeOwned>(
+    client: &Client,
+    table: &str,
+    key: Item,
+) -> Result<Option<T>, StoreError> {
+    let output = client
+        .get_item()
+        .table_name(table)
+        .set_key(Some(key))
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(classify)?;
+    output.item.map(from_item).transpose()
+}
+
+/// Writes the item unless one with its key exists; `false` when one did.
+pub(crate) async fn put_if_absent(
+    client: &Client,
+    table: &str,
+    item: Item,
+) -> Result<bool, StoreError> {
+    let result = client
+        .put_item()
+        .table_name(table)
+        .set_item(Some(item))
+        .condition_expression("attribute_not_exists(pk)")
+        .send()
+        .await;
+    match result {
+        Ok(_) => Ok(true),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(classify(e)),
+    }
+}
+
+/// Creates or replaces an item (seeding and tests).
+pub(crate) async fn put(client: &Client, table: &str, item: Item) -> Result<(), StoreError> {
+    client
+        .put_item()
+        .table_name(table)
+        .set_item(Some(item))
+        .send()
+        .await
+        .map_err(classify)?;
+    Ok(())
 }
 
 /// Throttles, conflicts, timeouts and AWS-side failures are transient; the rest is not.

@@ -1,4 +1,4 @@
-use super::{classify, from_item, s, to_item};
+use super::{classify, from_item, put_if_absent, s, to_item};
 use crate::error::StoreError;
 use crate::notification::{Notification, Outcome};
 use crate::order::OrderId;
@@ -49,24 +49,7 @@ impl NotificationStore for DynamoNotifications {
             message: n.message.clone(),
             created_at: n.created_at,
         })?;
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(classify(e)),
-        }
+        put_if_absent(&self.client, &self.table, item).await
     }
 
     async fn for_user(&self, user_id: &str) -> Result<Vec<Notification>, StoreError> {

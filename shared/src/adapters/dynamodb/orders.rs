@@ -1,4 +1,6 @@
-use super::{Item, cancellation_reasons, classify, condition_failed, from_item, key, to_item};
+use super::{
+    Item, cancellation_reasons, classify, condition_failed, get, key, put_if_absent, to_item,
+};
 use crate::api::idempotency_expiry;
 use crate::error::StoreError;
 use crate::money::{Currency, Money};
@@ -143,15 +145,15 @@ impl OrderStore for DynamoOrders {
     ) -> Result<InsertOutcome, StoreError> {
         let order_item = to_item(&OrderItem::from_order(order))?;
         let Some(record) = idempotency else {
-            self.client
-                .put_item()
-                .table_name(&self.table)
-                .set_item(Some(order_item))
-                .condition_expression("attribute_not_exists(pk)")
-                .send()
-                .await
-                .map_err(classify)?;
-            return Ok(InsertOutcome::Inserted);
+            // Order ids are fresh UUIDv7s: a clash would be a bug, never a retry.
+            return if put_if_absent(&self.client, &self.table, order_item).await? {
+                Ok(InsertOutcome::Inserted)
+            } else {
+                Err(StoreError::Internal(format!(
+                    "order {} exists",
+                    order.order_id
+                )))
+            };
         };
         let (pk, sk) = idempotency_key(&record.user_id, &record.key);
         let record_item = to_item(&IdempotencyItem {
@@ -191,19 +193,9 @@ impl OrderStore for DynamoOrders {
     }
 
     async fn get(&self, order_id: OrderId) -> Result<Option<Order>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(order_pk(order_id), "ORDER")))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(classify)?;
-        output
-            .item
-            .map(|item| from_item::<OrderItem>(item).map(OrderItem::into_order))
-            .transpose()
+        let item: Option<OrderItem> =
+            get(&self.client, &self.table, key(order_pk(order_id), "ORDER")).await?;
+        Ok(item.map(OrderItem::into_order))
     }
 
     async fn idempotency_record(
@@ -212,26 +204,13 @@ impl OrderStore for DynamoOrders {
         key_value: &str,
     ) -> Result<Option<IdempotencyRecord>, StoreError> {
         let (pk, sk) = idempotency_key(user_id, key_value);
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(pk, &sk)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(classify)?;
-        output
-            .item
-            .map(|item| {
-                from_item::<IdempotencyItem>(item).map(|i| IdempotencyRecord {
-                    user_id: i.user_id,
-                    key: i.key,
-                    order_id: i.order_id,
-                    request_hash: i.request_hash,
-                    created_at: i.created_at,
-                })
-            })
-            .transpose()
+        let item: Option<IdempotencyItem> = get(&self.client, &self.table, key(pk, &sk)).await?;
+        Ok(item.map(|i| IdempotencyRecord {
+            user_id: i.user_id,
+            key: i.key,
+            order_id: i.order_id,
+            request_hash: i.request_hash,
+            created_at: i.created_at,
+        }))
     }
 }
