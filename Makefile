@@ -20,13 +20,19 @@ dev: build
 	local/stack.sh dev
 
 # Unit tests need no cloud; end-to-end tests start their own stack on the test ports.
-test: unit e2e
+# The last line adds up every cargo test result, so a run ends with its counts.
+test:
+	@mkdir -p target; status=0; \
+	{ $(MAKE) --no-print-directory unit && $(MAKE) --no-print-directory e2e; } 2>&1 | tee target/test.log || status=$$?; \
+	awk '/^test result:/ { passed += $$4; failed += $$6 } \
+	     END { printf "\nunit and end-to-end tests together:\ntests: %d passed, %d failed\n", passed, failed }' target/test.log; \
+	exit $$status
 
 unit:
 	cargo test --workspace
 
 e2e: build
-	local/stack.sh test-run -- cargo test -p e2e -- --ignored
+	local/stack.sh test-run -- cargo test -p e2e --tests -- --ignored
 
 stack-up: build
 	local/stack.sh up $(or $(PROFILE),test)

@@ -1,0 +1,76 @@
+"""Run moto (pinned 5.2.5) as the local AWS, with Step Functions executing and Lambda on cargo-lambda.
+
+moto runs Lambda code in Docker, which this project does not have. Two patches fix that:
+
+* `LambdaFunction._invoke_lambda` POSTs the event to `cargo lambda watch` instead. The binary to run is
+  the function's `local:binary` tag, which deploy.py sets from the SAM `BuildProperties.Binary`.
+  cargo-lambda answers a function error with HTTP 500 and an `{errorType, errorMessage}` payload;
+  reporting it as errored makes moto set `X-Amz-Function-Error`, so ASL `Retry`/`Catch` match the
+  Rust `Diagnostic.error_type`.
+* CloudFormation creates state machines in moto's plain Step Functions backend, which never runs an
+  execution. Pointing that module's backend registry at the executing (parser) backend makes a state
+  machine deployed from the template the same one `StartExecution` runs.
+
+Usage: launcher.py --port 4566 --lambda-port 9000
+"""
+
+import argparse
+import json
+import urllib.error
+import urllib.request
+
+from moto import server
+from moto.awslambda.models import LambdaFunction
+from moto.core.config import default_user_config
+from moto.stepfunctions import models as sfn_models
+from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+BINARY_TAG = "local:binary"
+INVOKE_TIMEOUT_SECONDS = 120
+
+
+def cargo_lambda_invoke(lambda_port):
+    def _invoke_lambda(self, event="{}"):
+        binary = self.tags.get(BINARY_TAG)
+        if not binary:
+            return _error("LocalCloud.NoBinary", f"function {self.function_name} has no {BINARY_TAG} tag"), True, ""
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{lambda_port}/2015-03-31/functions/{binary}/invocations",
+            # moto hands over the parsed payload, or the string "{}" for an empty one.
+            data=b"{}" if event == "{}" else json.dumps(event).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        try:
+            # Not the function's own Timeout: under load moto answers the function's SDK calls slowly, and
+            # timing those out would fail sagas that AWS would run. This only stops a hung function.
+            with urllib.request.urlopen(request, timeout=INVOKE_TIMEOUT_SECONDS) as response:
+                return response.read().decode(), False, ""
+        except urllib.error.HTTPError as error:  # 500 = the function returned an error
+            return error.read().decode(), True, ""
+        except TimeoutError:
+            return _error("Sandbox.Timedout", f"Task timed out after {INVOKE_TIMEOUT_SECONDS} seconds"), True, ""
+        except urllib.error.URLError as error:
+            return _error("LocalCloud.Unreachable", f"cargo lambda watch on :{lambda_port}: {error.reason}"), True, ""
+
+    return _invoke_lambda
+
+
+def _error(error_type, message):
+    return json.dumps({"errorType": error_type, "errorMessage": message})
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--lambda-port", type=int, required=True)
+    args = parser.parse_args()
+
+    default_user_config["stepfunctions"]["execute_state_machine"] = True
+    sfn_models.stepfunctions_backends = stepfunctions_parser_backends
+    LambdaFunction._invoke_lambda = cargo_lambda_invoke(args.lambda_port)
+    server.main(["--host", "127.0.0.1", "--port", str(args.port)])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+"""Demo data for `make dev`: a small catalog and two billing accounts (carol has none, so she is declined).
+
+Item shapes follow ARCHITECTURE.md. An item that already exists is left alone, so running this again
+never resets stock that live orders hold. Tables and endpoint come from the stack's env file.
+"""
+
+import os
+
+import boto3
+
+PRODUCTS = [  # sku, name, price (minor units), currency, available
+    ("SKU-TSHIRT", "T-shirt", 1999, "EUR", 100),
+    ("SKU-MUG", "Mug", 1299, "EUR", 50),
+    ("SKU-POSTER", "Poster", 999, "EUR", 3),
+    ("SKU-HOODIE", "Hoodie (sold out)", 4999, "EUR", 0),
+]
+ACCOUNTS = [  # user, balance (minor units), currency
+    ("alice", 50000, "EUR"),
+    ("bob", 2000, "EUR"),
+]
+
+
+def put_new(dynamodb, table, item):
+    try:
+        dynamodb.put_item(TableName=table, Item=item, ConditionExpression="attribute_not_exists(pk)")
+        return "created"
+    except dynamodb.exceptions.ConditionalCheckFailedException:
+        return "exists"
+
+
+def main():
+    dynamodb = boto3.client("dynamodb")  # endpoint, region and credentials from the env file
+    for sku, name, price, currency, available in PRODUCTS:
+        item = {
+            "pk": {"S": f"PRODUCT#{sku}"},
+            "sk": {"S": "PRODUCT"},
+            "sku": {"S": sku},
+            "name": {"S": name},
+            "price": {"N": str(price)},
+            "currency": {"S": currency},
+            "available": {"N": str(available)},
+            "reserved": {"N": "0"},
+        }
+        outcome = put_new(dynamodb, os.environ["INVENTORY_TABLE"], item)
+        print(f"  product {sku:<11} {price:>5} {currency}  stock {available:>3}  {outcome}")
+    for user, balance, currency in ACCOUNTS:
+        item = {
+            "pk": {"S": f"ACCOUNT#{user}"},
+            "sk": {"S": "ACCOUNT"},
+            "userId": {"S": user},
+            "balance": {"N": str(balance)},
+            "currency": {"S": currency},
+        }
+        outcome = put_new(dynamodb, os.environ["BILLING_TABLE"], item)
+        print(f"  account {user:<11} {balance:>5} {currency}  {outcome}")
+    print("  account carol       none (her orders are declined)")
+
+
+if __name__ == "__main__":
+    main()
