@@ -10,4 +10,7 @@ pub enum StoreError {
     /// A broken invariant or configuration: retrying will not help.
     #[error("store error: {0}")]
     Internal(String),
+    /// A pagination cursor that this store did not hand out.
+    #[error("the cursor is not one this API handed out")]
+    InvalidCursor,
 }

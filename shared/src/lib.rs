@@ -14,5 +14,6 @@ pub mod inventory;
 pub mod money;
 pub mod notification;
 pub mod order;
+pub mod page;
 pub mod ports;
 pub mod saga;

@@ -63,6 +63,7 @@ impl From<StoreError> for StepError {
         match error {
             StoreError::Transient(m) => Self::Transient(m),
             StoreError::Internal(m) => Self::Internal(m),
+            StoreError::InvalidCursor => Self::InvalidInput(error.to_string()),
         }
     }
 }

@@ -1,12 +1,13 @@
-//! The orders API: placing an order (idempotently) and reading it back, plus the HTTP
-//! helpers every API function shares (caller identity, problem+json errors).
+//! The HTTP APIs' rules, one module per resource, and what every API function shares:
+//! the caller's identity, problem+json errors, JSON answers.
 
-use crate::clock::Clock;
+pub mod orders;
+
+pub use orders::{OrderAccepted, OrdersApi, get_order};
+
 use crate::error::StoreError;
-use crate::money::Money;
-use crate::order::{FieldError, Order, OrderId, OrderRequest, OrderStatus, price_lines};
-use crate::ports::{Catalog, IdempotencyRecord, InsertOutcome, OrderStore, SagaStarter};
-use crate::saga::SagaInput;
+use crate::order::FieldError;
+use crate::ports::IdempotencyRecord;
 use chrono::Duration;
 use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::request::RequestContext;
@@ -24,6 +25,10 @@ const IDEMPOTENCY_WINDOW: Duration = Duration::hours(24);
 pub enum ApiError {
     #[error("the request carries no verified caller identity")]
     Unauthorized,
+    #[error("this route needs the admin scope or group")]
+    Forbidden,
+    #[error("{0}")]
+    Conflict(String),
     #[error("the body is {0} bytes; the limit is {MAX_BODY_BYTES}")]
     PayloadTooLarge(usize),
     #[error("the body must be application/json, not {0}")]
@@ -48,6 +53,8 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::MalformedJson(_) | Self::InvalidRequest(_) => StatusCode::BAD_REQUEST,
@@ -64,6 +71,8 @@ impl ApiError {
     pub fn kind(&self) -> &'static str {
         match self {
             Self::Unauthorized => "unauthorized",
+            Self::Forbidden => "forbidden",
+            Self::Conflict(_) => "conflict",
             Self::PayloadTooLarge(_) => "payload-too-large",
             Self::UnsupportedMediaType(_) => "unsupported-media-type",
             Self::MalformedJson(_) => "malformed-json",
@@ -89,6 +98,10 @@ impl From<StoreError> for ApiError {
         match error {
             StoreError::Transient(m) => Self::Unavailable(format!("try again shortly ({m})")),
             StoreError::Internal(m) => Self::Internal(m),
+            StoreError::InvalidCursor => Self::InvalidRequest(vec![FieldError::new(
+                "cursor",
+                "is not a cursor this API handed out",
+            )]),
         }
     }
 }
@@ -105,157 +118,7 @@ pub struct Problem<'a> {
     pub errors: &'a [FieldError],
 }
 
-/// What `POST /orders` answers: the order was accepted and its saga started.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct OrderAccepted {
-    pub order_id: OrderId,
-    pub status: OrderStatus,
-    pub total: Money,
-}
-
-impl From<&Order> for OrderAccepted {
-    fn from(order: &Order) -> Self {
-        Self {
-            order_id: order.order_id,
-            status: order.status,
-            total: order.total.clone(),
-        }
-    }
-}
-
-/// The orders API over its ports. Built once per process in `main`.
-pub struct OrdersApi<C, O, S> {
-    pub catalog: C,
-    pub orders: O,
-    pub saga: S,
-    pub clock: Box<dyn Clock>,
-}
-
-impl<C: Catalog, O: OrderStore, S: SagaStarter> OrdersApi<C, O, S> {
-    /// Places an order for `user_id`. With an idempotency key, a retry of the same request
-    /// returns the same order and starts no second saga; a retry also finishes the work of
-    /// an attempt that crashed between saving the order and starting its saga.
-    pub async fn place_order(
-        &self,
-        user_id: &str,
-        idempotency_key: Option<&str>,
-        body: &[u8],
-    ) -> Result<OrderAccepted, ApiError> {
-        if body.len() > MAX_BODY_BYTES {
-            return Err(ApiError::PayloadTooLarge(body.len()));
-        }
-        let key = idempotency_key.map(validate_idempotency_key).transpose()?;
-        let json: serde_json::Value =
-            serde_json::from_slice(body).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
-        let request = OrderRequest::from_json(&json).map_err(ApiError::InvalidRequest)?;
-        let fingerprint = request.fingerprint();
-
-        if let Some(key) = key
-            && let Some(record) = self.orders.idempotency_record(user_id, key).await?
-        {
-            return self.replay(user_id, &record, &fingerprint).await;
-        }
-
-        let skus: Vec<_> = request.items.iter().map(|i| i.sku.clone()).collect();
-        let products = self.catalog.products(&skus).await?;
-        let (lines, total) =
-            price_lines(&request, &products).map_err(ApiError::UnprocessableOrder)?;
-        let now = self.clock.now();
-        let order = Order {
-            order_id: OrderId::new_at(now),
-            user_id: user_id.to_owned(),
-            status: OrderStatus::Pending,
-            lines,
-            total,
-            reason: None,
-            created_at: now,
-            updated_at: now,
-        };
-        let record = key.map(|key| IdempotencyRecord {
-            user_id: user_id.to_owned(),
-            key: key.to_owned(),
-            order_id: order.order_id,
-            request_hash: fingerprint.clone(),
-            created_at: now,
-        });
-        match self.orders.insert(&order, record.as_ref()).await? {
-            InsertOutcome::Inserted => {}
-            InsertOutcome::IdempotencyKeyTaken => {
-                // A concurrent request with the same key won the race: answer as it did.
-                let key = key.unwrap_or_default();
-                let record = self
-                    .orders
-                    .idempotency_record(user_id, key)
-                    .await?
-                    .ok_or_else(|| {
-                        ApiError::Unavailable("a concurrent request holds this key; retry".into())
-                    })?;
-                return self.replay(user_id, &record, &fingerprint).await;
-            }
-        }
-        self.start_saga(&order).await?;
-        Ok(OrderAccepted::from(&order))
-    }
-
-    async fn replay(
-        &self,
-        user_id: &str,
-        record: &IdempotencyRecord,
-        fingerprint: &str,
-    ) -> Result<OrderAccepted, ApiError> {
-        if record.request_hash != fingerprint {
-            return Err(ApiError::IdempotencyKeyReused);
-        }
-        let order = self
-            .orders
-            .get(record.order_id)
-            .await?
-            .filter(|o| o.user_id == user_id)
-            .ok_or_else(|| {
-                ApiError::Internal(format!(
-                    "idempotency record points at missing order {}",
-                    record.order_id
-                ))
-            })?;
-        // PENDING means the saga may never have started (the first attempt crashed).
-        if order.status == OrderStatus::Pending {
-            self.start_saga(&order).await?;
-        }
-        Ok(OrderAccepted::from(&order))
-    }
-
-    async fn start_saga(&self, order: &Order) -> Result<(), ApiError> {
-        let input = serde_json::to_string(&SagaInput::for_order(order))
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
-        self.saga.start(order.order_id, &input).await.map_err(|e| {
-            tracing::error!(order_id = %order.order_id, error = %e, "saga did not start");
-            ApiError::Unavailable(format!(
-                "order {} was saved but its processing did not start; retry with the same Idempotency-Key",
-                order.order_id
-            ))
-        })?;
-        Ok(())
-    }
-}
-
-/// The caller's own order; anyone else's is indistinguishable from a missing one.
-pub async fn get_order(
-    orders: &impl OrderStore,
-    user_id: &str,
-    order_id: &str,
-) -> Result<Order, ApiError> {
-    let id: OrderId = order_id
-        .parse()
-        .map_err(|m| ApiError::InvalidRequest(vec![FieldError::new("id", m)]))?;
-    orders
-        .get(id)
-        .await?
-        .filter(|o| o.user_id == user_id)
-        .ok_or_else(|| ApiError::NotFound(format!("no order {id}")))
-}
-
-fn validate_idempotency_key(key: &str) -> Result<&str, ApiError> {
+pub fn validate_idempotency_key(key: &str) -> Result<&str, ApiError> {
     let valid = !key.is_empty()
         && key.len() <= MAX_IDEMPOTENCY_KEY_LEN
         && key.bytes().all(|b| b.is_ascii_graphic());
@@ -288,6 +151,62 @@ pub fn caller(request: &Request) -> Result<String, ApiError> {
             .ok_or(ApiError::Unauthorized),
         _ => Err(ApiError::Unauthorized),
     }
+}
+
+/// Whether the verified token grants admin rights: an `admin` scope, or `admin` among the
+/// groups (`groups` or Cognito's `cognito:groups`, which API Gateway passes as `[a b]`).
+pub fn is_admin(request: &Request) -> bool {
+    let Some(RequestContext::ApiGatewayV2(ctx)) = request.request_context_ref() else {
+        return false;
+    };
+    let Some(jwt) = ctx.authorizer.as_ref().and_then(|a| a.jwt.as_ref()) else {
+        return false;
+    };
+    let words = |claim: &str| -> Vec<String> {
+        jwt.claims
+            .get(claim)
+            .map(|v| {
+                v.trim_matches(|c| c == '[' || c == ']')
+                    .split([' ', ','])
+                    .filter(|w| !w.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let scopes = jwt.scopes.clone().unwrap_or_default();
+    scopes.iter().chain(&words("scope")).any(|s| s == "admin")
+        || words("groups")
+            .iter()
+            .chain(&words("cognito:groups"))
+            .any(|g| g == "admin")
+}
+
+/// The caller, who must be an admin.
+pub fn admin(request: &Request) -> Result<String, ApiError> {
+    let caller = caller(request)?;
+    if is_admin(request) {
+        Ok(caller)
+    } else {
+        Err(ApiError::Forbidden)
+    }
+}
+
+/// A path parameter of the route (`{id}`, `{sku}`); API Gateway always fills them.
+pub fn path_param(request: &Request, name: &str) -> String {
+    request
+        .path_parameters()
+        .first(name)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// A query parameter, if given.
+pub fn query_param(request: &Request, name: &str) -> Option<String> {
+    request
+        .query_string_parameters()
+        .first(name)
+        .map(str::to_owned)
 }
 
 /// A body must be JSON when it says what it is; a missing Content-Type is taken as JSON.
