@@ -40,6 +40,9 @@ def main():
             "currency": {"S": currency},
             "available": {"N": str(available)},
             "reserved": {"N": "0"},
+            # The catalog index (BySku) that GET /products pages through.
+            "gsi1pk": {"S": "PRODUCT"},
+            "gsi1sk": {"S": sku},
         }
         outcome = put_new(dynamodb, os.environ["INVENTORY_TABLE"], item)
         print(f"  product {sku:<11} {price:>5} {currency}  stock {available:>3}  {outcome}")

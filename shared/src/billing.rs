@@ -56,3 +56,58 @@ impl DeclineReason {
         }
     }
 }
+
+/// What moved money on an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum EntryType {
+    Deposit,
+    Charge,
+    Refund,
+}
+
+/// One movement of money on an account, written in the same transaction as the movement
+/// itself, so the ledger never misses or repeats one. `amount` is always positive; `kind`
+/// says which way it went. No balance after the entry: a DynamoDB transaction cannot read
+/// the balance it updates, and a value computed outside it could be wrong.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LedgerEntry {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: EntryType,
+    pub amount: Money,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_id: Option<OrderId>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl LedgerEntry {
+    /// A new entry with a fresh UUIDv7 id taken at `now`: ids sort by creation time.
+    pub fn new(
+        kind: EntryType,
+        amount: Money,
+        order_id: Option<OrderId>,
+        now: DateTime<Utc>,
+    ) -> Self {
+        let millis = u64::try_from(now.timestamp_millis()).unwrap_or(0);
+        let ts = uuid::Timestamp::from_unix(
+            uuid::NoContext,
+            millis / 1000,
+            (millis % 1000) as u32 * 1_000_000,
+        );
+        Self {
+            id: uuid::Uuid::new_v7(ts).hyphenated().to_string(),
+            kind,
+            amount,
+            order_id,
+            created_at: now,
+        }
+    }
+
+    /// Where the entry sorts in its account's ledger: by time, then id. The DynamoDB sort key
+    /// is `TX#` followed by this, so both adapters list entries in the same order.
+    pub fn sort_key(&self) -> String {
+        format!("{}#{}", crate::clock::format_time(self.created_at), self.id)
+    }
+}

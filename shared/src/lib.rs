@@ -16,4 +16,5 @@ pub mod notification;
 pub mod order;
 pub mod page;
 pub mod ports;
+pub mod profile;
 pub mod saga;

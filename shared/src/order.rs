@@ -171,11 +171,45 @@ pub struct Order {
     pub status: OrderStatus,
     pub lines: Vec<OrderLine>,
     pub total: Money,
-    /// Why the order was cancelled (`OUT_OF_STOCK`, `PAYMENT_DECLINED`, …), written by the saga.
+    /// Why the order was cancelled (`OUT_OF_STOCK`, `PAYMENT_DECLINED`, `USER_CANCELLED`, …).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// When the customer asked to cancel; the saga compensates at its next step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancel_requested_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The saga's steps with the time each one happened, oldest first.
+    pub timeline: Vec<Milestone>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Step {
+    Created,
+    Reserved,
+    Paid,
+    Completed,
+    CancelRequested,
+    Cancelled,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Milestone {
+    pub step: Step,
+    pub at: DateTime<Utc>,
+}
+
+impl Milestone {
+    /// The milestones that have happened, in time order (ties keep the saga's order).
+    pub fn timeline(steps: &[(Step, Option<DateTime<Utc>>)]) -> Vec<Milestone> {
+        let mut timeline: Vec<Milestone> = steps
+            .iter()
+            .filter_map(|(step, at)| at.map(|at| Milestone { step: *step, at }))
+            .collect();
+        timeline.sort_by_key(|m| m.at);
+        timeline
+    }
 }
 
 /// One problem with a request, naming the field as a JSON path (`items[2].quantity`).

@@ -1,12 +1,14 @@
 //! The ports the rules need. Each has a DynamoDB (or Step Functions) adapter for AWS and an
 //! in-memory adapter for fast tests; both keep the same promises, spelled out here.
 
-use crate::billing::{Account, DeclineReason, Payment, PaymentStatus};
+use crate::billing::{Account, DeclineReason, LedgerEntry, Payment, PaymentStatus};
 use crate::error::StoreError;
 use crate::inventory::{Product, Reservation, ReservationLine, ReservationStatus};
-use crate::money::Money;
+use crate::money::{Currency, Money};
 use crate::notification::Notification;
-use crate::order::{Order, OrderId, Sku};
+use crate::order::{Order, OrderId, OrderStatus, Sku};
+use crate::page::{Page, PageRequest};
+use crate::profile::Profile;
 use chrono::{DateTime, Utc};
 use std::future::Future;
 
@@ -17,6 +19,13 @@ pub trait Catalog: Send + Sync {
         &self,
         skus: &[Sku],
     ) -> impl Future<Output = Result<Vec<Product>, StoreError>> + Send;
+
+    /// Every product, in SKU order, a page at a time. A cursor this store did not hand out
+    /// is `StoreError::InvalidCursor`.
+    fn list_products(
+        &self,
+        page: &PageRequest,
+    ) -> impl Future<Output = Result<Page<Product>, StoreError>> + Send;
 }
 
 /// Remembers which order an `Idempotency-Key` produced, and for which request.
@@ -55,6 +64,24 @@ pub trait OrderStore: Send + Sync {
         user_id: &str,
         key: &str,
     ) -> impl Future<Output = Result<Option<IdempotencyRecord>, StoreError>> + Send;
+
+    /// The user's orders, newest first; with `status`, only those in it (a page may then
+    /// hold fewer than `limit` orders and still have a next cursor).
+    fn list_for_user(
+        &self,
+        user_id: &str,
+        status: Option<OrderStatus>,
+        page: &PageRequest,
+    ) -> impl Future<Output = Result<Page<Order>, StoreError>> + Send;
+
+    /// Marks that the customer asked to cancel, if the order is still cancellable
+    /// (`PENDING`, `RESERVED`, `PAID` or `COMPLETED`). Returns the order as it is after the
+    /// write, or `None` when it was no longer cancellable. Repeating it changes nothing.
+    fn request_cancellation(
+        &self,
+        order_id: OrderId,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Option<Order>, StoreError>> + Send;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,6 +93,14 @@ pub enum SagaStart {
 
 /// Starts the order saga. Executions are named by order id, so a repeated start is harmless.
 pub trait SagaStarter: Send + Sync {
+    /// Starts the saga's cancellation path for an order whose saga already completed: an
+    /// execution named `<orderId>-cancel`, so this too is harmless to repeat.
+    fn start_cancellation(
+        &self,
+        order_id: OrderId,
+        input: &str,
+    ) -> impl Future<Output = Result<SagaStart, StoreError>> + Send;
+
     fn start(
         &self,
         order_id: OrderId,
@@ -114,9 +149,42 @@ pub trait InventoryStore: Catalog {
         order_id: OrderId,
     ) -> impl Future<Output = Result<Option<Reservation>, StoreError>> + Send;
 
-    /// Creates or replaces a catalog entry with its stock (seeding; admin routes later).
+    /// Creates or replaces a catalog entry with its stock (seeding and tests).
     fn put_product(&self, product: &Product)
     -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Sets a product's name and price and leaves its stock alone; a new product starts with
+    /// nothing available or reserved. Returns the product as stored.
+    fn upsert_product(
+        &self,
+        sku: &Sku,
+        name: &str,
+        price: &Money,
+    ) -> impl Future<Output = Result<(Upsert, Product), StoreError>> + Send;
+
+    /// Adds `delta` (negative takes away) to `available`, never below zero; `reserved` is not
+    /// touched. Returns the product as stored.
+    fn adjust_stock(
+        &self,
+        sku: &Sku,
+        delta: i64,
+    ) -> impl Future<Output = Result<Product, StockError>> + Send;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Upsert {
+    Created,
+    Updated,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StockError {
+    UnknownProduct,
+    /// The change would take `available` below zero; nothing changed.
+    Insufficient {
+        available: i64,
+    },
+    Store(StoreError),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -165,9 +233,63 @@ pub trait BillingStore: Send + Sync {
         order_id: OrderId,
     ) -> impl Future<Output = Result<Option<Payment>, StoreError>> + Send;
 
-    /// Creates or replaces an account (seeding; deposits come with the billing routes).
+    /// Creates or replaces an account (seeding and tests).
     fn put_account(&self, account: &Account)
     -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Creates the account unless the user has one; `true` when this call created it.
+    fn open_account(
+        &self,
+        account: &Account,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Credits the deposit `entry` to the account and adds it to the ledger, with the key's
+    /// record when there is one: all or nothing. An existing record for the key writes nothing.
+    fn deposit(
+        &self,
+        user_id: &str,
+        entry: &LedgerEntry,
+        idempotency: Option<&DepositKey>,
+    ) -> impl Future<Output = Result<DepositOutcome, DepositError>> + Send;
+
+    fn deposit_key(
+        &self,
+        user_id: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<DepositKey>, StoreError>> + Send;
+
+    /// The account's ledger (deposits, charges, refunds), newest first. Charges and refunds
+    /// add their entry in the same transaction as their payment. A cursor this store did not
+    /// hand out is `StoreError::InvalidCursor`.
+    fn ledger(
+        &self,
+        user_id: &str,
+        page: &PageRequest,
+    ) -> impl Future<Output = Result<Page<LedgerEntry>, StoreError>> + Send;
+}
+
+/// Remembers which deposit an `Idempotency-Key` of `POST /billing/deposit` made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DepositKey {
+    pub user_id: String,
+    pub key: String,
+    /// The deposit the key made; a retry with the same amount gets it back.
+    pub entry: LedgerEntry,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DepositOutcome {
+    Deposited,
+    /// The idempotency key was already used; nothing was written.
+    IdempotencyKeyTaken,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DepositError {
+    NoAccount,
+    /// The account holds this currency, not the deposit's.
+    CurrencyMismatch(Currency),
+    Store(StoreError),
 }
 
 pub trait NotificationStore: Send + Sync {
@@ -182,4 +304,27 @@ pub trait NotificationStore: Send + Sync {
         &self,
         user_id: &str,
     ) -> impl Future<Output = Result<Vec<Notification>, StoreError>> + Send;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProfileSaved {
+    Created,
+    Updated,
+    /// A profile with a later `updated_at` is stored; this older write changed nothing.
+    Superseded,
+}
+
+/// One profile per user, replaced whole by each save.
+pub trait ProfileStore: Send + Sync {
+    fn profile(
+        &self,
+        user_id: &str,
+    ) -> impl Future<Output = Result<Option<Profile>, StoreError>> + Send;
+
+    /// Stores the profile unless a later one is stored already, so a delayed retry of an old
+    /// write never overwrites a newer one.
+    fn save_profile(
+        &self,
+        profile: &Profile,
+    ) -> impl Future<Output = Result<ProfileSaved, StoreError>> + Send;
 }

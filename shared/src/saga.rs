@@ -86,6 +86,10 @@ pub struct SagaInput {
     pub user_id: String,
     pub lines: Vec<ReservationLine>,
     pub total: Money,
+    /// Set for a customer's cancellation of a completed order: the saga then runs only its
+    /// compensations.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cancel: bool,
 }
 
 impl SagaInput {
@@ -102,6 +106,14 @@ impl SagaInput {
                 })
                 .collect(),
             total: order.total.clone(),
+            cancel: false,
+        }
+    }
+
+    pub fn cancellation_of(order: &Order) -> Self {
+        Self {
+            cancel: true,
+            ..Self::for_order(order)
         }
     }
 }

@@ -205,3 +205,130 @@ async fn another_users_order_is_not_found_and_bad_ids_are_named() {
         .unwrap_err();
     assert_eq!(err.status().as_u16(), 400);
 }
+
+mod listing_and_cancelling {
+    use super::*;
+    use shared::api::{Cancellation, cancel_order, list_orders};
+    use shared::order::Step;
+    use shared::page::PageRequest;
+    use shared::ports::OrderStore;
+
+    async fn place(api: &Api, user: &str) -> shared::order::OrderId {
+        api.place_order(
+            user,
+            None,
+            &body(json!({"items":[{"sku":"MUG","quantity":1}]})),
+        )
+        .await
+        .unwrap()
+        .order_id
+    }
+
+    #[tokio::test]
+    async fn my_orders_come_newest_first_in_pages() {
+        let api = api().await;
+        for _ in 0..5 {
+            place(&api, "alice").await;
+        }
+        place(&api, "bob").await;
+
+        let mut seen = Vec::new();
+        let mut page = PageRequest::first(2);
+        loop {
+            let got = list_orders(&api.orders, "alice", None, &page)
+                .await
+                .unwrap();
+            assert!(got.items.len() <= 2);
+            seen.extend(got.items.iter().map(|o| o.order_id));
+            match got.next_cursor {
+                Some(cursor) => page.cursor = Some(cursor),
+                None => break,
+            }
+        }
+        let mut sorted = seen.clone();
+        sorted.sort_by(|a, b| b.cmp(a));
+        assert_eq!(seen, sorted, "not newest first");
+        assert_eq!(
+            seen.len(),
+            5,
+            "bob's order leaked or one of alice's is missing"
+        );
+
+        let pending = list_orders(
+            &api.orders,
+            "alice",
+            Some("PENDING"),
+            &PageRequest::first(10),
+        )
+        .await
+        .unwrap();
+        assert_eq!(pending.items.len(), 5);
+        let err = list_orders(
+            &api.orders,
+            "alice",
+            Some("SHIPPED?"),
+            &PageRequest::first(10),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(err.status().as_u16(), 400);
+    }
+
+    #[tokio::test]
+    async fn cancelling_a_running_order_records_the_request_once() {
+        let api = api().await;
+        let id = place(&api, "alice").await;
+        let (order, outcome) = cancel_order(
+            &api.orders,
+            &api.saga,
+            &*api.clock,
+            "alice",
+            &id.to_string(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(outcome, Cancellation::Accepted);
+        let first = order.cancel_requested_at.unwrap();
+        assert!(
+            order
+                .timeline
+                .iter()
+                .any(|m| m.step == Step::CancelRequested)
+        );
+        // A PENDING order's saga is (re)started so that it compensates even if it never ran.
+        assert!(api.saga.started().contains_key(&id));
+        let (again, _) = cancel_order(
+            &api.orders,
+            &api.saga,
+            &*api.clock,
+            "alice",
+            &id.to_string(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(again.cancel_requested_at, Some(first));
+        assert!(
+            api.saga.cancellations().is_empty(),
+            "a running saga needs no second execution"
+        );
+    }
+
+    #[tokio::test]
+    async fn another_users_order_cannot_be_cancelled() {
+        let api = api().await;
+        let id = place(&api, "alice").await;
+        let err = cancel_order(&api.orders, &api.saga, &*api.clock, "bob", &id.to_string())
+            .await
+            .unwrap_err();
+        assert_eq!(err.status().as_u16(), 404);
+        assert!(
+            api.orders
+                .get(id)
+                .await
+                .unwrap()
+                .unwrap()
+                .cancel_requested_at
+                .is_none()
+        );
+    }
+}

@@ -138,6 +138,59 @@ impl Stack {
             .balance
     }
 
+    /// A fresh user whose token carries the `admin` scope (the catalog's admin routes).
+    pub fn admin(&self) -> User {
+        let id = format!("admin-{}", uuid::Uuid::new_v4().simple());
+        let out = std::process::Command::new(repo_root().join("local/stack.sh"))
+            .args(["token", &id, "--scope", "admin"])
+            .output()
+            .expect("local/stack.sh token --scope admin");
+        assert!(
+            out.status.success(),
+            "token: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let token = String::from_utf8(out.stdout).expect("utf-8 token");
+        User {
+            token: token.trim().to_owned(),
+            id,
+        }
+    }
+
+    /// Any request through the gateway as `user`, with a raw body of `content_type`.
+    pub async fn send(
+        &self,
+        user: &User,
+        method: &str,
+        path: &str,
+        body: Option<(&[u8], &str)>,
+    ) -> (u16, Value) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("HTTP method");
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.gateway))
+            .bearer_auth(&user.token);
+        if let Some((body, content_type)) = body {
+            request = request
+                .header("Content-Type", content_type)
+                .body(body.to_vec());
+        }
+        read(request.send().await.expect("request through the gateway")).await
+    }
+
+    /// A JSON request through the gateway as `user`.
+    pub async fn send_json(
+        &self,
+        user: &User,
+        method: &str,
+        path: &str,
+        body: &Value,
+    ) -> (u16, Value) {
+        let bytes = serde_json::to_vec(body).expect("JSON body");
+        self.send(user, method, path, Some((&bytes, "application/json")))
+            .await
+    }
+
     pub async fn post_order(&self, user: &User, body: &Value, key: Option<&str>) -> (u16, Value) {
         let mut request = self
             .http
@@ -158,16 +211,66 @@ impl Stack {
         read(request.send().await.expect("GET /orders/{id}")).await
     }
 
+    pub async fn cancel_order(&self, user: &User, id: &str) -> (u16, Value) {
+        let request = self
+            .http
+            .post(format!("{}/orders/{id}/cancel", self.gateway))
+            .bearer_auth(&user.token);
+        read(request.send().await.expect("POST /orders/{id}/cancel")).await
+    }
+
+    pub async fn list_orders(&self, user: &User, query: &str) -> (u16, Value) {
+        let request = self
+            .http
+            .get(format!("{}/orders?{query}", self.gateway))
+            .bearer_auth(&user.token);
+        read(request.send().await.expect("GET /orders")).await
+    }
+
+    /// `GET <path>` (with its query) through the gateway as `user`.
+    pub async fn get(&self, user: &User, path: &str) -> (u16, Value) {
+        let request = self
+            .http
+            .get(format!("{}{path}", self.gateway))
+            .bearer_auth(&user.token);
+        read(request.send().await.expect("GET")).await
+    }
+
+    /// `POST <path>` with a raw JSON body (or none) and an optional `Idempotency-Key`.
+    pub async fn post_raw(
+        &self,
+        user: &User,
+        path: &str,
+        body: Option<&[u8]>,
+        key: Option<&str>,
+    ) -> (u16, Value) {
+        let mut request = self
+            .http
+            .post(format!("{}{path}", self.gateway))
+            .bearer_auth(&user.token)
+            .header("Content-Type", "application/json");
+        if let Some(body) = body {
+            request = request.body(body.to_vec());
+        }
+        if let Some(key) = key {
+            request = request.header("Idempotency-Key", key);
+        }
+        read(request.send().await.expect("POST")).await
+    }
+
     /// Polls the order until the saga has finished with it.
     pub async fn wait_until_settled(&self, user: &User, id: &str) -> Value {
         let deadline = Instant::now() + Duration::from_secs(90);
         loop {
             let (status, order) = self.get_order(user, id).await;
             assert_eq!(status, 200, "{order}");
-            if matches!(
-                order["status"].as_str(),
-                Some("COMPLETED" | "CANCELLED" | "COMPENSATION_FAILED")
-            ) {
+            let settled = match order["status"].as_str() {
+                Some("CANCELLED" | "COMPENSATION_FAILED") => true,
+                // A completed order with a pending cancellation is still moving.
+                Some("COMPLETED") => order.get("cancelRequestedAt").is_none(),
+                _ => false,
+            };
+            if settled {
                 return order;
             }
             assert!(

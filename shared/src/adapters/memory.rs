@@ -1,12 +1,13 @@
 //! In-memory adapters with the same promises as the DynamoDB ones, for tests without AWS.
 //! A mutex makes each call atomic, as a DynamoDB transaction is.
 
-use crate::billing::{Account, DeclineReason, Payment, PaymentStatus};
+use crate::billing::{Account, DeclineReason, EntryType, LedgerEntry, Payment, PaymentStatus};
 use crate::error::StoreError;
 use crate::inventory::{Product, Reservation, ReservationLine, ReservationStatus};
 use crate::money::Money;
 use crate::notification::Notification;
-use crate::order::{Order, OrderId, Sku};
+use crate::order::{Milestone, Order, OrderId, OrderStatus, Sku, Step};
+use crate::page::{Page, PageRequest};
 use crate::ports::*;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
@@ -40,6 +41,32 @@ impl Catalog for MemoryInventory {
             .iter()
             .filter_map(|s| state.products.get(s).cloned())
             .collect())
+    }
+
+    async fn list_products(
+        &self,
+        page: &crate::page::PageRequest,
+    ) -> Result<crate::page::Page<Product>, StoreError> {
+        // The cursor is the last SKU handed out.
+        let after = page
+            .cursor
+            .as_deref()
+            .map(|c| Sku::try_from(c).map_err(|_| StoreError::InvalidCursor))
+            .transpose()?;
+        let state = lock(&self.state);
+        let mut products: Vec<&Product> = state
+            .products
+            .values()
+            .filter(|p| after.as_ref().is_none_or(|after| p.sku > *after))
+            .collect();
+        products.sort_by(|a, b| a.sku.cmp(&b.sku));
+        let limit = page.limit as usize;
+        let more = products.len() > limit;
+        let items: Vec<Product> = products.into_iter().take(limit).cloned().collect();
+        let next_cursor = more
+            .then(|| items.last().map(|p| p.sku.to_string()))
+            .flatten();
+        Ok(crate::page::Page { items, next_cursor })
     }
 }
 
@@ -134,6 +161,50 @@ impl InventoryStore for MemoryInventory {
             .insert(product.sku.clone(), product.clone());
         Ok(())
     }
+
+    async fn upsert_product(
+        &self,
+        sku: &Sku,
+        name: &str,
+        price: &Money,
+    ) -> Result<(Upsert, Product), StoreError> {
+        let mut state = lock(&self.state);
+        match state.products.get_mut(sku) {
+            Some(p) => {
+                p.name = name.to_owned();
+                p.price = price.clone();
+                Ok((Upsert::Updated, p.clone()))
+            }
+            None => {
+                let product = Product {
+                    sku: sku.clone(),
+                    name: name.to_owned(),
+                    price: price.clone(),
+                    available: 0,
+                    reserved: 0,
+                };
+                state.products.insert(sku.clone(), product.clone());
+                Ok((Upsert::Created, product))
+            }
+        }
+    }
+
+    async fn adjust_stock(&self, sku: &Sku, delta: i64) -> Result<Product, StockError> {
+        let mut state = lock(&self.state);
+        let p = state
+            .products
+            .get_mut(sku)
+            .ok_or(StockError::UnknownProduct)?;
+        match p.available.checked_add(delta) {
+            Some(available) if available >= 0 => {
+                p.available = available;
+                Ok(p.clone())
+            }
+            _ => Err(StockError::Insufficient {
+                available: p.available,
+            }),
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -145,6 +216,18 @@ pub struct MemoryBilling {
 struct BillingState {
     accounts: HashMap<String, Account>,
     payments: HashMap<OrderId, Payment>,
+    /// Each user's ledger, in the order written.
+    ledgers: HashMap<String, Vec<LedgerEntry>>,
+    deposit_keys: HashMap<(String, String), DepositKey>,
+}
+
+impl BillingState {
+    fn record(&mut self, user_id: &str, entry: LedgerEntry) {
+        self.ledgers
+            .entry(user_id.to_owned())
+            .or_default()
+            .push(entry);
+    }
 }
 
 impl BillingStore for MemoryBilling {
@@ -174,6 +257,8 @@ impl BillingStore for MemoryBilling {
             updated_at: now,
         };
         state.payments.insert(order_id, payment.clone());
+        let entry = LedgerEntry::new(EntryType::Charge, amount.clone(), Some(order_id), now);
+        state.record(user_id, entry);
         Ok(payment)
     }
 
@@ -207,6 +292,13 @@ impl BillingStore for MemoryBilling {
                 account.balance += p.amount.amount;
                 p.status = PaymentStatus::Refunded;
                 p.updated_at = now;
+                let entry =
+                    LedgerEntry::new(EntryType::Refund, p.amount.clone(), Some(order_id), now);
+                state
+                    .ledgers
+                    .entry(p.user_id.clone())
+                    .or_default()
+                    .push(entry);
                 Ok(RefundOutcome::Refunded)
             }
         }
@@ -225,6 +317,104 @@ impl BillingStore for MemoryBilling {
             .accounts
             .insert(account.user_id.clone(), account.clone());
         Ok(())
+    }
+
+    async fn open_account(&self, account: &Account) -> Result<bool, StoreError> {
+        let mut state = lock(&self.state);
+        if state.accounts.contains_key(&account.user_id) {
+            return Ok(false);
+        }
+        state
+            .accounts
+            .insert(account.user_id.clone(), account.clone());
+        Ok(true)
+    }
+
+    async fn deposit(
+        &self,
+        user_id: &str,
+        entry: &LedgerEntry,
+        idempotency: Option<&DepositKey>,
+    ) -> Result<DepositOutcome, DepositError> {
+        let mut state = lock(&self.state);
+        let state = &mut *state;
+        if let Some(record) = idempotency
+            && state
+                .deposit_keys
+                .contains_key(&(record.user_id.clone(), record.key.clone()))
+        {
+            return Ok(DepositOutcome::IdempotencyKeyTaken);
+        }
+        let account = state
+            .accounts
+            .get_mut(user_id)
+            .ok_or(DepositError::NoAccount)?;
+        if account.currency != entry.amount.currency {
+            return Err(DepositError::CurrencyMismatch(account.currency.clone()));
+        }
+        account.balance = account
+            .balance
+            .checked_add(entry.amount.amount)
+            .ok_or_else(|| {
+                DepositError::Store(StoreError::Internal(format!(
+                    "the balance of {user_id} would overflow"
+                )))
+            })?;
+        if let Some(record) = idempotency {
+            state
+                .deposit_keys
+                .insert((record.user_id.clone(), record.key.clone()), record.clone());
+        }
+        state.record(user_id, entry.clone());
+        Ok(DepositOutcome::Deposited)
+    }
+
+    async fn deposit_key(
+        &self,
+        user_id: &str,
+        key: &str,
+    ) -> Result<Option<DepositKey>, StoreError> {
+        Ok(lock(&self.state)
+            .deposit_keys
+            .get(&(user_id.to_owned(), key.to_owned()))
+            .cloned())
+    }
+
+    async fn ledger(
+        &self,
+        user_id: &str,
+        page: &PageRequest,
+    ) -> Result<Page<LedgerEntry>, StoreError> {
+        // The cursor is the sort key of the last entry handed out, as in DynamoDB.
+        let after = page
+            .cursor
+            .as_deref()
+            .map(|c| {
+                c.strip_prefix("TX#")
+                    .map(str::to_owned)
+                    .ok_or(StoreError::InvalidCursor)
+            })
+            .transpose()?;
+        let state = lock(&self.state);
+        let mut entries: Vec<&LedgerEntry> = state
+            .ledgers
+            .get(user_id)
+            .map(|l| l.iter().collect())
+            .unwrap_or_default();
+        entries.sort_by_key(|e| std::cmp::Reverse(e.sort_key()));
+        let entries: Vec<&LedgerEntry> = entries
+            .into_iter()
+            .filter(|e| after.as_ref().is_none_or(|after| e.sort_key() < *after))
+            .collect();
+        let limit = page.limit as usize;
+        let next_cursor = (entries.len() > limit)
+            .then(|| entries.get(limit.wrapping_sub(1)))
+            .flatten()
+            .map(|e| format!("TX#{}", e.sort_key()));
+        Ok(Page {
+            items: entries.into_iter().take(limit).cloned().collect(),
+            next_cursor,
+        })
     }
 }
 
@@ -301,12 +491,78 @@ impl OrderStore for MemoryOrders {
             .get(&(user_id.to_owned(), key.to_owned()))
             .cloned())
     }
+
+    async fn list_for_user(
+        &self,
+        user_id: &str,
+        status: Option<OrderStatus>,
+        page: &PageRequest,
+    ) -> Result<Page<Order>, StoreError> {
+        // The cursor is the last order id handed out; ids sort by creation time.
+        let after = page
+            .cursor
+            .as_deref()
+            .map(|c| c.parse::<OrderId>().map_err(|_| StoreError::InvalidCursor))
+            .transpose()?;
+        let state = lock(&self.state);
+        let mut mine: Vec<&Order> = state
+            .orders
+            .values()
+            .filter(|o| o.user_id == user_id)
+            .filter(|o| after.is_none_or(|after| o.order_id < after))
+            .collect();
+        mine.sort_by_key(|o| std::cmp::Reverse(o.order_id));
+        let limit = page.limit as usize;
+        let more = mine.len() > limit;
+        let window: Vec<&Order> = mine.into_iter().take(limit).collect();
+        let next_cursor = more
+            .then(|| window.last().map(|o| o.order_id.to_string()))
+            .flatten();
+        Ok(Page {
+            items: window
+                .into_iter()
+                .filter(|o| status.is_none_or(|s| o.status == s))
+                .cloned()
+                .collect(),
+            next_cursor,
+        })
+    }
+
+    async fn request_cancellation(
+        &self,
+        order_id: OrderId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Order>, StoreError> {
+        let mut state = lock(&self.state);
+        let Some(order) = state.orders.get_mut(&order_id) else {
+            return Ok(None);
+        };
+        if !matches!(
+            order.status,
+            OrderStatus::Pending
+                | OrderStatus::Reserved
+                | OrderStatus::Paid
+                | OrderStatus::Completed
+        ) {
+            return Ok(None);
+        }
+        if order.cancel_requested_at.is_none() {
+            order.cancel_requested_at = Some(now);
+            order.updated_at = now;
+            order.timeline.push(Milestone {
+                step: Step::CancelRequested,
+                at: now,
+            });
+        }
+        Ok(Some(order.clone()))
+    }
 }
 
 /// Records starts the way Step Functions names executions: one per order id.
 #[derive(Debug, Default)]
 pub struct MemorySaga {
     started: Mutex<HashMap<OrderId, String>>,
+    cancellations: Mutex<HashMap<OrderId, String>>,
     /// Makes the next `n` starts fail, to test a crash between writing and starting.
     failures_left: Mutex<u32>,
 }
@@ -319,6 +575,28 @@ impl MemorySaga {
     pub fn started(&self) -> HashMap<OrderId, String> {
         lock(&self.started).clone()
     }
+
+    pub fn cancellations(&self) -> HashMap<OrderId, String> {
+        lock(&self.cancellations).clone()
+    }
+}
+
+fn start_once(
+    executions: &Mutex<HashMap<OrderId, String>>,
+    order_id: OrderId,
+    input: &str,
+) -> Result<SagaStart, StoreError> {
+    let mut started = lock(executions);
+    match started.get(&order_id) {
+        Some(existing) if existing == input => Ok(SagaStart::AlreadyStarted),
+        Some(_) => Err(StoreError::Internal(format!(
+            "execution {order_id} exists with another input"
+        ))),
+        None => {
+            started.insert(order_id, input.to_owned());
+            Ok(SagaStart::Started)
+        }
+    }
 }
 
 impl SagaStarter for MemorySaga {
@@ -330,17 +608,15 @@ impl SagaStarter for MemorySaga {
                 return Err(StoreError::Transient("step functions unavailable".into()));
             }
         }
-        let mut started = lock(&self.started);
-        match started.get(&order_id) {
-            Some(existing) if existing == input => Ok(SagaStart::AlreadyStarted),
-            Some(_) => Err(StoreError::Internal(format!(
-                "execution {order_id} exists with another input"
-            ))),
-            None => {
-                started.insert(order_id, input.to_owned());
-                Ok(SagaStart::Started)
-            }
-        }
+        start_once(&self.started, order_id, input)
+    }
+
+    async fn start_cancellation(
+        &self,
+        order_id: OrderId,
+        input: &str,
+    ) -> Result<SagaStart, StoreError> {
+        start_once(&self.cancellations, order_id, input)
     }
 }
 
@@ -367,5 +643,32 @@ impl NotificationStore for MemoryNotifications {
             .filter(|n| n.user_id == user_id)
             .cloned()
             .collect())
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct MemoryProfiles {
+    profiles: Mutex<HashMap<String, crate::profile::Profile>>,
+}
+
+impl ProfileStore for MemoryProfiles {
+    async fn profile(&self, user_id: &str) -> Result<Option<crate::profile::Profile>, StoreError> {
+        Ok(lock(&self.profiles).get(user_id).cloned())
+    }
+
+    async fn save_profile(
+        &self,
+        profile: &crate::profile::Profile,
+    ) -> Result<ProfileSaved, StoreError> {
+        let mut profiles = lock(&self.profiles);
+        let outcome = match profiles.get(&profile.user_id) {
+            None => ProfileSaved::Created,
+            Some(stored) if stored.updated_at > profile.updated_at => {
+                return Ok(ProfileSaved::Superseded);
+            }
+            Some(_) => ProfileSaved::Updated,
+        };
+        profiles.insert(profile.user_id.clone(), profile.clone());
+        Ok(outcome)
     }
 }

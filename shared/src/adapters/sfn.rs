@@ -21,15 +21,15 @@ impl StepFunctionsSaga {
     }
 }
 
-impl SagaStarter for StepFunctionsSaga {
-    async fn start(&self, order_id: OrderId, input: &str) -> Result<SagaStart, StoreError> {
-        // The execution's name is the order id: Step Functions refuses a second execution
-        // of the same name, which makes starting idempotent.
+impl StepFunctionsSaga {
+    // Step Functions refuses a second execution of the same name (Standard workflows, for 90
+    // days), which makes starting idempotent.
+    async fn start_named(&self, name: String, input: &str) -> Result<SagaStart, StoreError> {
         let result = self
             .client
             .start_execution()
             .state_machine_arn(&self.state_machine_arn)
-            .name(order_id.to_string())
+            .name(name)
             .input(input)
             .send()
             .await;
@@ -43,5 +43,19 @@ impl SagaStarter for StepFunctionsSaga {
             }
             Err(e) => Err(classify(e)),
         }
+    }
+}
+
+impl SagaStarter for StepFunctionsSaga {
+    async fn start(&self, order_id: OrderId, input: &str) -> Result<SagaStart, StoreError> {
+        self.start_named(order_id.to_string(), input).await
+    }
+
+    async fn start_cancellation(
+        &self,
+        order_id: OrderId,
+        input: &str,
+    ) -> Result<SagaStart, StoreError> {
+        self.start_named(format!("{order_id}-cancel"), input).await
     }
 }

@@ -1,9 +1,12 @@
 //! The HTTP APIs' rules, one module per resource, and what every API function shares:
 //! the caller's identity, problem+json errors, JSON answers.
 
+pub mod billing;
+pub mod catalog;
 pub mod orders;
+pub mod profiles;
 
-pub use orders::{OrderAccepted, OrdersApi, get_order};
+pub use orders::{Cancellation, OrderAccepted, OrdersApi, cancel_order, get_order, list_orders};
 
 use crate::error::StoreError;
 use crate::order::FieldError;
@@ -19,7 +22,7 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
 const MAX_IDEMPOTENCY_KEY_LEN: usize = 128;
 /// How long a key protects retries; after that the record may expire (TTL backstop).
-const IDEMPOTENCY_WINDOW: Duration = Duration::hours(24);
+pub const IDEMPOTENCY_WINDOW: Duration = Duration::hours(24);
 
 #[derive(Debug, Error)]
 pub enum ApiError {
@@ -39,7 +42,16 @@ pub enum ApiError {
     InvalidRequest(Vec<FieldError>),
     #[error("the order cannot be placed")]
     UnprocessableOrder(Vec<FieldError>),
-    #[error("this Idempotency-Key was used for a different request; use a new key for a new order")]
+    /// A well-formed request the state of the resource refuses (422), with its own `type`.
+    #[error("{detail}")]
+    Unprocessable {
+        kind: &'static str,
+        detail: String,
+        errors: Vec<FieldError>,
+    },
+    #[error(
+        "this Idempotency-Key was used for a different request; use a new key for a new request"
+    )]
     IdempotencyKeyReused,
     #[error("{0}")]
     NotFound(String),
@@ -58,9 +70,9 @@ impl ApiError {
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::MalformedJson(_) | Self::InvalidRequest(_) => StatusCode::BAD_REQUEST,
-            Self::UnprocessableOrder(_) | Self::IdempotencyKeyReused => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
+            Self::UnprocessableOrder(_)
+            | Self::Unprocessable { .. }
+            | Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -78,6 +90,7 @@ impl ApiError {
             Self::MalformedJson(_) => "malformed-json",
             Self::InvalidRequest(_) => "invalid-request",
             Self::UnprocessableOrder(_) => "unprocessable-order",
+            Self::Unprocessable { kind, .. } => kind,
             Self::IdempotencyKeyReused => "idempotency-key-reused",
             Self::NotFound(_) => "not-found",
             Self::Unavailable(_) => "unavailable",
@@ -87,7 +100,9 @@ impl ApiError {
 
     fn field_errors(&self) -> &[FieldError] {
         match self {
-            Self::InvalidRequest(e) | Self::UnprocessableOrder(e) => e,
+            Self::InvalidRequest(e)
+            | Self::UnprocessableOrder(e)
+            | Self::Unprocessable { errors: e, .. } => e,
             _ => &[],
         }
     }

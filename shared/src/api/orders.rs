@@ -3,7 +3,10 @@
 use super::{ApiError, MAX_BODY_BYTES, validate_idempotency_key};
 use crate::clock::Clock;
 use crate::money::Money;
-use crate::order::{FieldError, Order, OrderId, OrderRequest, OrderStatus, price_lines};
+use crate::order::{
+    FieldError, Milestone, Order, OrderId, OrderRequest, OrderStatus, Step, price_lines,
+};
+use crate::page::{Page, PageRequest};
 use crate::ports::{Catalog, IdempotencyRecord, InsertOutcome, OrderStore, SagaStarter};
 use crate::saga::SagaInput;
 use serde::Serialize;
@@ -72,8 +75,13 @@ impl<C: Catalog, O: OrderStore, S: SagaStarter> OrdersApi<C, O, S> {
             lines,
             total,
             reason: None,
+            cancel_requested_at: None,
             created_at: now,
             updated_at: now,
+            timeline: vec![Milestone {
+                step: Step::Created,
+                at: now,
+            }],
         };
         let record = key.map(|key| IdempotencyRecord {
             user_id: user_id.to_owned(),
@@ -129,8 +137,7 @@ impl<C: Catalog, O: OrderStore, S: SagaStarter> OrdersApi<C, O, S> {
     }
 
     async fn start_saga(&self, order: &Order) -> Result<(), ApiError> {
-        let input = serde_json::to_string(&SagaInput::for_order(order))
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        let input = saga_input(&SagaInput::for_order(order))?;
         self.saga.start(order.order_id, &input).await.map_err(|e| {
             tracing::error!(order_id = %order.order_id, error = %e, "saga did not start");
             ApiError::Unavailable(format!(
@@ -156,4 +163,93 @@ pub async fn get_order(
         .await?
         .filter(|o| o.user_id == user_id)
         .ok_or_else(|| ApiError::NotFound(format!("no order {id}")))
+}
+
+/// The caller's orders, newest first, optionally only those in one status.
+pub async fn list_orders(
+    orders: &impl OrderStore,
+    user_id: &str,
+    status: Option<&str>,
+    page: &PageRequest,
+) -> Result<Page<Order>, ApiError> {
+    let status = status
+        .map(|s| {
+            serde_json::from_value::<OrderStatus>(serde_json::Value::String(s.to_owned())).map_err(|_| {
+                ApiError::InvalidRequest(vec![FieldError::new(
+                    "status",
+                    "must be one of PENDING, RESERVED, PAID, COMPLETED, CANCELLED, COMPENSATION_FAILED",
+                )])
+            })
+        })
+        .transpose()?;
+    Ok(orders.list_for_user(user_id, status, page).await?)
+}
+
+/// What `POST /orders/{id}/cancel` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cancellation {
+    /// The order was cancelled before; nothing changed.
+    AlreadyCancelled,
+    /// The request is recorded; the saga gives back stock and money, then cancels the order.
+    Accepted,
+}
+
+/// Cancels the caller's order, exactly once, whatever the saga is doing.
+///
+/// The request is a conditional write of `cancelRequestedAt` while the order is `PENDING`,
+/// `RESERVED`, `PAID` or `COMPLETED`. A running saga's next status write is conditional on
+/// that attribute being absent, so it fails and the saga runs its compensations, which end in
+/// `CANCELLED` with reason `USER_CANCELLED`. An order whose saga already completed gets the
+/// same compensations from an execution named `<orderId>-cancel`; a `PENDING` order's saga is
+/// (re)started, which is harmless if it runs, so an order whose saga never started is
+/// cancelled too. Every start is idempotent by execution name, so retrying is safe.
+pub async fn cancel_order(
+    orders: &impl OrderStore,
+    saga: &impl SagaStarter,
+    clock: &dyn Clock,
+    user_id: &str,
+    order_id: &str,
+) -> Result<(Order, Cancellation), ApiError> {
+    let order = get_order(orders, user_id, order_id).await?;
+    let order = match orders
+        .request_cancellation(order.order_id, clock.now())
+        .await?
+    {
+        Some(order) => order,
+        None => {
+            // Not cancellable (any more): answer with what it is now.
+            let order = get_order(orders, user_id, order_id).await?;
+            return match order.status {
+                OrderStatus::Cancelled => Ok((order, Cancellation::AlreadyCancelled)),
+                status => Err(ApiError::Conflict(format!(
+                    "order {} is {} and can no longer be cancelled",
+                    order.order_id,
+                    status.as_str()
+                ))),
+            };
+        }
+    };
+    let started = match order.status {
+        OrderStatus::Completed => {
+            let input = saga_input(&SagaInput::cancellation_of(&order))?;
+            Some(saga.start_cancellation(order.order_id, &input).await)
+        }
+        OrderStatus::Pending => {
+            let input = saga_input(&SagaInput::for_order(&order))?;
+            Some(saga.start(order.order_id, &input).await)
+        }
+        _ => None, // the running saga sees the request at its next step
+    };
+    if let Some(Err(e)) = started {
+        tracing::error!(order_id = %order.order_id, error = %e, "cancellation did not start");
+        return Err(ApiError::Unavailable(format!(
+            "the cancellation of order {} is recorded but did not start; retry",
+            order.order_id
+        )));
+    }
+    Ok((order, Cancellation::Accepted))
+}
+
+fn saga_input(input: &SagaInput) -> Result<String, ApiError> {
+    serde_json::to_string(input).map_err(|e| ApiError::Internal(e.to_string()))
 }

@@ -1,14 +1,17 @@
 use super::{
-    MAX_RACE_RETRIES, build, cancellation_reasons, classify, condition_failed, from_item, get, key,
-    n, put, put_if_absent, s, to_item,
+    MAX_RACE_RETRIES, build, cancellation_reasons, classify, condition_failed, conflicted,
+    decode_cursor, encode_cursor, from_item, get, key, n, put, put_if_absent, s, to_item,
 };
 use crate::adapters::memory::existing_payment;
-use crate::billing::{Account, DeclineReason, Payment, PaymentStatus};
+use crate::billing::{Account, DeclineReason, EntryType, LedgerEntry, Payment, PaymentStatus};
 use crate::clock::format_time;
 use crate::error::StoreError;
 use crate::money::{Currency, Money};
 use crate::order::OrderId;
-use crate::ports::{BillingStore, ChargeError, RefundOutcome};
+use crate::page::{Page, PageRequest};
+use crate::ports::{
+    BillingStore, ChargeError, DepositError, DepositKey, DepositOutcome, RefundOutcome,
+};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
     Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
@@ -16,7 +19,8 @@ use aws_sdk_dynamodb::types::{
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-/// Billing accounts and payments, in the billing table.
+/// Billing accounts, payments, the accounts' ledgers and deposit idempotency records, in the
+/// billing table.
 #[derive(Debug, Clone)]
 pub struct DynamoBilling {
     client: Client,
@@ -86,6 +90,110 @@ impl From<AccountItem> for Account {
     }
 }
 
+/// A ledger entry: in its account's partition, sorted by time, so one Query lists a ledger.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LedgerItem {
+    pk: String,
+    sk: String,
+    entry_id: String,
+    user_id: String,
+    #[serde(rename = "type")]
+    kind: EntryType,
+    amount: i64,
+    currency: Currency,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    order_id: Option<OrderId>,
+    created_at: DateTime<Utc>,
+}
+
+impl LedgerItem {
+    fn new(user_id: &str, entry: &LedgerEntry) -> Self {
+        Self {
+            pk: account_pk(user_id),
+            sk: ledger_sk(entry),
+            entry_id: entry.id.clone(),
+            user_id: user_id.to_owned(),
+            kind: entry.kind,
+            amount: entry.amount.amount,
+            currency: entry.amount.currency.clone(),
+            order_id: entry.order_id,
+            created_at: entry.created_at,
+        }
+    }
+}
+
+impl From<LedgerItem> for LedgerEntry {
+    fn from(item: LedgerItem) -> Self {
+        Self {
+            id: item.entry_id,
+            kind: item.kind,
+            amount: Money::new(item.amount, item.currency),
+            order_id: item.order_id,
+            created_at: item.created_at,
+        }
+    }
+}
+
+/// What an `Idempotency-Key` of a deposit made: enough to answer a retry without the ledger.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DepositKeyItem {
+    pk: String,
+    sk: String,
+    user_id: String,
+    key: String,
+    entry_id: String,
+    amount: i64,
+    currency: Currency,
+    created_at: DateTime<Utc>,
+    expires_at: i64,
+}
+
+impl DepositKeyItem {
+    fn new(record: &DepositKey) -> Self {
+        let (pk, sk) = deposit_key(&record.user_id, &record.key);
+        Self {
+            pk,
+            sk,
+            user_id: record.user_id.clone(),
+            key: record.key.clone(),
+            entry_id: record.entry.id.clone(),
+            amount: record.entry.amount.amount,
+            currency: record.entry.amount.currency.clone(),
+            created_at: record.entry.created_at,
+            expires_at: (record.entry.created_at + crate::api::IDEMPOTENCY_WINDOW).timestamp(),
+        }
+    }
+}
+
+impl From<DepositKeyItem> for DepositKey {
+    fn from(item: DepositKeyItem) -> Self {
+        Self {
+            entry: LedgerEntry {
+                id: item.entry_id,
+                kind: EntryType::Deposit,
+                amount: Money::new(item.amount, item.currency),
+                order_id: None,
+                created_at: item.created_at,
+            },
+            user_id: item.user_id,
+            key: item.key,
+        }
+    }
+}
+
+const LEDGER_PREFIX: &str = "TX#";
+
+fn ledger_sk(entry: &LedgerEntry) -> String {
+    format!("{LEDGER_PREFIX}{}", entry.sort_key())
+}
+
+// The user is the partition and the key the sort key, so no choice of either can collide.
+fn deposit_key(user_id: &str, key: &str) -> (String, String) {
+    (format!("IDEMPOTENCY#{user_id}"), format!("DEPOSIT#{key}"))
+}
+
 fn payment_pk(order_id: OrderId) -> String {
     format!("PAYMENT#{order_id}")
 }
@@ -107,6 +215,23 @@ impl DynamoBilling {
             Put::builder()
                 .table_name(&self.table)
                 .set_item(Some(to_item(&PaymentItem::from(payment))?))
+                .condition_expression("attribute_not_exists(pk)")
+                .build(),
+        )?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// The put of a ledger entry; its sort key holds a fresh id, so the condition only
+    /// guards against a bug, never a retry.
+    fn new_ledger_entry(
+        &self,
+        user_id: &str,
+        entry: &LedgerEntry,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let put = build(
+            Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(to_item(&LedgerItem::new(user_id, entry))?))
                 .condition_expression("attribute_not_exists(pk)")
                 .build(),
         )?;
@@ -146,12 +271,18 @@ impl BillingStore for DynamoBilling {
                 .build(),
         )
         .map_err(ChargeError::Store)?;
-        // The payment record first: its index in the cancellation reasons is 0.
+        let entry = LedgerEntry::new(EntryType::Charge, amount.clone(), Some(order_id), now);
+        // The payment record first: its index in the cancellation reasons is 0, the debit's 1.
+        // The ledger entry comes last, so those indexes hold.
         let result = self
             .client
             .transact_write_items()
             .transact_items(self.new_payment(&payment).map_err(ChargeError::Store)?)
             .transact_items(TransactWriteItem::builder().update(debit).build())
+            .transact_items(
+                self.new_ledger_entry(user_id, &entry)
+                    .map_err(ChargeError::Store)?,
+            )
             .send()
             .await;
         let error = match result {
@@ -240,11 +371,18 @@ impl BillingStore for DynamoBilling {
                     .expression_attribute_values(":amount", n(charged.amount.amount))
                     .build(),
             )?;
+            let entry = LedgerEntry::new(
+                EntryType::Refund,
+                charged.amount.clone(),
+                Some(order_id),
+                now,
+            );
             let result = self
                 .client
                 .transact_write_items()
                 .transact_items(TransactWriteItem::builder().update(mark_refunded).build())
                 .transact_items(TransactWriteItem::builder().update(credit).build())
+                .transact_items(self.new_ledger_entry(&charged.user_id, &entry)?)
                 .send()
                 .await;
             return match result {
@@ -292,5 +430,185 @@ impl BillingStore for DynamoBilling {
             currency: account.currency.clone(),
         })?;
         put(&self.client, &self.table, item).await
+    }
+
+    async fn open_account(&self, account: &Account) -> Result<bool, StoreError> {
+        let item = to_item(&AccountItem {
+            pk: account_pk(&account.user_id),
+            sk: "ACCOUNT".into(),
+            user_id: account.user_id.clone(),
+            balance: account.balance,
+            currency: account.currency.clone(),
+        })?;
+        put_if_absent(&self.client, &self.table, item).await
+    }
+
+    async fn deposit(
+        &self,
+        user_id: &str,
+        entry: &LedgerEntry,
+        idempotency: Option<&DepositKey>,
+    ) -> Result<DepositOutcome, DepositError> {
+        let credit = build(
+            Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(key(account_pk(user_id), "ACCOUNT")))
+                .update_expression("SET balance = balance + :amount")
+                .condition_expression("attribute_exists(pk) AND currency = :currency")
+                .expression_attribute_values(":amount", n(entry.amount.amount))
+                .expression_attribute_values(":currency", s(entry.amount.currency.as_str()))
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                )
+                .build(),
+        )
+        .map_err(DepositError::Store)?;
+        // The key's record first (index 0), so a taken key is told apart from a bad account.
+        let mut items = Vec::with_capacity(3);
+        if let Some(record) = idempotency {
+            let put = build(
+                Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(
+                        to_item(&DepositKeyItem::new(record)).map_err(DepositError::Store)?,
+                    ))
+                    .condition_expression("attribute_not_exists(pk)")
+                    .build(),
+            )
+            .map_err(DepositError::Store)?;
+            items.push(TransactWriteItem::builder().put(put).build());
+        }
+        let credit_index = items.len();
+        items.push(TransactWriteItem::builder().update(credit).build());
+        items.push(
+            self.new_ledger_entry(user_id, entry)
+                .map_err(DepositError::Store)?,
+        );
+
+        for attempt in 1..=MAX_RACE_RETRIES {
+            // The token makes the SDK's own retry of a call whose answer was lost a no-op
+            // instead of a second credit (the one write here not guarded by a key).
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .client_request_token(&entry.id)
+                .send()
+                .await;
+            let error = match result {
+                Ok(_) => return Ok(DepositOutcome::Deposited),
+                Err(e) => e,
+            };
+            let Some(reasons) = cancellation_reasons(&error) else {
+                return Err(DepositError::Store(classify(error)));
+            };
+            if idempotency.is_some() && condition_failed(reasons.first()) {
+                return Ok(DepositOutcome::IdempotencyKeyTaken);
+            }
+            if condition_failed(reasons.get(credit_index)) {
+                let account = match reasons.get(credit_index).and_then(|r| r.item()) {
+                    Some(item) => Some(Account::from(
+                        from_item::<AccountItem>(item.clone()).map_err(DepositError::Store)?,
+                    )),
+                    // Not every backend returns the old item; read it.
+                    None => self.account(user_id).await.map_err(DepositError::Store)?,
+                };
+                return Err(match account {
+                    None => DepositError::NoAccount,
+                    Some(a) if a.currency != entry.amount.currency => {
+                        DepositError::CurrencyMismatch(a.currency)
+                    }
+                    // Opened between the write and the read: the caller may retry.
+                    Some(_) => DepositError::Store(StoreError::Transient(
+                        "the account changed during the deposit".into(),
+                    )),
+                });
+            }
+            // Concurrent deposits with one key collide here; the retry finds the winner's key.
+            if conflicted(reasons) && attempt < MAX_RACE_RETRIES {
+                let pause = 20 * u64::try_from(attempt).unwrap_or(1);
+                tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+                continue;
+            }
+            return Err(DepositError::Store(classify(error)));
+        }
+        Err(DepositError::Store(StoreError::Transient(format!(
+            "deposit {} kept colliding with other writes",
+            entry.id
+        ))))
+    }
+
+    async fn deposit_key(
+        &self,
+        user_id: &str,
+        key_value: &str,
+    ) -> Result<Option<DepositKey>, StoreError> {
+        let (pk, sk) = deposit_key(user_id, key_value);
+        let item: Option<DepositKeyItem> = get(&self.client, &self.table, key(pk, &sk)).await?;
+        Ok(item.map(DepositKey::from))
+    }
+
+    async fn ledger(
+        &self,
+        user_id: &str,
+        page: &PageRequest,
+    ) -> Result<Page<LedgerEntry>, StoreError> {
+        let pk = account_pk(user_id);
+        let start = match page.cursor.as_deref() {
+            None => None,
+            Some(cursor) => {
+                let start = decode_cursor(cursor, &["pk", "sk"])?;
+                // Only a key of this user's ledger: anything else would read another partition
+                // or make DynamoDB refuse the query (a 500 for a bad cursor).
+                let ours = start.get("pk").and_then(|v| v.as_s().ok()) == Some(&pk)
+                    && start
+                        .get("sk")
+                        .and_then(|v| v.as_s().ok())
+                        .is_some_and(|sk| sk.starts_with(LEDGER_PREFIX));
+                if !ours {
+                    return Err(StoreError::InvalidCursor);
+                }
+                Some(start)
+            }
+        };
+        let limit = page.limit.max(1) as usize;
+        // One more than asked, so the last page is known to be the last.
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", s(pk.clone()))
+            .expression_attribute_values(":prefix", s(LEDGER_PREFIX))
+            .scan_index_forward(false)
+            .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX))
+            .set_exclusive_start_key(start)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(classify)?;
+        let mut items = output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(from_item::<LedgerItem>)
+            .collect::<Result<Vec<_>, _>>()?;
+        let last_key = if items.len() > limit {
+            items.truncate(limit);
+            items.last().map(|i| key(i.pk.clone(), &i.sk))
+        } else {
+            // A page cut short by DynamoDB's 1 MB limit goes on where DynamoDB stopped.
+            output.last_evaluated_key
+        };
+        let next_cursor = match last_key {
+            None => None,
+            Some(k) => Some(encode_cursor(&k).ok_or_else(|| {
+                StoreError::Internal("a ledger key is not made of strings".into())
+            })?),
+        };
+        Ok(Page {
+            items: items.into_iter().map(LedgerEntry::from).collect(),
+            next_cursor,
+        })
     }
 }

@@ -1,14 +1,15 @@
 use super::{
     Item, MAX_RACE_RETRIES, build, cancellation_reasons, classify, condition_failed, conflicted,
-    from_item, get, key, n, put, put_if_absent, s, to_item,
+    decode_cursor, encode_cursor, from_item, get, key, n, put, put_if_absent, s, to_item,
 };
 use crate::error::StoreError;
 use crate::inventory::{Product, Reservation, ReservationLine, ReservationStatus};
 use crate::money::{Currency, Money};
 use crate::order::{OrderId, Sku};
-use crate::ports::{Catalog, InventoryStore, ReleaseOutcome, ReserveError};
+use crate::page::{Page, PageRequest};
+use crate::ports::{Catalog, InventoryStore, ReleaseOutcome, ReserveError, StockError, Upsert};
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{KeysAndAttributes, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{KeysAndAttributes, Put, ReturnValue, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -31,6 +32,76 @@ struct ProductItem {
     available: i64,
     #[serde(default)]
     reserved: i64,
+    /// The catalog index (`BySku`): every product under one key, sorted by SKU. Only products
+    /// carry these, so reservations stay out of the index.
+    #[serde(default)]
+    gsi1pk: String,
+    #[serde(default)]
+    gsi1sk: String,
+}
+
+/// The partition key of every product in the `BySku` index.
+const CATALOG_PARTITION: &str = "PRODUCT";
+const BY_SKU_INDEX: &str = "BySku";
+
+impl From<&Product> for ProductItem {
+    fn from(product: &Product) -> Self {
+        Self {
+            pk: format!("PRODUCT#{}", product.sku),
+            sk: "PRODUCT".into(),
+            sku: product.sku.clone(),
+            name: product.name.clone(),
+            price: product.price.amount,
+            currency: product.price.currency.clone(),
+            available: product.available,
+            reserved: product.reserved,
+            gsi1pk: CATALOG_PARTITION.into(),
+            gsi1sk: product.sku.to_string(),
+        }
+    }
+}
+
+impl From<ProductItem> for Product {
+    fn from(p: ProductItem) -> Self {
+        Self {
+            sku: p.sku,
+            name: p.name,
+            price: Money::new(p.price, p.currency),
+            available: p.available,
+            reserved: p.reserved,
+        }
+    }
+}
+
+/// A product's key in the `BySku` index: what a cursor into the catalog stands for.
+fn catalog_key(sku: &Sku) -> Item {
+    let mut item = product_key(sku);
+    item.insert("gsi1pk".into(), s(CATALOG_PARTITION));
+    item.insert("gsi1sk".into(), s(sku.as_str()));
+    item
+}
+
+/// Only the exact key of a product in the index passes: DynamoDB answers a malformed start
+/// key with an error, and a client must not be able to turn a forged cursor into a 500.
+fn decode_catalog_cursor(cursor: &str) -> Result<Item, StoreError> {
+    let item = decode_cursor(cursor, &["pk", "sk", "gsi1pk", "gsi1sk"])?;
+    let sku = item
+        .get("gsi1sk")
+        .and_then(|v| v.as_s().ok())
+        .and_then(|s| Sku::try_from(s.as_str()).ok())
+        .ok_or(StoreError::InvalidCursor)?;
+    if item == catalog_key(&sku) {
+        Ok(item)
+    } else {
+        Err(StoreError::InvalidCursor)
+    }
+}
+
+fn is_condition_failure<E, R>(error: &aws_sdk_dynamodb::error::SdkError<E, R>) -> bool
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
+{
+    error.as_service_error().and_then(|e| e.code()) == Some("ConditionalCheckFailedException")
 }
 
 #[derive(Serialize, Deserialize)]
@@ -162,14 +233,7 @@ impl Catalog for DynamoInventory {
                 .and_then(|mut r| r.remove(&self.table))
                 .unwrap_or_default()
             {
-                let p: ProductItem = from_item(item)?;
-                products.push(Product {
-                    sku: p.sku,
-                    name: p.name,
-                    price: Money::new(p.price, p.currency),
-                    available: p.available,
-                    reserved: p.reserved,
-                });
+                products.push(Product::from(from_item::<ProductItem>(item)?));
             }
             pending = output
                 .unprocessed_keys
@@ -182,6 +246,47 @@ impl Catalog for DynamoInventory {
             ));
         }
         Ok(products)
+    }
+
+    async fn list_products(&self, page: &PageRequest) -> Result<Page<Product>, StoreError> {
+        let start = page
+            .cursor
+            .as_deref()
+            .map(decode_catalog_cursor)
+            .transpose()?;
+        let limit = page.limit.max(1) as usize;
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(BY_SKU_INDEX)
+            .key_condition_expression("gsi1pk = :catalog")
+            .expression_attribute_values(":catalog", s(CATALOG_PARTITION))
+            .set_exclusive_start_key(start)
+            // One more than asked for tells whether another page follows, so the last page
+            // never comes with a cursor to an empty one.
+            .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(classify)?;
+        let mut items = output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|item| from_item::<ProductItem>(item).map(Product::from))
+            .collect::<Result<Vec<_>, _>>()?;
+        // More than `limit` items, or a response cut short by DynamoDB's 1 MB page size.
+        let more = items.len() > limit || output.last_evaluated_key.is_some();
+        items.truncate(limit);
+        let next_cursor = match items.last() {
+            Some(last) if more => {
+                Some(encode_cursor(&catalog_key(&last.sku)).ok_or_else(|| {
+                    StoreError::Internal("a catalog key is not all strings".into())
+                })?)
+            }
+            _ => None,
+        };
+        Ok(Page { items, next_cursor })
     }
 }
 
@@ -316,16 +421,107 @@ impl InventoryStore for DynamoInventory {
     }
 
     async fn put_product(&self, product: &Product) -> Result<(), StoreError> {
-        let item = to_item(&ProductItem {
-            pk: format!("PRODUCT#{}", product.sku),
-            sk: "PRODUCT".into(),
-            sku: product.sku.clone(),
-            name: product.name.clone(),
-            price: product.price.amount,
-            currency: product.price.currency.clone(),
-            available: product.available,
-            reserved: product.reserved,
-        })?;
-        put(&self.client, &self.table, item).await
+        put(
+            &self.client,
+            &self.table,
+            to_item(&ProductItem::from(product))?,
+        )
+        .await
+    }
+
+    async fn upsert_product(
+        &self,
+        sku: &Sku,
+        name: &str,
+        price: &Money,
+    ) -> Result<(Upsert, Product), StoreError> {
+        for _ in 0..MAX_RACE_RETRIES {
+            // An existing product keeps its stock: only these attributes change. The index
+            // attributes are set too, for products written before the index existed.
+            let updated = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(product_key(sku)))
+                .update_expression(
+                    "SET #name = :name, price = :price, currency = :currency, gsi1pk = :gpk, gsi1sk = :gsk",
+                )
+                .condition_expression("attribute_exists(pk)")
+                .expression_attribute_names("#name", "name")
+                .expression_attribute_values(":name", s(name))
+                .expression_attribute_values(":price", n(price.amount))
+                .expression_attribute_values(":currency", s(price.currency.as_str()))
+                .expression_attribute_values(":gpk", s(CATALOG_PARTITION))
+                .expression_attribute_values(":gsk", s(sku.as_str()))
+                .return_values(ReturnValue::AllNew)
+                .send()
+                .await;
+            match updated {
+                Ok(output) => {
+                    let item: ProductItem = from_item(output.attributes.unwrap_or_default())?;
+                    return Ok((Upsert::Updated, item.into()));
+                }
+                Err(e) if is_condition_failure(&e) => {}
+                Err(e) => return Err(classify(e)),
+            }
+            let product = Product {
+                sku: sku.clone(),
+                name: name.to_owned(),
+                price: price.clone(),
+                available: 0,
+                reserved: 0,
+            };
+            let item = to_item(&ProductItem::from(&product))?;
+            if put_if_absent(&self.client, &self.table, item).await? {
+                return Ok((Upsert::Created, product));
+            }
+            // Created by a concurrent call since the update: update that one.
+        }
+        Err(StoreError::Transient(format!(
+            "product {sku} kept changing; try again"
+        )))
+    }
+
+    async fn adjust_stock(&self, sku: &Sku, delta: i64) -> Result<Product, StockError> {
+        for _ in 0..MAX_RACE_RETRIES {
+            let result = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(product_key(sku)))
+                .update_expression("SET available = available + :delta")
+                // available + delta >= 0, written so that DynamoDB can evaluate it.
+                .condition_expression("attribute_exists(pk) AND available >= :floor")
+                .expression_attribute_values(":delta", n(delta))
+                .expression_attribute_values(":floor", n(delta.saturating_neg()))
+                .return_values(ReturnValue::AllNew)
+                .send()
+                .await;
+            match result {
+                Ok(output) => {
+                    let item: ProductItem = from_item(output.attributes.unwrap_or_default())
+                        .map_err(StockError::Store)?;
+                    return Ok(item.into());
+                }
+                Err(e) if is_condition_failure(&e) => {}
+                Err(e) => return Err(StockError::Store(classify(e))),
+            }
+            let current: Option<ProductItem> = get(&self.client, &self.table, product_key(sku))
+                .await
+                .map_err(StockError::Store)?;
+            match current {
+                None => return Err(StockError::UnknownProduct),
+                Some(p) if p.available.saturating_add(delta) < 0 => {
+                    return Err(StockError::Insufficient {
+                        available: p.available,
+                    });
+                }
+                // Stock came in between the update and the read: try again.
+                Some(_) => {}
+            }
+        }
+        Err(StockError::Store(StoreError::Transient(format!(
+            "stock of {sku} kept changing; try again"
+        ))))
     }
 }

@@ -5,11 +5,13 @@ mod billing;
 mod inventory;
 mod notifications;
 mod orders;
+mod profiles;
 
 pub use billing::DynamoBilling;
 pub use inventory::DynamoInventory;
 pub use notifications::DynamoNotifications;
 pub use orders::DynamoOrders;
+pub use profiles::DynamoProfiles;
 
 use crate::error::StoreError;
 use aws_sdk_dynamodb::Client;
@@ -107,7 +109,6 @@ pub(crate) async fn put(client: &Client, table: &str, item: Item) -> Result<(), 
 
 /// A `LastEvaluatedKey` as an opaque cursor. Every key attribute of our tables and indexes is a
 /// string, so the cursor is the URL-safe base64 of a JSON object of strings.
-#[allow(dead_code)] // the list routes (catalog, ledger, order history) use it
 pub(crate) fn encode_cursor(key: &Item) -> Option<String> {
     use base64::Engine;
     let strings: std::collections::BTreeMap<&str, &str> = key
@@ -118,9 +119,8 @@ pub(crate) fn encode_cursor(key: &Item) -> Option<String> {
     Some(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json))
 }
 
-/// The key a cursor stands for; only the attributes in `allowed` are accepted, so a forged
-/// cursor cannot steer a query into another partition's items.
-#[allow(dead_code)]
+/// The key a cursor stands for: exactly the attributes in `allowed`. Callers also check the
+/// values, so a forged cursor cannot steer a query into another partition's items.
 pub(crate) fn decode_cursor(cursor: &str, allowed: &[&str]) -> Result<Item, StoreError> {
     use base64::Engine;
     let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
@@ -128,7 +128,8 @@ pub(crate) fn decode_cursor(cursor: &str, allowed: &[&str]) -> Result<Item, Stor
         .map_err(|_| StoreError::InvalidCursor)?;
     let strings: HashMap<String, String> =
         serde_json::from_slice(&json).map_err(|_| StoreError::InvalidCursor)?;
-    if strings.is_empty() || strings.keys().any(|k| !allowed.contains(&k.as_str())) {
+    // Exactly the key attributes: DynamoDB refuses a partial start key with an error.
+    if strings.len() != allowed.len() || strings.keys().any(|k| !allowed.contains(&k.as_str())) {
         return Err(StoreError::InvalidCursor);
     }
     Ok(strings

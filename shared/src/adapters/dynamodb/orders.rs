@@ -1,12 +1,17 @@
 use super::{
-    Item, cancellation_reasons, classify, condition_failed, get, key, put_if_absent, to_item,
+    Item, cancellation_reasons, classify, condition_failed, decode_cursor, encode_cursor,
+    from_item, get, key, put_if_absent, s, to_item,
 };
 use crate::api::idempotency_expiry;
+use crate::clock::format_time;
 use crate::error::StoreError;
 use crate::money::{Currency, Money};
+use crate::order::{Milestone, Step};
 use crate::order::{Order, OrderId, OrderLine, OrderStatus, Sku};
+use crate::page::{Page, PageRequest};
 use crate::ports::{IdempotencyRecord, InsertOutcome, OrderStore};
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::ReturnValue;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -51,6 +56,20 @@ struct OrderItem {
     reason: Option<String>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    /// The user's orders index (ByUser): newest first, since order ids sort by time.
+    gsi1pk: String,
+    gsi1sk: String,
+    // Written by the state machine's status updates and by cancel-order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    reserved_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    paid_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    completed_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    cancelled_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    cancel_requested_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -87,6 +106,13 @@ impl OrderItem {
             reason: order.reason.clone(),
             created_at: order.created_at,
             updated_at: order.updated_at,
+            gsi1pk: user_gsi_pk(&order.user_id),
+            gsi1sk: format!("ORDER#{}", order.order_id),
+            reserved_at: None,
+            paid_at: None,
+            completed_at: None,
+            cancelled_at: None,
+            cancel_requested_at: order.cancel_requested_at,
         }
     }
 
@@ -109,8 +135,17 @@ impl OrderItem {
                 .collect(),
             total: money(self.total),
             reason: self.reason,
+            cancel_requested_at: self.cancel_requested_at,
             created_at: self.created_at,
             updated_at: self.updated_at,
+            timeline: Milestone::timeline(&[
+                (Step::Created, Some(self.created_at)),
+                (Step::Reserved, self.reserved_at),
+                (Step::Paid, self.paid_at),
+                (Step::Completed, self.completed_at),
+                (Step::CancelRequested, self.cancel_requested_at),
+                (Step::Cancelled, self.cancelled_at),
+            ]),
         }
     }
 }
@@ -128,6 +163,41 @@ struct IdempotencyItem {
     expires_at: i64,
 }
 
+fn user_gsi_pk(user_id: &str) -> String {
+    format!("USER#{user_id}")
+}
+
+const BY_USER_INDEX: &str = "ByUser";
+
+/// Only the exact index key of one of this user's orders passes: another user's cursor must
+/// not page through their orders, and a malformed start key would make DynamoDB fail the query.
+fn decode_orders_cursor(cursor: &str, user_id: &str) -> Result<Item, StoreError> {
+    let start = decode_cursor(cursor, &["pk", "sk", "gsi1pk", "gsi1sk"])?;
+    let text = |name: &str| {
+        start
+            .get(name)
+            .and_then(|v| v.as_s().ok())
+            .map(String::as_str)
+    };
+    let order_id = text("gsi1sk")
+        .and_then(|sk| sk.strip_prefix("ORDER#"))
+        .and_then(|id| id.parse::<OrderId>().ok())
+        .ok_or(StoreError::InvalidCursor)?;
+    let expected = [
+        ("pk", order_pk(order_id)),
+        ("sk", "ORDER".to_owned()),
+        ("gsi1pk", user_gsi_pk(user_id)),
+    ];
+    if expected
+        .iter()
+        .all(|(name, value)| text(name) == Some(value.as_str()))
+    {
+        Ok(start)
+    } else {
+        Err(StoreError::InvalidCursor)
+    }
+}
+
 fn order_pk(order_id: OrderId) -> String {
     format!("ORDER#{order_id}")
 }
@@ -138,6 +208,86 @@ fn idempotency_key(user_id: &str, key: &str) -> (String, String) {
 }
 
 impl OrderStore for DynamoOrders {
+    async fn list_for_user(
+        &self,
+        user_id: &str,
+        status: Option<OrderStatus>,
+        page: &PageRequest,
+    ) -> Result<Page<Order>, StoreError> {
+        let start = page
+            .cursor
+            .as_deref()
+            .map(|c| decode_orders_cursor(c, user_id))
+            .transpose()?;
+        let mut query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(BY_USER_INDEX)
+            .key_condition_expression("gsi1pk = :user")
+            .expression_attribute_values(":user", s(user_gsi_pk(user_id)))
+            .scan_index_forward(false)
+            .limit(i32::try_from(page.limit).unwrap_or(i32::MAX))
+            .set_exclusive_start_key(start);
+        if let Some(status) = status {
+            query = query
+                .filter_expression("#status = :status")
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":status", s(status.as_str()));
+        }
+        let output = query.send().await.map_err(classify)?;
+        let items = output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|item| from_item::<OrderItem>(item).map(OrderItem::into_order))
+            .collect::<Result<_, _>>()?;
+        Ok(Page {
+            items,
+            next_cursor: output.last_evaluated_key.as_ref().and_then(encode_cursor),
+        })
+    }
+
+    async fn request_cancellation(
+        &self,
+        order_id: OrderId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Order>, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(order_pk(order_id), "ORDER")))
+            .update_expression(
+                "SET cancelRequestedAt = if_not_exists(cancelRequestedAt, :now), \
+                 cancelReason = if_not_exists(cancelReason, :reason), updatedAt = :now",
+            )
+            .condition_expression("#status IN (:pending, :reserved, :paid, :completed)")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":now", s(format_time(now)))
+            .expression_attribute_values(":reason", s("USER_CANCELLED"))
+            .expression_attribute_values(":pending", s("PENDING"))
+            .expression_attribute_values(":reserved", s("RESERVED"))
+            .expression_attribute_values(":paid", s("PAID"))
+            .expression_attribute_values(":completed", s("COMPLETED"))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match result {
+            Ok(output) => output
+                .attributes
+                .map(|item| from_item::<OrderItem>(item).map(OrderItem::into_order))
+                .transpose(),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(classify(e)),
+        }
+    }
+
     async fn insert(
         &self,
         order: &Order,

@@ -1,0 +1,26 @@
+//! billing-api: `POST /billing/accounts`, `POST /billing/deposit`, `GET /billing/balance` and
+//! `GET /billing/transactions`, routed on API Gateway's route key. The caller's own account
+//! only; the rules live in `shared::api::billing`.
+
+use lambda_http::{Body, Error, Request, Response, service_fn, tracing};
+use shared::adapters::dynamodb::DynamoBilling;
+use shared::api::billing::BillingApi;
+use shared::clock::SystemClock;
+
+type Api = BillingApi<DynamoBilling>;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    tracing::init_default_subscriber();
+    let table = shared::config::required("BILLING_TABLE")?;
+    let aws = shared::config::aws().await;
+    let api: &Api = &BillingApi {
+        billing: DynamoBilling::new(aws_sdk_dynamodb::Client::new(&aws), table),
+        clock: Box::new(SystemClock),
+    };
+    lambda_http::run(service_fn(move |request| handler(api, request))).await
+}
+
+async fn handler(api: &Api, request: Request) -> Result<Response<Body>, Error> {
+    Ok(api.handle(&request).await)
+}

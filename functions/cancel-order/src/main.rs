@@ -1,0 +1,42 @@
+//! cancel-order: `POST /orders/{id}/cancel`. Records the customer's cancellation; the saga
+//! then gives back stock and money exactly once and ends the order `CANCELLED`.
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Error, Request, Response, service_fn, tracing};
+use shared::adapters::dynamodb::DynamoOrders;
+use shared::adapters::sfn::StepFunctionsSaga;
+use shared::api::{self, ApiError, Cancellation};
+use shared::clock::SystemClock;
+use shared::order::Order;
+
+struct Ports {
+    orders: DynamoOrders,
+    saga: StepFunctionsSaga,
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    tracing::init_default_subscriber();
+    let table = shared::config::required("ORDERS_TABLE")?;
+    let saga_arn = shared::config::required("ORDER_SAGA_ARN")?;
+    let aws = shared::config::aws().await;
+    let ports = &Ports {
+        orders: DynamoOrders::new(aws_sdk_dynamodb::Client::new(&aws), table),
+        saga: StepFunctionsSaga::new(aws_sdk_sfn::Client::new(&aws), saga_arn),
+    };
+    lambda_http::run(service_fn(move |request| handler(ports, request))).await
+}
+
+async fn handler(ports: &Ports, request: Request) -> Result<Response<Body>, Error> {
+    Ok(match cancel(ports, &request).await {
+        Ok((order, Cancellation::Accepted)) => api::json_response(StatusCode::ACCEPTED, &order),
+        Ok((order, Cancellation::AlreadyCancelled)) => api::json_response(StatusCode::OK, &order),
+        Err(error) => api::problem_response(&error),
+    })
+}
+
+async fn cancel(ports: &Ports, request: &Request) -> Result<(Order, Cancellation), ApiError> {
+    let user_id = api::caller(request)?;
+    let id = api::path_param(request, "id");
+    api::cancel_order(&ports.orders, &ports.saga, &SystemClock, &user_id, &id).await
+}

@@ -1,0 +1,23 @@
+//! catalog-api: `GET /products`, `GET /products/{sku}`, and for admins `PUT /products/{sku}`
+//! and `POST /products/{sku}/stock`. The rules live in `shared::api::catalog`.
+
+use lambda_http::{Body, Error, Request, Response, service_fn, tracing};
+use shared::adapters::dynamodb::DynamoInventory;
+use shared::api::catalog::CatalogApi;
+
+type Api = CatalogApi<DynamoInventory>;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    tracing::init_default_subscriber();
+    let table = shared::config::required("INVENTORY_TABLE")?;
+    let aws = shared::config::aws().await;
+    let api: &Api = &CatalogApi {
+        inventory: DynamoInventory::new(aws_sdk_dynamodb::Client::new(&aws), table),
+    };
+    lambda_http::run(service_fn(move |request| handler(api, request))).await
+}
+
+async fn handler(api: &Api, request: Request) -> Result<Response<Body>, Error> {
+    Ok(api.handle(&request).await)
+}

@@ -1,0 +1,35 @@
+//! list-orders: `GET /orders?status=&limit=&cursor=`. The caller's orders, newest first.
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Error, Request, Response, service_fn, tracing};
+use shared::adapters::dynamodb::DynamoOrders;
+use shared::api::{self, ApiError};
+use shared::order::Order;
+use shared::page::{Page, PageRequest};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    tracing::init_default_subscriber();
+    let table = shared::config::required("ORDERS_TABLE")?;
+    let aws = shared::config::aws().await;
+    let orders = &DynamoOrders::new(aws_sdk_dynamodb::Client::new(&aws), table);
+    lambda_http::run(service_fn(move |request| handler(orders, request))).await
+}
+
+async fn handler(orders: &DynamoOrders, request: Request) -> Result<Response<Body>, Error> {
+    Ok(match list_orders(orders, &request).await {
+        Ok(page) => api::json_response(StatusCode::OK, &page),
+        Err(error) => api::problem_response(&error),
+    })
+}
+
+async fn list_orders(orders: &DynamoOrders, request: &Request) -> Result<Page<Order>, ApiError> {
+    let user_id = api::caller(request)?;
+    let page = PageRequest::from_query(
+        api::query_param(request, "limit").as_deref(),
+        api::query_param(request, "cursor").as_deref(),
+    )
+    .map_err(|e| ApiError::InvalidRequest(vec![e]))?;
+    let status = api::query_param(request, "status");
+    api::list_orders(orders, &user_id, status.as_deref(), &page).await
+}

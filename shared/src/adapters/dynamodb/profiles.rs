@@ -1,0 +1,126 @@
+use super::{classify, get, key, s, to_item};
+use crate::clock::format_time;
+use crate::error::StoreError;
+use crate::ports::{ProfileSaved, ProfileStore};
+use crate::profile::{Channel, Profile};
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::ReturnValue;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// User profiles, in the users table.
+#[derive(Debug, Clone)]
+pub struct DynamoProfiles {
+    client: Client,
+    table: String,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ProfileItem {
+    pk: String,
+    sk: String,
+    user_id: String,
+    name: String,
+    email: String,
+    phone: String,
+    channels: Vec<Channel>,
+    /// Always `format_time`'s fixed-width form, so that the save condition can compare it
+    /// as a string.
+    updated_at: String,
+}
+
+fn profile_key(user_id: &str) -> super::Item {
+    key(format!("USER#{user_id}"), "PROFILE")
+}
+
+impl DynamoProfiles {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+}
+
+impl ProfileStore for DynamoProfiles {
+    async fn profile(&self, user_id: &str) -> Result<Option<Profile>, StoreError> {
+        let item: Option<ProfileItem> =
+            get(&self.client, &self.table, profile_key(user_id)).await?;
+        item.map(|p| {
+            let updated_at = DateTime::parse_from_rfc3339(&p.updated_at)
+                .map_err(|e| StoreError::Internal(format!("profile of {user_id}: {e}")))?
+                .with_timezone(&Utc);
+            Ok(Profile {
+                user_id: p.user_id,
+                name: p.name,
+                email: p.email,
+                phone: p.phone,
+                channels: p.channels,
+                updated_at,
+            })
+        })
+        .transpose()
+    }
+
+    async fn save_profile(&self, profile: &Profile) -> Result<ProfileSaved, StoreError> {
+        let updated_at = format_time(profile.updated_at);
+        let item = to_item(&ProfileItem {
+            pk: format!("USER#{}", profile.user_id),
+            sk: "PROFILE".into(),
+            user_id: profile.user_id.clone(),
+            name: profile.name.clone(),
+            email: profile.email.clone(),
+            phone: profile.phone.clone(),
+            channels: profile.channels.clone(),
+            updated_at: updated_at.clone(),
+        })?;
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk) OR updatedAt <= :now")
+            .expression_attribute_values(":now", s(updated_at))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(output) if output.attributes.as_ref().is_some_and(|a| !a.is_empty()) => {
+                Ok(ProfileSaved::Updated)
+            }
+            Ok(_) => Ok(ProfileSaved::Created),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(ProfileSaved::Superseded)
+            }
+            Err(e) => Err(classify(e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::adapters::dynamodb::from_item;
+
+    #[test]
+    fn items_decode() {
+        let item = to_item(&ProfileItem {
+            pk: "USER#a".into(),
+            sk: "PROFILE".into(),
+            user_id: "a".into(),
+            name: "A".into(),
+            email: "a@b.co".into(),
+            phone: "+12345678".into(),
+            channels: vec![Channel::Email, Channel::Push],
+            updated_at: "2026-11-22T10:00:00.000Z".into(),
+        })
+        .unwrap();
+        assert_eq!(item["channels"].as_l().unwrap().len(), 2);
+        let back: ProfileItem = from_item(item).unwrap();
+        assert_eq!(back.channels, vec![Channel::Email, Channel::Push]);
+    }
+}

@@ -1,0 +1,292 @@
+//! The catalog: `GET /products` (paginated), `GET /products/{sku}`, and for admins
+//! `PUT /products/{sku}` (name and price) and `POST /products/{sku}/stock` (restock or write off).
+
+use super::{
+    ApiError, MAX_BODY_BYTES, admin, body_bytes, json_response, path_param, problem_response,
+    query_param, require_json,
+};
+use crate::inventory::Product;
+use crate::money::{Currency, Money};
+use crate::order::{FieldError, Sku};
+use crate::page::{Page, PageRequest};
+use crate::ports::{InventoryStore, StockError, Upsert};
+use lambda_http::http::StatusCode;
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+pub const MAX_NAME_CHARS: usize = 200;
+/// 10 000 000.00 in a two-decimal currency: far above any product, far below overflow when
+/// multiplied by an order's quantities.
+pub const MAX_PRICE: i64 = 1_000_000_000;
+/// The largest restock or write-off in one call.
+pub const MAX_STOCK_DELTA: i64 = 1_000_000;
+
+/// A product as the API shows it: what it costs and how many can still be ordered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProductView {
+    pub sku: Sku,
+    pub name: String,
+    pub price: Money,
+    pub available: i64,
+}
+
+impl From<Product> for ProductView {
+    fn from(p: Product) -> Self {
+        Self {
+            sku: p.sku,
+            name: p.name,
+            price: p.price,
+            available: p.available,
+        }
+    }
+}
+
+/// The stock of a product after an admin changed it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StockView {
+    pub sku: Sku,
+    pub available: i64,
+    /// Held by orders in flight; only their saga gives these back.
+    pub reserved: i64,
+}
+
+/// The catalog API over the inventory. Built once per process in `main`.
+pub struct CatalogApi<I> {
+    pub inventory: I,
+}
+
+impl<I: InventoryStore> CatalogApi<I> {
+    /// Answers any of the catalog's routes, errors as problem documents.
+    pub async fn handle(&self, request: &Request) -> Response<Body> {
+        match self.route(request).await {
+            Ok(response) => response,
+            Err(error) => problem_response(&error),
+        }
+    }
+
+    async fn route(&self, request: &Request) -> Result<Response<Body>, ApiError> {
+        let sku = || path_param(request, "sku");
+        match route_key(request).as_str() {
+            "GET /products" => {
+                let limit = query_param(request, "limit");
+                let cursor = query_param(request, "cursor");
+                let page = self
+                    .list_products(limit.as_deref(), cursor.as_deref())
+                    .await?;
+                Ok(json_response(StatusCode::OK, &page))
+            }
+            "GET /products/{sku}" => {
+                let product = self.get_product(&sku()).await?;
+                Ok(json_response(StatusCode::OK, &product))
+            }
+            "PUT /products/{sku}" => {
+                admin(request)?;
+                require_json(request)?;
+                let (upsert, product) = self.put_product(&sku(), body_bytes(request)).await?;
+                let status = match upsert {
+                    Upsert::Created => StatusCode::CREATED,
+                    Upsert::Updated => StatusCode::OK,
+                };
+                Ok(json_response(status, &product))
+            }
+            "POST /products/{sku}/stock" => {
+                admin(request)?;
+                require_json(request)?;
+                let stock = self.adjust_stock(&sku(), body_bytes(request)).await?;
+                Ok(json_response(StatusCode::OK, &stock))
+            }
+            other => Err(ApiError::NotFound(format!(
+                "no route {}",
+                other.chars().take(100).collect::<String>()
+            ))),
+        }
+    }
+
+    pub async fn list_products(
+        &self,
+        limit: Option<&str>,
+        cursor: Option<&str>,
+    ) -> Result<Page<ProductView>, ApiError> {
+        let page = PageRequest::from_query(limit, cursor)
+            .map_err(|e| ApiError::InvalidRequest(vec![e]))?;
+        let products = self.inventory.list_products(&page).await?;
+        Ok(Page {
+            items: products.items.into_iter().map(ProductView::from).collect(),
+            next_cursor: products.next_cursor,
+        })
+    }
+
+    pub async fn get_product(&self, sku: &str) -> Result<ProductView, ApiError> {
+        let sku = parse_sku(sku)?;
+        self.inventory
+            .products(std::slice::from_ref(&sku))
+            .await?
+            .into_iter()
+            .next()
+            .map(ProductView::from)
+            .ok_or_else(|| ApiError::NotFound(format!("no product {sku}")))
+    }
+
+    /// Creates the product or changes its name and price; its stock stays as it is.
+    pub async fn put_product(
+        &self,
+        sku: &str,
+        body: &[u8],
+    ) -> Result<(Upsert, ProductView), ApiError> {
+        let sku = parse_sku(sku)?;
+        let object = json_object(body)?;
+        let (name, price) = product_fields(&object).map_err(ApiError::InvalidRequest)?;
+        let (upsert, product) = self.inventory.upsert_product(&sku, &name, &price).await?;
+        Ok((upsert, product.into()))
+    }
+
+    /// Adds to (or, negative, takes from) the available stock; never below zero, and units
+    /// that orders hold are out of reach.
+    pub async fn adjust_stock(&self, sku: &str, body: &[u8]) -> Result<StockView, ApiError> {
+        let sku = parse_sku(sku)?;
+        let object = json_object(body)?;
+        let delta = stock_delta(&object).map_err(ApiError::InvalidRequest)?;
+        match self.inventory.adjust_stock(&sku, delta).await {
+            Ok(p) => Ok(StockView {
+                sku: p.sku,
+                available: p.available,
+                reserved: p.reserved,
+            }),
+            Err(StockError::UnknownProduct) => Err(ApiError::NotFound(format!("no product {sku}"))),
+            Err(StockError::Insufficient { available }) => Err(ApiError::Conflict(format!(
+                "{sku} has {available} available; taking {} would leave less than none (units held by orders cannot be taken)",
+                delta.unsigned_abs()
+            ))),
+            Err(StockError::Store(e)) => Err(e.into()),
+        }
+    }
+}
+
+/// The route API Gateway matched (`PUT /products/{sku}`), which tells the routes of one
+/// function apart without parsing the path again.
+fn route_key(request: &Request) -> String {
+    match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.route_key.clone().unwrap_or_default(),
+        _ => String::new(),
+    }
+}
+
+fn parse_sku(raw: &str) -> Result<Sku, ApiError> {
+    Sku::try_from(raw).map_err(|m| ApiError::InvalidRequest(vec![FieldError::new("sku", m)]))
+}
+
+fn json_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    if body.len() > MAX_BODY_BYTES {
+        return Err(ApiError::PayloadTooLarge(body.len()));
+    }
+    match serde_json::from_slice(body) {
+        Ok(Value::Object(object)) => Ok(object),
+        Ok(_) => Err(ApiError::InvalidRequest(vec![FieldError::new(
+            "",
+            "the body must be a JSON object",
+        )])),
+        Err(e) => Err(ApiError::MalformedJson(e.to_string())),
+    }
+}
+
+fn unknown_fields(object: &Map<String, Value>, known: &[&str], prefix: &str) -> Vec<FieldError> {
+    object
+        .keys()
+        .filter(|k| !known.contains(&k.as_str()))
+        .map(|k| {
+            let name: String = k.chars().take(64).collect();
+            FieldError::new(format!("{prefix}{name}"), "unknown field")
+        })
+        .collect()
+}
+
+/// `{"name": "...", "price": {"amount": 1999, "currency": "EUR"}}`, every problem named.
+fn product_fields(object: &Map<String, Value>) -> Result<(String, Money), Vec<FieldError>> {
+    let mut errors = unknown_fields(object, &["name", "price"], "");
+    let name = match object.get("name") {
+        None => Err(FieldError::new("name", "is required")),
+        Some(Value::String(name))
+            if (1..=MAX_NAME_CHARS).contains(&name.chars().count())
+                && !name.trim().is_empty()
+                && !name.chars().any(char::is_control) =>
+        {
+            Ok(name.clone())
+        }
+        Some(_) => Err(FieldError::new(
+            "name",
+            format!(
+                "must be a string of 1 to {MAX_NAME_CHARS} characters, not blank, without control characters"
+            ),
+        )),
+    };
+    let price = match object.get("price") {
+        None => Err(vec![FieldError::new("price", "is required")]),
+        Some(Value::Object(price)) => money(price),
+        Some(_) => Err(vec![FieldError::new(
+            "price",
+            "must be an object {\"amount\", \"currency\"}",
+        )]),
+    };
+    match (name, price) {
+        (Ok(name), Ok(price)) if errors.is_empty() => Ok((name, price)),
+        (name, price) => {
+            errors.extend(name.err());
+            errors.extend(price.err().into_iter().flatten());
+            Err(errors)
+        }
+    }
+}
+
+fn money(price: &Map<String, Value>) -> Result<Money, Vec<FieldError>> {
+    let mut errors = unknown_fields(price, &["amount", "currency"], "price.");
+    let amount = match price.get("amount").map(Value::as_i64) {
+        None => Err(FieldError::new("price.amount", "is required")),
+        Some(Some(amount @ 1..=MAX_PRICE)) => Ok(amount),
+        Some(_) => Err(FieldError::new(
+            "price.amount",
+            format!("must be a whole number of minor units from 1 to {MAX_PRICE}"),
+        )),
+    };
+    let currency = match price.get("currency") {
+        None => Err(FieldError::new("price.currency", "is required")),
+        Some(Value::String(code)) => {
+            Currency::try_from(code.as_str()).map_err(|m| FieldError::new("price.currency", m))
+        }
+        Some(_) => Err(FieldError::new(
+            "price.currency",
+            "must be an ISO 4217 code such as \"EUR\"",
+        )),
+    };
+    match (amount, currency) {
+        (Ok(amount), Ok(currency)) if errors.is_empty() => Ok(Money::new(amount, currency)),
+        (amount, currency) => {
+            errors.extend(amount.err());
+            errors.extend(currency.err());
+            Err(errors)
+        }
+    }
+}
+
+/// `{"delta": N}`: a whole number, not zero, at most `MAX_STOCK_DELTA` either way.
+fn stock_delta(object: &Map<String, Value>) -> Result<i64, Vec<FieldError>> {
+    let mut errors = unknown_fields(object, &["delta"], "");
+    let delta = match object.get("delta").map(Value::as_i64) {
+        None => Err(FieldError::new("delta", "is required")),
+        Some(Some(d)) if d != 0 && (-MAX_STOCK_DELTA..=MAX_STOCK_DELTA).contains(&d) => Ok(d),
+        Some(_) => Err(FieldError::new(
+            "delta",
+            format!("must be a whole number from -{MAX_STOCK_DELTA} to {MAX_STOCK_DELTA}, not 0"),
+        )),
+    };
+    match delta {
+        Ok(d) if errors.is_empty() => Ok(d),
+        delta => {
+            errors.extend(delta.err());
+            Err(errors)
+        }
+    }
+}

@@ -1,0 +1,315 @@
+//! A customer's profile: who they are, how to reach them, and on which channels they want to
+//! hear from us. One per user, keyed by the JWT `sub`, replaced whole by each `PUT /users/me`.
+
+use crate::order::FieldError;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub const MAX_NAME_CHARS: usize = 100;
+/// RFC 5321's limits: a path of 254 octets, a local part of 64.
+const MAX_EMAIL_LEN: usize = 254;
+const MAX_EMAIL_LOCAL_LEN: usize = 64;
+/// E.164: a country code and subscriber number of at most 15 digits; 8 rules out typos.
+const PHONE_DIGITS: std::ops::RangeInclusive<usize> = 8..=15;
+const FIELDS: [&str; 4] = ["name", "email", "phone", "channels"];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Channel {
+    Email,
+    Sms,
+    Push,
+}
+
+impl Channel {
+    fn parse(name: &str) -> Option<Self> {
+        match name {
+            "email" => Some(Self::Email),
+            "sms" => Some(Self::Sms),
+            "push" => Some(Self::Push),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Profile {
+    pub user_id: String,
+    pub name: String,
+    pub email: String,
+    /// E.164: `+` and 8 to 15 digits.
+    pub phone: String,
+    /// Sorted, each at most once, never empty.
+    pub channels: Vec<Channel>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A `PUT /users/me` body that passed validation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProfileRequest {
+    pub name: String,
+    pub email: String,
+    pub phone: String,
+    pub channels: Vec<Channel>,
+}
+
+impl ProfileRequest {
+    /// Checks the body field by field and reports every problem at once, each naming its field.
+    pub fn from_json(body: &Value) -> Result<Self, Vec<FieldError>> {
+        let Some(object) = body.as_object() else {
+            return Err(vec![FieldError::new("", "the body must be a JSON object")]);
+        };
+        let mut errors: Vec<FieldError> = object
+            .keys()
+            .filter(|k| !FIELDS.contains(&k.as_str()))
+            .map(|k| FieldError::new(truncate(k, 64), "unknown field"))
+            .collect();
+        let name =
+            string_field(object.get("name"), "name").and_then(|n| check_name(&n).map(|()| n));
+        let email =
+            string_field(object.get("email"), "email").and_then(|e| check_email(&e).map(|()| e));
+        let phone =
+            string_field(object.get("phone"), "phone").and_then(|p| check_phone(&p).map(|()| p));
+        let channels = channels(object.get("channels"));
+        match (name, email, phone, channels) {
+            (Ok(name), Ok(email), Ok(phone), Ok(channels)) if errors.is_empty() => Ok(Self {
+                name,
+                email,
+                phone,
+                channels,
+            }),
+            (name, email, phone, channels) => {
+                errors.extend(name.err());
+                errors.extend(email.err());
+                errors.extend(phone.err());
+                errors.extend(channels.err().into_iter().flatten());
+                Err(errors)
+            }
+        }
+    }
+
+    pub fn into_profile(self, user_id: &str, now: DateTime<Utc>) -> Profile {
+        Profile {
+            user_id: user_id.to_owned(),
+            name: self.name,
+            email: self.email,
+            phone: self.phone,
+            channels: self.channels,
+            updated_at: now,
+        }
+    }
+}
+
+fn string_field(value: Option<&Value>, field: &str) -> Result<String, FieldError> {
+    match value {
+        None => Err(FieldError::new(field, "is required")),
+        Some(Value::String(s)) => Ok(s.clone()),
+        Some(_) => Err(FieldError::new(field, "must be a string")),
+    }
+}
+
+fn check_name(name: &str) -> Result<(), FieldError> {
+    let chars = name.chars().count();
+    if !(1..=MAX_NAME_CHARS).contains(&chars) || name.trim().is_empty() {
+        Err(FieldError::new(
+            "name",
+            format!("must be 1 to {MAX_NAME_CHARS} characters, not all blank"),
+        ))
+    } else if name.chars().any(char::is_control) {
+        Err(FieldError::new("name", "must not hold control characters"))
+    } else {
+        Ok(())
+    }
+}
+
+/// The shape of an address (`local@domain.tld`), not whether it exists: only a message
+/// delivered to it can tell that.
+fn check_email(email: &str) -> Result<(), FieldError> {
+    let bad = || FieldError::new("email", "must be an email address such as ada@example.com");
+    if email.len() > MAX_EMAIL_LEN {
+        return Err(bad());
+    }
+    let Some((local, domain)) = email.split_once('@') else {
+        return Err(bad());
+    };
+    let local_ok = (1..=MAX_EMAIL_LOCAL_LEN).contains(&local.len())
+        && local
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~.".contains(&b))
+        && !local.starts_with('.')
+        && !local.ends_with('.')
+        && !local.contains("..");
+    let labels: Vec<&str> = domain.split('.').collect();
+    let domain_ok = labels.len() >= 2
+        && labels.iter().all(|l| {
+            (1..=63).contains(&l.len())
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+        })
+        && labels
+            .last()
+            .is_some_and(|tld| tld.len() >= 2 && tld.bytes().all(|b| b.is_ascii_alphabetic()));
+    if local_ok && domain_ok {
+        Ok(())
+    } else {
+        Err(bad())
+    }
+}
+
+fn check_phone(phone: &str) -> Result<(), FieldError> {
+    let valid = phone.strip_prefix('+').is_some_and(|digits| {
+        PHONE_DIGITS.contains(&digits.len())
+            && digits.bytes().all(|b| b.is_ascii_digit())
+            && !digits.starts_with('0')
+    });
+    if valid {
+        Ok(())
+    } else {
+        Err(FieldError::new(
+            "phone",
+            "must be E.164: '+' and 8 to 15 digits, such as +4915112345678",
+        ))
+    }
+}
+
+fn channels(value: Option<&Value>) -> Result<Vec<Channel>, Vec<FieldError>> {
+    let items = match value {
+        None => return Err(vec![FieldError::new("channels", "is required")]),
+        Some(Value::Array(items)) if !items.is_empty() => items,
+        Some(_) => {
+            return Err(vec![FieldError::new(
+                "channels",
+                "must be a non-empty array of \"email\", \"sms\" and \"push\"",
+            )]);
+        }
+    };
+    let mut errors = Vec::new();
+    let mut channels = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let path = format!("channels[{i}]");
+        match item.as_str().and_then(Channel::parse) {
+            None => errors.push(FieldError::new(
+                path,
+                "must be \"email\", \"sms\" or \"push\"",
+            )),
+            Some(c) if channels.contains(&c) => {
+                errors.push(FieldError::new(path, "appears more than once"));
+            }
+            Some(c) => channels.push(c),
+        }
+    }
+    if errors.is_empty() {
+        channels.sort();
+        Ok(channels)
+    } else {
+        Err(errors)
+    }
+}
+
+fn truncate(s: &str, max_chars: usize) -> String {
+    s.chars().take(max_chars).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn fields(body: Value) -> Vec<String> {
+        ProfileRequest::from_json(&body)
+            .unwrap_err()
+            .into_iter()
+            .map(|e| e.field)
+            .collect()
+    }
+
+    fn valid() -> Value {
+        json!({"name":"Ada Lovelace","email":"ada@example.com","phone":"+441234567890","channels":["sms","email"]})
+    }
+
+    #[test]
+    fn accepts_a_valid_profile_and_sorts_its_channels() {
+        let request = ProfileRequest::from_json(&valid()).unwrap();
+        assert_eq!(request.channels, vec![Channel::Email, Channel::Sms]);
+        assert_eq!(request.phone, "+441234567890");
+    }
+
+    #[test]
+    fn email_shapes() {
+        for good in [
+            "a@b.co",
+            "first.last+tag@mail.example.org",
+            "x_y@sub-domain.io",
+        ] {
+            assert!(check_email(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            "plain",
+            "@example.com",
+            "a@",
+            "a@b",
+            "a@@b.com",
+            "a b@c.com",
+            ".a@b.com",
+            "a..b@c.com",
+            "a@-b.com",
+            "a@b..com",
+            "a@b.c0",
+            "a@b.c",
+        ] {
+            assert!(check_email(bad).is_err(), "{bad}");
+        }
+        assert!(check_email(&format!("{}@b.com", "a".repeat(65))).is_err());
+    }
+
+    #[test]
+    fn phone_numbers_are_e164() {
+        for good in ["+12345678", "+123456789012345"] {
+            assert!(check_phone(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "12345678",
+            "+1234567",
+            "+1234567890123456",
+            "+01234567",
+            "+1 234 567 89",
+            "+12345678a",
+        ] {
+            assert!(check_phone(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn every_problem_names_its_field() {
+        assert_eq!(fields(json!([])), vec![""]);
+        assert_eq!(
+            fields(json!({})),
+            vec!["name", "email", "phone", "channels"]
+        );
+        let mut body = valid();
+        body["extra"] = json!(1);
+        body["name"] = json!("");
+        body["channels"] = json!(["email", "fax", "email"]);
+        assert_eq!(
+            fields(body),
+            vec!["extra", "name", "channels[1]", "channels[2]"]
+        );
+        let mut body = valid();
+        body["name"] = json!("x".repeat(101));
+        body["email"] = json!(5);
+        body["channels"] = json!([]);
+        assert_eq!(fields(body), vec!["name", "email", "channels"]);
+        let mut body = valid();
+        body["name"] = json!("é".repeat(100));
+        assert!(
+            ProfileRequest::from_json(&body).is_ok(),
+            "100 characters, 200 bytes"
+        );
+        body["name"] = json!("   ");
+        assert_eq!(fields(body), vec!["name"]);
+    }
+}
