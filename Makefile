@@ -5,13 +5,14 @@ SHELL := /usr/bin/env bash
 
 USER ?= alice
 
-.PHONY: help dev test unit e2e lint fmt clippy build token stack-up stack-down
+.PHONY: help dev test unit e2e contract lint fmt clippy build token stack-up stack-down
 
 help:
 	@echo "make dev    - build, start the local AWS stack, seed demo data, serve the API on :3000"
 	@echo "make test   - unit tests, then end-to-end tests against a local stack on test ports"
-	@echo "make lint   - rustfmt, clippy, cfn-lint, sam validate, ASL validator, checkov"
-	@echo "make token USER=alice - print a development JWT for the local gateway"
+	@echo "make lint   - rustfmt, clippy, openapi.yaml's routes, cfn-lint, sam validate, ASL validator, checkov"
+	@echo "make contract - openapi.yaml against template.yaml and (schemathesis) against a local stack"
+	@echo "make token USER=alice [ARGS=\"--scope admin\"] - print a development JWT for the local gateway"
 
 build:
 	cargo build --workspace --bins
@@ -31,8 +32,13 @@ test:
 unit:
 	cargo test --workspace
 
+# The contract test shares the end-to-end tests' stack (one stack start); both run, either fails it.
 e2e: build
-	local/stack.sh test-run -- cargo test -p e2e --tests -- --ignored
+	local/stack.sh test-run -- sh -c 'status=0; cargo test -p e2e --tests -- --ignored || status=1; \
+	  tests/contract/run.sh || status=1; exit $$status'
+
+contract: build
+	local/stack.sh test-run -- tests/contract/run.sh
 
 stack-up: build
 	local/stack.sh up $(or $(PROFILE),test)
@@ -40,8 +46,9 @@ stack-up: build
 stack-down:
 	local/stack.sh down $(or $(PROFILE),test)
 
+# ARGS="--scope admin" (or --group admin) mints an admin token.
 token:
-	@local/stack.sh token $(USER)
+	@local/stack.sh token $(USER) $(ARGS)
 
 fmt:
 	cargo fmt --all -- --check
@@ -50,4 +57,5 @@ clippy:
 	cargo clippy --workspace --all-targets -- -D warnings
 
 lint: fmt clippy
+	tests/contract/run.sh routes
 	local/lint/lint.sh
