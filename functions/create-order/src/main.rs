@@ -5,9 +5,8 @@ use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Error, Request, Response, service_fn, tracing};
 use shared::adapters::dynamodb::{DynamoInventory, DynamoOrders};
 use shared::adapters::sfn::StepFunctionsSaga;
-use shared::api::{self, ApiError, IDEMPOTENCY_HEADER, OrdersApi};
+use shared::api::{self, ApiError, OrdersApi};
 use shared::clock::SystemClock;
-use shared::order::FieldError;
 
 type Api = OrdersApi<DynamoInventory, DynamoOrders, StepFunctionsSaga>;
 
@@ -44,15 +43,7 @@ async fn handler(api: &Api, request: Request) -> Result<Response<Body>, Error> {
 async fn place_order(api: &Api, request: &Request) -> Result<api::OrderAccepted, ApiError> {
     let user_id = api::caller(request)?;
     api::require_json(request)?;
-    let key = match request.headers().get(IDEMPOTENCY_HEADER) {
-        None => None,
-        Some(value) => Some(value.to_str().map_err(|_| {
-            ApiError::InvalidRequest(vec![FieldError::new(
-                "Idempotency-Key",
-                "must be visible ASCII characters",
-            )])
-        })?),
-    };
+    let key = api::idempotency_key(request)?;
     api.place_order(&user_id, key, api::body_bytes(request))
         .await
 }

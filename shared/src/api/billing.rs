@@ -3,8 +3,8 @@
 //! Every route acts on the caller's own account only.
 
 use super::{
-    ApiError, IDEMPOTENCY_HEADER, MAX_BODY_BYTES, body_bytes, caller, json_response,
-    problem_response, query_param, require_json, validate_idempotency_key,
+    ApiError, MAX_BODY_BYTES, body_bytes, caller, idempotency_key, json_object, json_response,
+    problem_response, query_param, require_json, unknown_fields, validate_idempotency_key,
 };
 use crate::billing::{Account, EntryType, LedgerEntry};
 use crate::clock::Clock;
@@ -195,15 +195,7 @@ impl<B: BillingStore> BillingApi<B> {
             }
             "POST /billing/deposit" => {
                 require_json(request)?;
-                let key = match request.headers().get(IDEMPOTENCY_HEADER) {
-                    None => None,
-                    Some(value) => Some(value.to_str().map_err(|_| {
-                        ApiError::InvalidRequest(vec![FieldError::new(
-                            "Idempotency-Key",
-                            "must be visible ASCII characters",
-                        )])
-                    })?),
-                };
+                let key = idempotency_key(request)?;
                 let deposit = self.deposit(&user_id, key, body_bytes(request)).await?;
                 let mut response = json_response(StatusCode::CREATED, &deposit.entry);
                 if deposit.replayed {
@@ -260,29 +252,14 @@ fn replay(record: &DepositKey, amount: &Money) -> Result<Deposit, ApiError> {
     })
 }
 
-fn short(key: &str) -> String {
-    key.chars().take(64).collect()
-}
-
 /// `{"currency":"EUR"}`, `{}` or no body at all (the default currency).
 fn parse_open_account(body: &[u8]) -> Result<Currency, ApiError> {
     let default = || Currency::try_from(DEFAULT_CURRENCY).map_err(ApiError::Internal);
     if body.iter().all(u8::is_ascii_whitespace) {
         return default();
     }
-    let json: Value =
-        serde_json::from_slice(body).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
-    let Some(object) = json.as_object() else {
-        return Err(ApiError::InvalidRequest(vec![FieldError::new(
-            "",
-            "the body must be a JSON object",
-        )]));
-    };
-    let mut errors: Vec<FieldError> = object
-        .keys()
-        .filter(|k| k.as_str() != "currency")
-        .map(|k| FieldError::new(short(k), "unknown field"))
-        .collect();
+    let object = json_object(body)?;
+    let mut errors = unknown_fields(&object, &["currency"], "");
     let currency = match object.get("currency") {
         None => default().ok(),
         Some(value) => parse_currency(value).map_err(|e| errors.push(e)).ok(),
@@ -296,19 +273,8 @@ fn parse_open_account(body: &[u8]) -> Result<Currency, ApiError> {
 /// `{"amount": 5000, "currency": "EUR"}`: a whole number of minor units from 1 to
 /// `MAX_DEPOSIT` and an ISO 4217 code; every problem is reported at once.
 fn parse_deposit(body: &[u8]) -> Result<Money, ApiError> {
-    let json: Value =
-        serde_json::from_slice(body).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
-    let Some(object) = json.as_object() else {
-        return Err(ApiError::InvalidRequest(vec![FieldError::new(
-            "",
-            "the body must be a JSON object",
-        )]));
-    };
-    let mut errors: Vec<FieldError> = object
-        .keys()
-        .filter(|k| !matches!(k.as_str(), "amount" | "currency"))
-        .map(|k| FieldError::new(short(k), "unknown field"))
-        .collect();
+    let object = json_object(body)?;
+    let mut errors = unknown_fields(&object, &["amount", "currency"], "");
     let amount = match object.get("amount") {
         None => Err(FieldError::new("amount", "is required")),
         Some(value) => match value.as_i64() {
@@ -335,7 +301,9 @@ fn parse_deposit(body: &[u8]) -> Result<Money, ApiError> {
 fn parse_currency(value: &Value) -> Result<Currency, FieldError> {
     match value {
         Value::String(code) => {
-            Currency::try_from(short(code)).map_err(|m| FieldError::new("currency", m))
+            // Cut first: the error message quotes the code, and the code may be huge.
+            let code: String = code.chars().take(64).collect();
+            Currency::try_from(code).map_err(|m| FieldError::new("currency", m))
         }
         _ => Err(FieldError::new(
             "currency",

@@ -2,8 +2,8 @@
 //! `PUT /products/{sku}` (name and price) and `POST /products/{sku}/stock` (restock or write off).
 
 use super::{
-    ApiError, MAX_BODY_BYTES, admin, body_bytes, json_response, path_param, problem_response,
-    query_param, require_json,
+    ApiError, admin, body_bytes, json_object, json_response, path_param, problem_response,
+    query_param, require_json, unknown_fields,
 };
 use crate::inventory::Product;
 use crate::money::{Currency, Money};
@@ -177,31 +177,6 @@ fn route_key(request: &Request) -> String {
 
 fn parse_sku(raw: &str) -> Result<Sku, ApiError> {
     Sku::try_from(raw).map_err(|m| ApiError::InvalidRequest(vec![FieldError::new("sku", m)]))
-}
-
-fn json_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
-    if body.len() > MAX_BODY_BYTES {
-        return Err(ApiError::PayloadTooLarge(body.len()));
-    }
-    match serde_json::from_slice(body) {
-        Ok(Value::Object(object)) => Ok(object),
-        Ok(_) => Err(ApiError::InvalidRequest(vec![FieldError::new(
-            "",
-            "the body must be a JSON object",
-        )])),
-        Err(e) => Err(ApiError::MalformedJson(e.to_string())),
-    }
-}
-
-fn unknown_fields(object: &Map<String, Value>, known: &[&str], prefix: &str) -> Vec<FieldError> {
-    object
-        .keys()
-        .filter(|k| !known.contains(&k.as_str()))
-        .map(|k| {
-            let name: String = k.chars().take(64).collect();
-            FieldError::new(format!("{prefix}{name}"), "unknown field")
-        })
-        .collect()
 }
 
 /// `{"name": "...", "price": {"amount": 1999, "currency": "EUR"}}`, every problem named.

@@ -16,6 +16,7 @@ use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
+use serde_json::{Map, Value};
 use thiserror::Error;
 
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -222,6 +223,53 @@ pub fn query_param(request: &Request, name: &str) -> Option<String> {
         .query_string_parameters()
         .first(name)
         .map(str::to_owned)
+}
+
+/// A JSON object body of at most `MAX_BODY_BYTES`; anything else is a 4xx naming why.
+pub(crate) fn json_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    if body.len() > MAX_BODY_BYTES {
+        return Err(ApiError::PayloadTooLarge(body.len()));
+    }
+    match serde_json::from_slice(body) {
+        Ok(Value::Object(object)) => Ok(object),
+        Ok(_) => Err(ApiError::InvalidRequest(vec![FieldError::new(
+            "",
+            "the body must be a JSON object",
+        )])),
+        Err(e) => Err(ApiError::MalformedJson(e.to_string())),
+    }
+}
+
+/// Every key of `object` that is not `known`, as an error naming it (`prefix` + key).
+pub(crate) fn unknown_fields(
+    object: &Map<String, Value>,
+    known: &[&str],
+    prefix: &str,
+) -> Vec<FieldError> {
+    object
+        .keys()
+        .filter(|k| !known.contains(&k.as_str()))
+        .map(|k| {
+            let name: String = k.chars().take(64).collect();
+            FieldError::new(format!("{prefix}{name}"), "unknown field")
+        })
+        .collect()
+}
+
+/// The `Idempotency-Key` header, if sent (its rules are checked by the route).
+pub fn idempotency_key(request: &Request) -> Result<Option<&str>, ApiError> {
+    request
+        .headers()
+        .get(IDEMPOTENCY_HEADER)
+        .map(|value| {
+            value.to_str().map_err(|_| {
+                ApiError::InvalidRequest(vec![FieldError::new(
+                    "Idempotency-Key",
+                    "must be visible ASCII characters",
+                )])
+            })
+        })
+        .transpose()
 }
 
 /// A body must be JSON when it says what it is; a missing Content-Type is taken as JSON.
