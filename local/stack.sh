@@ -104,7 +104,14 @@ up() {
   local t0=$SECONDS
   mkdir -p "$state"
   if compgen -G "$state/*.pid" >/dev/null; then
-    echo "stack: stopping what a previous $name stack left running"
+    # A live stack of this profile may be another `make test` in this checkout: never stop it
+    # from under that run; only clear what a dead one left behind.
+    local pidfile alive=()
+    for pidfile in "$state"/*.pid; do
+      kill -0 -- "-$(cat "$pidfile")" 2>/dev/null && alive+=("$(basename "$pidfile" .pid)")
+    done
+    ((${#alive[@]} == 0)) || die "a $name stack is already running (${alive[*]}); stop it with 'local/stack.sh down $name' first"
+    echo "stack: clearing what a previous $name stack left behind"
     down "$name"
   fi
   for port in "$moto_port" "$lambda_port" "$gateway_port"; do

@@ -2,9 +2,11 @@
 //! the caller's identity, problem+json errors, JSON answers.
 
 pub mod billing;
+pub mod cart;
 pub mod catalog;
 pub mod orders;
 pub mod profiles;
+pub mod promotions;
 
 pub use orders::{Cancellation, OrderAccepted, OrdersApi, cancel_order, get_order, list_orders};
 
@@ -112,7 +114,10 @@ impl ApiError {
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
-            StoreError::Transient(m) => Self::Unavailable(format!("try again shortly ({m})")),
+            StoreError::Transient(m) => {
+                tracing::warn!(error = %m, "a dependency is briefly unavailable");
+                Self::Unavailable("a dependency is briefly unavailable; try again shortly".into())
+            }
             StoreError::Internal(m) => Self::Internal(m),
             StoreError::InvalidCursor => Self::InvalidRequest(vec![FieldError::new(
                 "cursor",
@@ -318,7 +323,11 @@ pub fn problem_response(error: &ApiError) -> Response<Body> {
         kind: format!("urn:problem:order-saga:{}", error.kind()),
         title: status.canonical_reason().unwrap_or("Error"),
         status: status.as_u16(),
-        detail: error.to_string(),
+        // An internal error's text (SDK details, table names) is logged above, not shown.
+        detail: match error {
+            ApiError::Internal(_) => "the request failed on our side; it has been logged".into(),
+            _ => error.to_string(),
+        },
         errors: error.field_errors(),
     };
     let body = serde_json::to_string(&problem).unwrap_or_else(|_| "{}".into());
