@@ -104,7 +104,12 @@ class Gateway(BaseHTTPRequestHandler):
     def log_request(self, code="-", size="-"):
         pass  # do_request logs every request once, with its duration
 
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_request
+    def __getattr__(self, name):
+        # Every method goes through the routes, as on API Gateway: an unrouted one (TRACE,
+        # QUERY, …) gets the JSON 404 instead of http.server's HTML 501.
+        if name.startswith("do_"):
+            return self.do_request
+        raise AttributeError(name)
 
     def handle_request(self):
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
