@@ -1,6 +1,7 @@
 """Run moto (pinned 5.2.5) as the local AWS, with Step Functions executing and Lambda on cargo-lambda.
 
-moto runs Lambda code in Docker, which this project does not have. Two patches fix that:
+moto runs Lambda code in Docker, which this project does not have, and lets conditional writes race.
+Three patches fix that:
 
 * `LambdaFunction._invoke_lambda` POSTs the event to `cargo lambda watch` instead. The binary to run is
   the function's `local:binary` tag, which deploy.py sets from the SAM `BuildProperties.Binary`.
@@ -10,18 +11,23 @@ moto runs Lambda code in Docker, which this project does not have. Two patches f
 * CloudFormation creates state machines in moto's plain Step Functions backend, which never runs an
   execution. Pointing that module's backend registry at the executing (parser) backend makes a state
   machine deployed from the template the same one `StartExecution` runs.
+* DynamoDB writes are serialized (see `serialize_dynamodb_writes`), so a condition and its write
+  are atomic, as on DynamoDB.
 
 Usage: launcher.py --port 4566 --lambda-port 9000
 """
 
 import argparse
+import functools
 import json
+import threading
 import urllib.error
 import urllib.request
 
 from moto import server
 from moto.awslambda.models import LambdaFunction
 from moto.core.config import default_user_config
+from moto.dynamodb.models import DynamoDBBackend
 from moto.stepfunctions import models as sfn_models
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
@@ -56,6 +62,25 @@ def cargo_lambda_invoke(lambda_port):
     return _invoke_lambda
 
 
+def serialize_dynamodb_writes():
+    """moto serves requests on many threads and checks a write's condition, then applies it, with
+    no lock between: two concurrent conditional writes can both pass (seen: a promotion with 5
+    uses used 6 times). DynamoDB applies each conditional write and transaction atomically per
+    item; one lock around every write gives the local cloud that guarantee."""
+    lock = threading.RLock()
+
+    def locked(method):
+        @functools.wraps(method)
+        def wrapper(*args, **kwargs):
+            with lock:
+                return method(*args, **kwargs)
+
+        return wrapper
+
+    for name in ("put_item", "update_item", "delete_item", "batch_write_item", "transact_write_items"):
+        setattr(DynamoDBBackend, name, locked(getattr(DynamoDBBackend, name)))
+
+
 def _error(error_type, message):
     return json.dumps({"errorType": error_type, "errorMessage": message})
 
@@ -69,6 +94,7 @@ def main():
     default_user_config["stepfunctions"]["execute_state_machine"] = True
     sfn_models.stepfunctions_backends = stepfunctions_parser_backends
     LambdaFunction._invoke_lambda = cargo_lambda_invoke(args.lambda_port)
+    serialize_dynamodb_writes()
     server.main(["--host", "127.0.0.1", "--port", str(args.port)])
 
 
