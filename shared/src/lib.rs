@@ -7,6 +7,7 @@
 pub mod adapters;
 pub mod api;
 pub mod billing;
+pub mod cart;
 pub mod clock;
 pub mod config;
 pub mod error;
@@ -17,4 +18,5 @@ pub mod order;
 pub mod page;
 pub mod ports;
 pub mod profile;
+pub mod promotion;
 pub mod saga;

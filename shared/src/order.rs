@@ -170,6 +170,13 @@ pub struct Order {
     pub user_id: String,
     pub status: OrderStatus,
     pub lines: Vec<OrderLine>,
+    /// The lines' sum, before any promotion.
+    pub subtotal: Money,
+    /// What the promotion took off (zero without one); never more than the subtotal.
+    pub discount: Money,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promo_code: Option<String>,
+    /// `subtotal - discount`: what the saga charges.
     pub total: Money,
     /// Why the order was cancelled (`OUT_OF_STOCK`, `PAYMENT_DECLINED`, `USER_CANCELLED`, …).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -238,6 +245,8 @@ pub struct RequestedItem {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrderRequest {
     pub items: Vec<RequestedItem>,
+    /// A promotion code, checked when the order is placed.
+    pub promo_code: Option<String>,
 }
 
 impl OrderRequest {
@@ -248,9 +257,26 @@ impl OrderRequest {
         let Some(object) = body.as_object() else {
             return Err(vec![FieldError::new("", "the body must be a JSON object")]);
         };
-        for key in object.keys().filter(|k| k.as_str() != "items") {
+        for key in object
+            .keys()
+            .filter(|k| !matches!(k.as_str(), "items" | "promoCode"))
+        {
             errors.push(FieldError::new(truncate(key, 64), "unknown field"));
         }
+        let promo_code = match object.get("promoCode") {
+            None => None,
+            Some(Value::String(code)) => match crate::promotion::validate_code(code) {
+                Ok(code) => Some(code),
+                Err(m) => {
+                    errors.push(FieldError::new("promoCode", m));
+                    None
+                }
+            },
+            Some(_) => {
+                errors.push(FieldError::new("promoCode", "must be a string"));
+                None
+            }
+        };
         let items = match object.get("items") {
             None => {
                 errors.push(FieldError::new("items", "is required"));
@@ -318,7 +344,10 @@ impl OrderRequest {
             }
         }
         if errors.is_empty() {
-            Ok(Self { items: parsed })
+            Ok(Self {
+                items: parsed,
+                promo_code,
+            })
         } else {
             Err(errors)
         }
@@ -332,6 +361,10 @@ impl OrderRequest {
         let mut hasher = Sha256::new();
         for item in items {
             hasher.update(format!("{}\t{}\n", item.sku, item.quantity));
+        }
+        // Only with a code, so the fingerprints of requests without one stay as they were.
+        if let Some(code) = &self.promo_code {
+            hasher.update(format!("promo\t{code}\n"));
         }
         hex::encode(hasher.finalize())
     }
@@ -394,6 +427,11 @@ pub fn price_lines(
     Ok((lines, Money::new(total, currency)))
 }
 
+/// The first `max_chars` characters of `s` (for quoting input in messages).
+pub fn truncate_chars(s: &str, max_chars: usize) -> String {
+    truncate(s, max_chars)
+}
+
 fn truncate(s: &str, max_chars: usize) -> String {
     s.chars().take(max_chars).collect()
 }
@@ -431,6 +469,24 @@ mod tests {
                 quantity: 2
             }]
         );
+    }
+
+    #[test]
+    fn a_promo_code_is_parsed_and_part_of_the_fingerprint() {
+        let plain = OrderRequest::from_json(&json!({"items":[{"sku":"A","quantity":1}]})).unwrap();
+        let coded = OrderRequest::from_json(
+            &json!({"items":[{"sku":"A","quantity":1}],"promoCode":"SAVE10"}),
+        )
+        .unwrap();
+        assert_eq!(coded.promo_code.as_deref(), Some("SAVE10"));
+        assert_ne!(plain.fingerprint(), coded.fingerprint());
+        for bad in [json!("save10"), json!(""), json!(7), json!(null)] {
+            let errors = OrderRequest::from_json(
+                &json!({"items":[{"sku":"A","quantity":1}],"promoCode":bad}),
+            )
+            .unwrap_err();
+            assert_eq!(fields(errors), ["promoCode"]);
+        }
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! in-memory adapter for fast tests; both keep the same promises, spelled out here.
 
 use crate::billing::{Account, DeclineReason, LedgerEntry, Payment, PaymentStatus};
+use crate::cart::Cart;
 use crate::error::StoreError;
 use crate::inventory::{Product, Reservation, ReservationLine, ReservationStatus};
 use crate::money::{Currency, Money};
@@ -9,6 +10,7 @@ use crate::notification::Notification;
 use crate::order::{Order, OrderId, OrderStatus, Sku};
 use crate::page::{Page, PageRequest};
 use crate::profile::Profile;
+use crate::promotion::Promotion;
 use chrono::{DateTime, Utc};
 use std::future::Future;
 
@@ -44,10 +46,44 @@ pub enum InsertOutcome {
     Inserted,
     /// The idempotency key was already used; nothing was written.
     IdempotencyKeyTaken,
+    /// The order's promotion code had no uses left (or is gone); nothing was written.
+    PromotionUsedUp,
+}
+
+/// Promotion codes, kept with the orders: an order with a code counts one use in the same
+/// transaction that writes it, conditional on `uses < maxUses`.
+pub trait PromotionStore: Send + Sync {
+    fn promotion(
+        &self,
+        code: &str,
+    ) -> impl Future<Output = Result<Option<Promotion>, StoreError>> + Send;
+
+    /// Creates or replaces a promotion's terms; an existing one keeps its count of uses.
+    fn put_promotion(
+        &self,
+        promotion: &Promotion,
+    ) -> impl Future<Output = Result<(Upsert, Promotion), StoreError>> + Send;
+}
+
+/// One cart per user, written with optimistic concurrency on its `version`.
+pub trait CartStore: Send + Sync {
+    /// The user's cart; `None` when there is none (never filled, or expired).
+    fn cart(&self, user_id: &str) -> impl Future<Output = Result<Option<Cart>, StoreError>> + Send;
+
+    /// Writes `cart` with version `expected + 1` if the stored version is still `expected`
+    /// (0: no cart stored); `false` when another write came first. An emptied cart stays
+    /// stored with no items (and its version), so a stale writer can never match it again.
+    fn save_cart(
+        &self,
+        cart: &Cart,
+        expected: i64,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }
 
 pub trait OrderStore: Send + Sync {
-    /// Writes a new order and, with a key, its idempotency record: both or neither.
+    /// Writes a new order and, with a key, its idempotency record, and with a promotion code
+    /// counts one use of it (only while `uses < maxUses`): all or nothing.
     fn insert(
         &self,
         order: &Order,

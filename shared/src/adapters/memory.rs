@@ -2,6 +2,7 @@
 //! A mutex makes each call atomic, as a DynamoDB transaction is.
 
 use crate::billing::{Account, DeclineReason, EntryType, LedgerEntry, Payment, PaymentStatus};
+use crate::cart::Cart;
 use crate::error::StoreError;
 use crate::inventory::{Product, Reservation, ReservationLine, ReservationStatus};
 use crate::money::Money;
@@ -9,6 +10,7 @@ use crate::notification::Notification;
 use crate::order::{Milestone, Order, OrderId, OrderStatus, Sku, Step};
 use crate::page::{Page, PageRequest};
 use crate::ports::*;
+use crate::promotion::Promotion;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
@@ -445,6 +447,8 @@ pub struct MemoryOrders {
 struct OrdersState {
     orders: HashMap<OrderId, Order>,
     keys: HashMap<(String, String), IdempotencyRecord>,
+    promotions: HashMap<String, Promotion>,
+    carts: HashMap<String, Cart>,
 }
 
 impl MemoryOrders {
@@ -460,11 +464,21 @@ impl OrderStore for MemoryOrders {
         idempotency: Option<&IdempotencyRecord>,
     ) -> Result<InsertOutcome, StoreError> {
         let mut state = lock(&self.state);
+        if let Some(record) = idempotency
+            && state
+                .keys
+                .contains_key(&(record.user_id.clone(), record.key.clone()))
+        {
+            return Ok(InsertOutcome::IdempotencyKeyTaken);
+        }
+        if let Some(code) = &order.promo_code {
+            match state.promotions.get_mut(code) {
+                Some(promo) if promo.uses < promo.max_uses => promo.uses += 1,
+                _ => return Ok(InsertOutcome::PromotionUsedUp),
+            }
+        }
         if let Some(record) = idempotency {
             let key = (record.user_id.clone(), record.key.clone());
-            if state.keys.contains_key(&key) {
-                return Ok(InsertOutcome::IdempotencyKeyTaken);
-            }
             state.keys.insert(key, record.clone());
         }
         if state.orders.contains_key(&order.order_id) {
@@ -555,6 +569,59 @@ impl OrderStore for MemoryOrders {
             });
         }
         Ok(Some(order.clone()))
+    }
+}
+
+impl PromotionStore for MemoryOrders {
+    async fn promotion(&self, code: &str) -> Result<Option<Promotion>, StoreError> {
+        Ok(lock(&self.state).promotions.get(code).cloned())
+    }
+
+    async fn put_promotion(
+        &self,
+        promotion: &Promotion,
+    ) -> Result<(Upsert, Promotion), StoreError> {
+        let mut state = lock(&self.state);
+        let (outcome, uses) = match state.promotions.get(&promotion.code) {
+            Some(old) => (Upsert::Updated, old.uses),
+            None => (Upsert::Created, 0),
+        };
+        let stored = Promotion {
+            uses,
+            ..promotion.clone()
+        };
+        state
+            .promotions
+            .insert(promotion.code.clone(), stored.clone());
+        Ok((outcome, stored))
+    }
+}
+
+impl CartStore for MemoryOrders {
+    async fn cart(&self, user_id: &str) -> Result<Option<Cart>, StoreError> {
+        Ok(lock(&self.state).carts.get(user_id).cloned())
+    }
+
+    async fn save_cart(
+        &self,
+        cart: &Cart,
+        expected: i64,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let mut state = lock(&self.state);
+        let stored = state.carts.get(&cart.user_id).map_or(0, |c| c.version);
+        if stored != expected {
+            return Ok(false);
+        }
+        state.carts.insert(
+            cart.user_id.clone(),
+            Cart {
+                updated_at: Some(now),
+                version: expected + 1,
+                ..cart.clone()
+            },
+        );
+        Ok(true)
     }
 }
 

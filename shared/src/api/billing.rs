@@ -227,7 +227,7 @@ impl<B: BillingStore> BillingApi<B> {
 
 /// API Gateway's route key (`POST /billing/deposit`); from the method and path when an event
 /// carries none.
-fn route_key(request: &Request) -> String {
+pub(crate) fn route_key(request: &Request) -> String {
     match request.request_context_ref() {
         Some(RequestContext::ApiGatewayV2(ctx)) if ctx.route_key.is_some() => {
             ctx.route_key.clone().unwrap_or_default()

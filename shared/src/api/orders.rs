@@ -7,7 +7,9 @@ use crate::order::{
     FieldError, Milestone, Order, OrderId, OrderRequest, OrderStatus, Step, price_lines,
 };
 use crate::page::{Page, PageRequest};
-use crate::ports::{Catalog, IdempotencyRecord, InsertOutcome, OrderStore, SagaStarter};
+use crate::ports::{
+    Catalog, IdempotencyRecord, InsertOutcome, OrderStore, PromotionStore, SagaStarter,
+};
 use crate::saga::SagaInput;
 use serde::Serialize;
 
@@ -38,7 +40,7 @@ pub struct OrdersApi<C, O, S> {
     pub clock: Box<dyn Clock>,
 }
 
-impl<C: Catalog, O: OrderStore, S: SagaStarter> OrdersApi<C, O, S> {
+impl<C: Catalog, O: OrderStore + PromotionStore, S: SagaStarter> OrdersApi<C, O, S> {
     /// Places an order for `user_id`. With an idempotency key, a retry of the same request
     /// returns the same order and starts no second saga; a retry also finishes the work of
     /// an attempt that crashed between saving the order and starting its saga.
@@ -65,14 +67,28 @@ impl<C: Catalog, O: OrderStore, S: SagaStarter> OrdersApi<C, O, S> {
 
         let skus: Vec<_> = request.items.iter().map(|i| i.sku.clone()).collect();
         let products = self.catalog.products(&skus).await?;
-        let (lines, total) =
+        let (lines, subtotal) =
             price_lines(&request, &products).map_err(ApiError::UnprocessableOrder)?;
         let now = self.clock.now();
+        let discount = match &request.promo_code {
+            None => Money::new(0, subtotal.currency.clone()),
+            Some(code) => self
+                .orders
+                .promotion(code)
+                .await?
+                .ok_or_else(|| format!("unknown promotion code '{code}'"))
+                .and_then(|promo| promo.discount_for(&subtotal, now))
+                .map_err(promo_refused)?,
+        };
+        let total = Money::new(subtotal.amount - discount.amount, subtotal.currency.clone());
         let order = Order {
             order_id: OrderId::new_at(now),
             user_id: user_id.to_owned(),
             status: OrderStatus::Pending,
             lines,
+            subtotal,
+            discount,
+            promo_code: request.promo_code.clone(),
             total,
             reason: None,
             cancel_requested_at: None,
@@ -92,6 +108,12 @@ impl<C: Catalog, O: OrderStore, S: SagaStarter> OrdersApi<C, O, S> {
         });
         match self.orders.insert(&order, record.as_ref()).await? {
             InsertOutcome::Inserted => {}
+            InsertOutcome::PromotionUsedUp => {
+                return Err(promo_refused(format!(
+                    "'{}' has no uses left",
+                    request.promo_code.as_deref().unwrap_or_default()
+                )));
+            }
             InsertOutcome::IdempotencyKeyTaken => {
                 // A concurrent request with the same key won the race: answer as it did.
                 let key = key.unwrap_or_default();
@@ -107,6 +129,34 @@ impl<C: Catalog, O: OrderStore, S: SagaStarter> OrdersApi<C, O, S> {
         }
         self.start_saga(&order).await?;
         Ok(OrderAccepted::from(&order))
+    }
+
+    /// The order an `Idempotency-Key` made, whatever request made it (a checkout cannot
+    /// rebuild its request once the cart was emptied). A `PENDING` order's saga is
+    /// (re)started, as on any replay.
+    pub(crate) async fn order_for_key(
+        &self,
+        user_id: &str,
+        key: &str,
+    ) -> Result<Option<Order>, ApiError> {
+        let Some(record) = self.orders.idempotency_record(user_id, key).await? else {
+            return Ok(None);
+        };
+        let order = self
+            .orders
+            .get(record.order_id)
+            .await?
+            .filter(|o| o.user_id == user_id)
+            .ok_or_else(|| {
+                ApiError::Internal(format!(
+                    "idempotency record points at missing order {}",
+                    record.order_id
+                ))
+            })?;
+        if order.status == OrderStatus::Pending {
+            self.start_saga(&order).await?;
+        }
+        Ok(Some(order))
     }
 
     async fn replay(
@@ -248,6 +298,14 @@ pub async fn cancel_order(
         )));
     }
     Ok((order, Cancellation::Accepted))
+}
+
+fn promo_refused(message: String) -> ApiError {
+    ApiError::Unprocessable {
+        kind: "promotion-refused",
+        detail: "the promotion code cannot be used for this order".into(),
+        errors: vec![FieldError::new("promoCode", message)],
+    }
 }
 
 fn saga_input(input: &SagaInput) -> Result<String, ApiError> {

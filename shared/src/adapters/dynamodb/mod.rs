@@ -2,10 +2,12 @@
 //! touches two items is one transaction, so a retry or a crash never applies half a change.
 
 mod billing;
+mod carts;
 mod inventory;
 mod notifications;
 mod orders;
 mod profiles;
+mod promotions;
 
 pub use billing::DynamoBilling;
 pub use inventory::DynamoInventory;

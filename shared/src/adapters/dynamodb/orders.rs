@@ -19,8 +19,8 @@ use serde::{Deserialize, Serialize};
 /// Orders and the idempotency records of `POST /orders`, in the orders table.
 #[derive(Debug, Clone)]
 pub struct DynamoOrders {
-    client: Client,
-    table: String,
+    pub(super) client: Client,
+    pub(super) table: String,
 }
 
 impl DynamoOrders {
@@ -50,6 +50,13 @@ struct OrderItem {
     user_id: String,
     status: OrderStatus,
     lines: Vec<LineItem>,
+    /// Absent on orders written before promotions: then it is the total.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    subtotal: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    discount: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    promo_code: Option<String>,
     total: i64,
     currency: Currency,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -101,6 +108,9 @@ impl OrderItem {
                     line_total: l.line_total.amount,
                 })
                 .collect(),
+            subtotal: Some(order.subtotal.amount),
+            discount: Some(order.discount.amount),
+            promo_code: order.promo_code.clone(),
             total: order.total.amount,
             currency: order.total.currency.clone(),
             reason: order.reason.clone(),
@@ -133,6 +143,9 @@ impl OrderItem {
                     line_total: money(l.line_total),
                 })
                 .collect(),
+            subtotal: money(self.subtotal.unwrap_or(self.total)),
+            discount: money(self.discount.unwrap_or(0)),
+            promo_code: self.promo_code,
             total: money(self.total),
             reason: self.reason,
             cancel_requested_at: self.cancel_requested_at,
@@ -294,7 +307,7 @@ impl OrderStore for DynamoOrders {
         idempotency: Option<&IdempotencyRecord>,
     ) -> Result<InsertOutcome, StoreError> {
         let order_item = to_item(&OrderItem::from_order(order))?;
-        let Some(record) = idempotency else {
+        if idempotency.is_none() && order.promo_code.is_none() {
             // Order ids are fresh UUIDv7s: a clash would be a bug, never a retry.
             return if put_if_absent(&self.client, &self.table, order_item).await? {
                 Ok(InsertOutcome::Inserted)
@@ -304,38 +317,54 @@ impl OrderStore for DynamoOrders {
                     order.order_id
                 )))
             };
-        };
-        let (pk, sk) = idempotency_key(&record.user_id, &record.key);
-        let record_item = to_item(&IdempotencyItem {
-            pk,
-            sk,
-            user_id: record.user_id.clone(),
-            key: record.key.clone(),
-            order_id: record.order_id,
-            request_hash: record.request_hash.clone(),
-            created_at: record.created_at,
-            expires_at: idempotency_expiry(record),
-        })?;
-        let result = self
-            .client
-            .transact_write_items()
-            .transact_items(
+        }
+        // One transaction: [idempotency record], order, [promotion use]. The reasons of a
+        // cancelled transaction come in this order.
+        let mut items = Vec::new();
+        if let Some(record) = idempotency {
+            let (pk, sk) = idempotency_key(&record.user_id, &record.key);
+            let record_item = to_item(&IdempotencyItem {
+                pk,
+                sk,
+                user_id: record.user_id.clone(),
+                key: record.key.clone(),
+                order_id: record.order_id,
+                request_hash: record.request_hash.clone(),
+                created_at: record.created_at,
+                expires_at: idempotency_expiry(record),
+            })?;
+            items.push(
                 TransactWriteItem::builder()
                     .put(self.put_new(record_item)?)
                     .build(),
-            )
-            .transact_items(
+            );
+        }
+        items.push(
+            TransactWriteItem::builder()
+                .put(self.put_new(order_item)?)
+                .build(),
+        );
+        if let Some(code) = &order.promo_code {
+            items.push(
                 TransactWriteItem::builder()
-                    .put(self.put_new(order_item)?)
+                    .update(super::promotions::count_use(&self.table, code)?)
                     .build(),
-            )
+            );
+        }
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
             .send()
             .await;
         match result {
             Ok(_) => Ok(InsertOutcome::Inserted),
             Err(e) => match cancellation_reasons(&e) {
-                Some(reasons) if condition_failed(reasons.first()) => {
+                Some(reasons) if idempotency.is_some() && condition_failed(reasons.first()) => {
                     Ok(InsertOutcome::IdempotencyKeyTaken)
+                }
+                Some(reasons) if order.promo_code.is_some() && condition_failed(reasons.last()) => {
+                    Ok(InsertOutcome::PromotionUsedUp)
                 }
                 _ => Err(classify(e)),
             },

@@ -1,0 +1,35 @@
+//! cart-api: `GET /cart`, `PUT /cart/items/{sku}`, `DELETE /cart/items/{sku}`, `DELETE /cart`
+//! and `POST /cart/checkout`, routed on API Gateway's route key. The caller's own cart only;
+//! checkout places the order as create-order does. The rules live in `shared::api::cart`.
+
+use lambda_http::{Body, Error, Request, Response, service_fn, tracing};
+use shared::adapters::dynamodb::{DynamoInventory, DynamoOrders};
+use shared::adapters::sfn::StepFunctionsSaga;
+use shared::api::OrdersApi;
+use shared::api::cart::CartApi;
+use shared::clock::SystemClock;
+
+type Api = CartApi<DynamoInventory, DynamoOrders, StepFunctionsSaga>;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    tracing::init_default_subscriber();
+    let orders_table = shared::config::required("ORDERS_TABLE")?;
+    let inventory_table = shared::config::required("INVENTORY_TABLE")?;
+    let saga_arn = shared::config::required("ORDER_SAGA_ARN")?;
+    let aws = shared::config::aws().await;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
+    let api: &Api = &CartApi {
+        orders: OrdersApi {
+            catalog: DynamoInventory::new(dynamodb.clone(), inventory_table),
+            orders: DynamoOrders::new(dynamodb, orders_table),
+            saga: StepFunctionsSaga::new(aws_sdk_sfn::Client::new(&aws), saga_arn),
+            clock: Box::new(SystemClock),
+        },
+    };
+    lambda_http::run(service_fn(move |request| handler(api, request))).await
+}
+
+async fn handler(api: &Api, request: Request) -> Result<Response<Body>, Error> {
+    Ok(api.handle(&request).await)
+}
