@@ -139,24 +139,10 @@ impl<C: Catalog, O: OrderStore + PromotionStore, S: SagaStarter> OrdersApi<C, O,
         user_id: &str,
         key: &str,
     ) -> Result<Option<Order>, ApiError> {
-        let Some(record) = self.orders.idempotency_record(user_id, key).await? else {
-            return Ok(None);
-        };
-        let order = self
-            .orders
-            .get(record.order_id)
-            .await?
-            .filter(|o| o.user_id == user_id)
-            .ok_or_else(|| {
-                ApiError::Internal(format!(
-                    "idempotency record points at missing order {}",
-                    record.order_id
-                ))
-            })?;
-        if order.status == OrderStatus::Pending {
-            self.start_saga(&order).await?;
+        match self.orders.idempotency_record(user_id, key).await? {
+            Some(record) => Ok(Some(self.resume(user_id, &record).await?)),
+            None => Ok(None),
         }
-        Ok(Some(order))
     }
 
     async fn replay(
@@ -168,6 +154,12 @@ impl<C: Catalog, O: OrderStore + PromotionStore, S: SagaStarter> OrdersApi<C, O,
         if record.request_hash != fingerprint {
             return Err(ApiError::IdempotencyKeyReused);
         }
+        Ok(OrderAccepted::from(&self.resume(user_id, record).await?))
+    }
+
+    /// The order an idempotency record made. PENDING means its saga may never have started
+    /// (the first attempt crashed between saving and starting): start it, harmlessly if it runs.
+    async fn resume(&self, user_id: &str, record: &IdempotencyRecord) -> Result<Order, ApiError> {
         let order = self
             .orders
             .get(record.order_id)
@@ -179,11 +171,10 @@ impl<C: Catalog, O: OrderStore + PromotionStore, S: SagaStarter> OrdersApi<C, O,
                     record.order_id
                 ))
             })?;
-        // PENDING means the saga may never have started (the first attempt crashed).
         if order.status == OrderStatus::Pending {
             self.start_saga(&order).await?;
         }
-        Ok(OrderAccepted::from(&order))
+        Ok(order)
     }
 
     async fn start_saga(&self, order: &Order) -> Result<(), ApiError> {
