@@ -1,6 +1,6 @@
 //! Carts in the orders table: `CART#<user>` / `CART`, versioned for optimistic concurrency.
 
-use super::{DynamoOrders, classify, get, key, n, to_item};
+use super::{DynamoOrders, classify, get, is_condition_failure, key, n, to_item};
 use crate::cart::{CART_TTL, Cart, CartItem};
 use crate::error::StoreError;
 use crate::order::Sku;
@@ -84,12 +84,7 @@ impl CartStore for DynamoOrders {
         };
         match put.send().await {
             Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
+            Err(e) if is_condition_failure(&e) => Ok(false),
             Err(e) => Err(classify(e)),
         }
     }

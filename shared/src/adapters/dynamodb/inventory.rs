@@ -1,6 +1,7 @@
 use super::{
     Item, MAX_RACE_RETRIES, build, cancellation_reasons, classify, condition_failed, conflicted,
-    decode_cursor, encode_cursor, from_item, get, key, n, put, put_if_absent, s, to_item,
+    decode_cursor, encode_cursor, from_item, get, is_condition_failure, key, n, put, put_if_absent,
+    s, to_item,
 };
 use crate::error::StoreError;
 use crate::inventory::{Product, Reservation, ReservationLine, ReservationStatus};
@@ -95,13 +96,6 @@ fn decode_catalog_cursor(cursor: &str) -> Result<Item, StoreError> {
     } else {
         Err(StoreError::InvalidCursor)
     }
-}
-
-fn is_condition_failure<E, R>(error: &aws_sdk_dynamodb::error::SdkError<E, R>) -> bool
-where
-    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
-{
-    error.as_service_error().and_then(|e| e.code()) == Some("ConditionalCheckFailedException")
 }
 
 #[derive(Serialize, Deserialize)]

@@ -72,6 +72,11 @@ pub(crate) async fn get<T: DeserializeOwned>(
     output.item.map(from_item).transpose()
 }
 
+/// Whether a single-item write failed only because its condition was false.
+pub(crate) fn is_condition_failure<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> bool {
+    error.as_service_error().and_then(|e| e.code()) == Some("ConditionalCheckFailedException")
+}
+
 /// Writes the item unless one with its key exists; `false` when one did.
 pub(crate) async fn put_if_absent(
     client: &Client,
@@ -87,12 +92,7 @@ pub(crate) async fn put_if_absent(
         .await;
     match result {
         Ok(_) => Ok(true),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-        {
-            Ok(false)
-        }
+        Err(e) if is_condition_failure(&e) => Ok(false),
         Err(e) => Err(classify(e)),
     }
 }

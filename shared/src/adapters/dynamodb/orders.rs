@@ -1,6 +1,6 @@
 use super::{
     Item, cancellation_reasons, classify, condition_failed, decode_cursor, encode_cursor,
-    from_item, get, key, put_if_absent, s, to_item,
+    from_item, get, is_condition_failure, key, put_if_absent, s, to_item,
 };
 use crate::api::idempotency_expiry;
 use crate::clock::format_time;
@@ -291,12 +291,7 @@ impl OrderStore for DynamoOrders {
                 .attributes
                 .map(|item| from_item::<OrderItem>(item).map(OrderItem::into_order))
                 .transpose(),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(None)
-            }
+            Err(e) if is_condition_failure(&e) => Ok(None),
             Err(e) => Err(classify(e)),
         }
     }

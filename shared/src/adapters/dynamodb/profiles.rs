@@ -1,4 +1,4 @@
-use super::{classify, get, key, s, to_item};
+use super::{classify, get, is_condition_failure, key, s, to_item};
 use crate::clock::format_time;
 use crate::error::StoreError;
 use crate::ports::{ProfileSaved, ProfileStore};
@@ -90,12 +90,7 @@ impl ProfileStore for DynamoProfiles {
                 Ok(ProfileSaved::Updated)
             }
             Ok(_) => Ok(ProfileSaved::Created),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(ProfileSaved::Superseded)
-            }
+            Err(e) if is_condition_failure(&e) => Ok(ProfileSaved::Superseded),
             Err(e) => Err(classify(e)),
         }
     }
