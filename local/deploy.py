@@ -147,6 +147,20 @@ def env_name(logical_id: str) -> str:
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", logical_id).upper()
 
 
+def create_faults_table(dynamodb, stack: str) -> str:
+    """The fault plans the saga's steps read in tests (shared/src/faults.rs). Local only: the
+    template has no such table, and the functions refuse one in the prod stage."""
+    name = f"{stack}-faults"
+    dynamodb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk")],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    print(f"  faults table (local only) -> {name}")
+    return name
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--template", type=Path, default=REPO / "template.yaml")
@@ -225,6 +239,8 @@ def main():
             env.setdefault(f"{env_name(logical_id)}_ARN", physical[logical_id])
         elif logical_id not in physical and kind not in IGNORED_TYPES | {"AWS::SNS::Subscription"}:
             print(f"  note: moto did not create {logical_id} ({kind})")
+
+    env["FAULTS_TABLE"] = create_faults_table(client("dynamodb"), args.stack)
 
     env.update(
         AWS_ENDPOINT_URL=endpoint,

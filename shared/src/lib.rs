@@ -11,6 +11,7 @@ pub mod cart;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod faults;
 pub mod inventory;
 pub mod money;
 pub mod notification;

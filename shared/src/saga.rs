@@ -123,6 +123,10 @@ impl SagaInput {
 pub struct ReserveStockInput {
     pub order_id: OrderId,
     pub lines: Vec<ReservationLine>,
+    /// Whose order. Reserving does not need it; it is accepted so every step sees the same
+    /// identity (logs, fault-plan scope).
+    #[serde(default)]
+    pub user_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

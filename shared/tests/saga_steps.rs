@@ -77,6 +77,7 @@ async fn reserve_takes_every_line_and_is_idempotent() {
     let clock = FixedClock::at(t0());
     let order = OrderId::new_at(t0());
     let input = || ReserveStockInput {
+        user_id: None,
         order_id: order,
         lines: vec![line("A", 3), line("B", 2)],
     };
@@ -102,6 +103,7 @@ async fn reserve_is_all_or_nothing_and_names_the_short_skus() {
         &inventory,
         &FixedClock::at(t0()),
         ReserveStockInput {
+            user_id: None,
             order_id: OrderId::new_at(t0()),
             lines: vec![line("A", 2), line("B", 2), line("C", 1), line("NOPE", 1)],
         },
@@ -130,6 +132,7 @@ async fn release_gives_stock_back_exactly_once() {
         &inventory,
         &clock,
         ReserveStockInput {
+            user_id: None,
             order_id: order,
             lines: vec![line("A", 4)],
         },
@@ -162,6 +165,7 @@ async fn release_without_reservation_is_a_noop_that_blocks_a_late_reserve() {
         &inventory,
         &clock,
         ReserveStockInput {
+            user_id: None,
             order_id: order,
             lines: vec![line("A", 1)],
         },
@@ -186,6 +190,7 @@ async fn reserve_rejects_malformed_lines() {
             &inventory,
             &clock,
             ReserveStockInput {
+                user_id: None,
                 order_id: OrderId::new_at(t0()),
                 lines,
             },

@@ -4,12 +4,13 @@
 use aws_sdk_dynamodb::Client as DynamoClient;
 use serde_json::Value;
 use shared::adapters::dynamodb::{
-    DynamoBilling, DynamoInventory, DynamoNotifications, DynamoOrders,
+    DynamoBilling, DynamoFaults, DynamoInventory, DynamoNotifications, DynamoOrders,
 };
 use shared::billing::Account;
+pub use shared::faults::Fault;
 use shared::inventory::Product;
 use shared::money::{Currency, Money};
-use shared::order::Sku;
+use shared::order::{OrderId, Sku};
 use shared::ports::{BillingStore, Catalog, InventoryStore};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -22,8 +23,11 @@ pub struct Stack {
     pub billing: DynamoBilling,
     pub orders: DynamoOrders,
     pub notifications: DynamoNotifications,
+    /// Fault plans the saga's steps follow (shared/src/faults.rs), scoped by user.
+    pub faults: DynamoFaults,
     pub dynamodb: DynamoClient,
     pub sfn: aws_sdk_sfn::Client,
+    pub sqs: aws_sdk_sqs::Client,
     pub saga_arn: String,
 }
 
@@ -60,8 +64,10 @@ impl Stack {
             billing: DynamoBilling::new(dynamodb.clone(), env("BILLING_TABLE")),
             orders: DynamoOrders::new(dynamodb.clone(), env("ORDERS_TABLE")),
             notifications: DynamoNotifications::new(dynamodb.clone(), env("NOTIFICATIONS_TABLE")),
+            faults: DynamoFaults::new(dynamodb.clone(), env("FAULTS_TABLE")),
             dynamodb,
             sfn: aws_sdk_sfn::Client::new(&aws),
+            sqs: aws_sdk_sqs::Client::new(&aws),
             saga_arn: env("ORDER_SAGA_ARN"),
         }
     }
@@ -258,6 +264,32 @@ impl Stack {
         read(request.send().await.expect("POST")).await
     }
 
+    /// Makes `user`'s next calls of the saga step `function` meet `faults`, in order.
+    pub async fn plan_faults(&self, user: &User, function: &str, faults: Vec<Fault>) {
+        self.faults
+            .plan(function, &user.id, faults)
+            .await
+            .expect("write a fault plan");
+    }
+
+    /// Polls the order until it has `status` (or the saga has settled it otherwise).
+    pub async fn wait_for_status(&self, user: &User, id: &str, status: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let (code, order) = self.get_order(user, id).await;
+            assert_eq!(code, 200, "{order}");
+            if order["status"] == status {
+                return order;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "order {id} still {} after 60 s, waiting for {status}",
+                order["status"]
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Polls the order until the saga has finished with it.
     pub async fn wait_until_settled(&self, user: &User, id: &str) -> Value {
         let deadline = Instant::now() + Duration::from_secs(90);
@@ -297,6 +329,57 @@ impl Stack {
                 .expect("invoke"),
         )
         .await
+    }
+
+    /// The compensation DLQ's message about `order_id`, if one arrives within 10 s. Messages
+    /// are read without being deleted (visibility timeout 0), so other tests still see theirs.
+    pub async fn compensation_dlq_message(&self, order_id: &OrderId) -> Option<Value> {
+        let queue = env("COMPENSATION_DLQ_URL");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            let received = self
+                .sqs
+                .receive_message()
+                .queue_url(&queue)
+                .max_number_of_messages(10)
+                .visibility_timeout(0)
+                .wait_time_seconds(1)
+                .send()
+                .await
+                .expect("receive from the compensation DLQ");
+            for message in received.messages() {
+                let body: Value = serde_json::from_str(message.body().unwrap_or_default())
+                    .expect("DLQ messages are JSON");
+                if body["order"]["orderId"] == order_id.to_string() {
+                    return Some(body);
+                }
+            }
+        }
+        None
+    }
+
+    /// Waits for the saga's execution `name` (an order id, or `<id>-cancel`) to end; its status.
+    pub async fn wait_for_execution(&self, name: &str) -> String {
+        let arn = format!(
+            "{}:{name}",
+            self.saga_arn.replacen(":stateMachine:", ":execution:", 1)
+        );
+        let deadline = Instant::now() + Duration::from_secs(180);
+        loop {
+            let execution = self
+                .sfn
+                .describe_execution()
+                .execution_arn(&arn)
+                .send()
+                .await
+                .expect("describe the execution");
+            let status = execution.status().as_str().to_owned();
+            if status != "RUNNING" {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "execution {name} still running");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
 
     /// Names of the saga's executions (the order ids they run for).

@@ -4,22 +4,39 @@
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn, tracing};
 use serde_json::Value;
 use shared::adapters::dynamodb::DynamoBilling;
+use shared::billing::DeclineReason;
 use shared::clock::SystemClock;
-use shared::saga::{self, ChargePaymentOutput};
+use shared::faults::{self, FaultPlan};
+use shared::saga::{self, ChargePaymentInput, ChargePaymentOutput, StepError};
+
+/// This step's name in fault plans.
+const STEP: &str = "charge-payment";
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     tracing::init_default_subscriber();
     let table = shared::config::required("BILLING_TABLE")?;
     let aws = shared::config::aws().await;
-    let billing = &DynamoBilling::new(aws_sdk_dynamodb::Client::new(&aws), table);
-    lambda_runtime::run(service_fn(move |event| handler(billing, event))).await
+    let client = aws_sdk_dynamodb::Client::new(&aws);
+    let faults = &faults::plan_from_env(&client)?;
+    let billing = &DynamoBilling::new(client, table);
+    lambda_runtime::run(service_fn(move |event| handler(billing, faults, event))).await
 }
 
 async fn handler(
     billing: &DynamoBilling,
+    faults: &impl FaultPlan,
     event: LambdaEvent<Value>,
 ) -> Result<ChargePaymentOutput, Diagnostic> {
-    let input = saga::parse_input(event.payload)?;
-    Ok(saga::charge_payment(billing, &SystemClock, input).await?)
+    let scope = faults::scope_of(&event.payload);
+    let input: ChargePaymentInput = saga::parse_input(event.payload)?;
+    let declined = StepError::PaymentDeclined(DeclineReason::InsufficientFunds);
+    faults::around(
+        faults,
+        STEP,
+        &scope,
+        Some(declined),
+        saga::charge_payment(billing, &SystemClock, input),
+    )
+    .await
 }

@@ -4,21 +4,39 @@ use lambda_runtime::{Diagnostic, LambdaEvent, service_fn, tracing};
 use serde_json::Value;
 use shared::adapters::dynamodb::DynamoNotifications;
 use shared::clock::SystemClock;
-use shared::saga::{self, NotifyOutput};
+use shared::faults::{self, FaultPlan};
+use shared::saga::{self, NotifyInput, NotifyOutput};
+
+/// This step's name in fault plans.
+const STEP: &str = "notify";
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     tracing::init_default_subscriber();
     let table = shared::config::required("NOTIFICATIONS_TABLE")?;
     let aws = shared::config::aws().await;
-    let notifications = &DynamoNotifications::new(aws_sdk_dynamodb::Client::new(&aws), table);
-    lambda_runtime::run(service_fn(move |event| handler(notifications, event))).await
+    let client = aws_sdk_dynamodb::Client::new(&aws);
+    let faults = &faults::plan_from_env(&client)?;
+    let notifications = &DynamoNotifications::new(client, table);
+    lambda_runtime::run(service_fn(move |event| {
+        handler(notifications, faults, event)
+    }))
+    .await
 }
 
 async fn handler(
     notifications: &DynamoNotifications,
+    faults: &impl FaultPlan,
     event: LambdaEvent<Value>,
 ) -> Result<NotifyOutput, Diagnostic> {
-    let input = saga::parse_input(event.payload)?;
-    Ok(saga::notify(notifications, &SystemClock, input).await?)
+    let scope = faults::scope_of(&event.payload);
+    let input: NotifyInput = saga::parse_input(event.payload)?;
+    faults::around(
+        faults,
+        STEP,
+        &scope,
+        None,
+        saga::notify(notifications, &SystemClock, input),
+    )
+    .await
 }

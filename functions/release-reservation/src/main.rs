@@ -5,21 +5,36 @@ use lambda_runtime::{Diagnostic, LambdaEvent, service_fn, tracing};
 use serde_json::Value;
 use shared::adapters::dynamodb::DynamoInventory;
 use shared::clock::SystemClock;
-use shared::saga::{self, ReleaseReservationOutput};
+use shared::faults::{self, FaultPlan};
+use shared::saga::{self, CompensationInput, ReleaseReservationOutput};
+
+/// This step's name in fault plans.
+const STEP: &str = "release-reservation";
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     tracing::init_default_subscriber();
     let table = shared::config::required("INVENTORY_TABLE")?;
     let aws = shared::config::aws().await;
-    let inventory = &DynamoInventory::new(aws_sdk_dynamodb::Client::new(&aws), table);
-    lambda_runtime::run(service_fn(move |event| handler(inventory, event))).await
+    let client = aws_sdk_dynamodb::Client::new(&aws);
+    let faults = &faults::plan_from_env(&client)?;
+    let inventory = &DynamoInventory::new(client, table);
+    lambda_runtime::run(service_fn(move |event| handler(inventory, faults, event))).await
 }
 
 async fn handler(
     inventory: &DynamoInventory,
+    faults: &impl FaultPlan,
     event: LambdaEvent<Value>,
 ) -> Result<ReleaseReservationOutput, Diagnostic> {
-    let input = saga::parse_input(event.payload)?;
-    Ok(saga::release_reservation(inventory, &SystemClock, input).await?)
+    let scope = faults::scope_of(&event.payload);
+    let input: CompensationInput = saga::parse_input(event.payload)?;
+    faults::around(
+        faults,
+        STEP,
+        &scope,
+        None,
+        saga::release_reservation(inventory, &SystemClock, input),
+    )
+    .await
 }

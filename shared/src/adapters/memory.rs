@@ -739,3 +739,28 @@ impl ProfileStore for MemoryProfiles {
         Ok(outcome)
     }
 }
+
+/// Fault plans for unit tests, keyed by function and scope.
+#[derive(Debug, Default)]
+pub struct MemoryFaults {
+    plans: Mutex<HashMap<(String, String), std::collections::VecDeque<crate::faults::Fault>>>,
+}
+
+impl MemoryFaults {
+    /// Replaces the plan for `function` and `scope`.
+    pub fn plan(&self, function: &str, scope: &str, faults: Vec<crate::faults::Fault>) {
+        lock(&self.plans).insert((function.to_owned(), scope.to_owned()), faults.into());
+    }
+}
+
+impl crate::faults::FaultPlan for MemoryFaults {
+    async fn take(
+        &self,
+        function: &str,
+        scope: &str,
+    ) -> Result<Option<crate::faults::Fault>, StoreError> {
+        Ok(lock(&self.plans)
+            .get_mut(&(function.to_owned(), scope.to_owned()))
+            .and_then(std::collections::VecDeque::pop_front))
+    }
+}

@@ -3,6 +3,7 @@
 
 mod billing;
 mod carts;
+mod faults;
 mod inventory;
 mod notifications;
 mod orders;
@@ -10,6 +11,7 @@ mod profiles;
 mod promotions;
 
 pub use billing::DynamoBilling;
+pub use faults::DynamoFaults;
 pub use inventory::DynamoInventory;
 pub use notifications::DynamoNotifications;
 pub use orders::DynamoOrders;
