@@ -10,6 +10,7 @@ pub mod billing;
 pub mod cart;
 pub mod clock;
 pub mod config;
+pub mod delivery;
 pub mod error;
 pub mod faults;
 pub mod inventory;

@@ -184,6 +184,9 @@ pub struct Order {
     /// When the customer asked to cancel; the saga compensates at its next step.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cancel_requested_at: Option<DateTime<Utc>>,
+    /// The delivery slot booked after payment; recorded when the order completes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<crate::delivery::DeliverySlot>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// The saga's steps with the time each one happened, oldest first.

@@ -3,6 +3,7 @@
 
 use crate::billing::{DeclineReason, PaymentStatus};
 use crate::clock::Clock;
+use crate::delivery::{DeliveryService, DeliverySlot};
 use crate::error::StoreError;
 use crate::inventory::{ReservationLine, ReservationStatus};
 use crate::money::Money;
@@ -259,6 +260,37 @@ pub async fn charge_payment(
         Err(ChargeError::Conflict(m)) => Err(StepError::InvalidInput(m)),
         Err(ChargeError::Store(e)) => Err(e.into()),
     }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ScheduleDeliveryInput {
+    pub order_id: OrderId,
+    pub user_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScheduleDeliveryOutput {
+    pub order_id: OrderId,
+    pub slot: DeliverySlot,
+}
+
+/// Books the delivery of a paid order. Nothing to give back on failure: the order is
+/// compensated by refund and release, and no slot is recorded until CompleteOrder.
+pub async fn schedule_delivery(
+    delivery: &impl DeliveryService,
+    clock: &dyn Clock,
+    input: ScheduleDeliveryInput,
+) -> Result<ScheduleDeliveryOutput, StepError> {
+    if input.user_id.is_empty() {
+        return Err(StepError::InvalidInput("userId is empty".into()));
+    }
+    let slot = delivery.schedule(input.order_id, clock.now()).await?;
+    Ok(ScheduleDeliveryOutput {
+        order_id: input.order_id,
+        slot,
+    })
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

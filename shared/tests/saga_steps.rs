@@ -421,3 +421,28 @@ fn malformed_payloads_are_invalid_input() {
     let err = parse_input::<ChargePaymentInput>(serde_json::json!({"orderId": OrderId::new_at(t0()), "userId": "a", "amount": {"amount": 1.5, "currency": "EUR"}})).unwrap_err();
     assert_eq!(err.error_type(), "InvalidInput");
 }
+
+#[tokio::test]
+async fn delivery_is_booked_after_the_lead_time_for_a_named_buyer() {
+    use shared::delivery::LeadTimeDelivery;
+    let rule = LeadTimeDelivery {
+        lead: chrono::Duration::hours(24),
+        window: chrono::Duration::hours(2),
+    };
+    let clock = FixedClock::at(t0());
+    let order_id = OrderId::new_at(t0());
+    let input = |user: &str| ScheduleDeliveryInput {
+        order_id,
+        user_id: user.into(),
+    };
+    let booked = schedule_delivery(&rule, &clock, input("alice"))
+        .await
+        .unwrap();
+    assert_eq!(booked.order_id, order_id);
+    assert_eq!(booked.slot.from, t0() + chrono::Duration::hours(24));
+    assert_eq!(booked.slot.to, t0() + chrono::Duration::hours(26));
+    let error = schedule_delivery(&rule, &clock, input(""))
+        .await
+        .unwrap_err();
+    assert_eq!(error.error_type(), "InvalidInput");
+}

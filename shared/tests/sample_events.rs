@@ -24,6 +24,7 @@ fn every_step_event_parses_as_its_input() {
     for name in ["charge-payment.json", "charge-payment-declined.json"] {
         parse_input::<ChargePaymentInput>(json(name)).unwrap();
     }
+    parse_input::<ScheduleDeliveryInput>(json("schedule-delivery.json")).unwrap();
     for name in ["release-reservation.json", "refund-payment.json"] {
         parse_input::<CompensationInput>(json(name)).unwrap();
     }

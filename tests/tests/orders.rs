@@ -1,9 +1,8 @@
 //! Order history and cancellation end to end, including cancellations racing the saga.
 
-use e2e::Stack;
+use e2e::{Fault, Stack};
 use serde_json::{Value, json};
-use std::collections::BTreeSet;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 #[tokio::test]
 #[ignore = "needs the local stack: make test"]
@@ -82,67 +81,143 @@ async fn history_is_mine_newest_first_and_paginated() {
     assert_eq!(status, 400);
 }
 
-/// Places an order, cancels it when the saga has reached `at` (or at once), and checks that
-/// it ends `CANCELLED` with stock and money back exactly once. Returns the status the
-/// cancellation found.
-async fn cancel_when(stack: &Stack, at: Option<&str>) -> String {
+/// Where a cancellation lands: the saga step held (by a planned delay) while it arrives, what
+/// must be true before it is sent, and the status the cancellation must find.
+struct CancelPoint {
+    name: &'static str,
+    hold: Option<(&'static str, Fault)>,
+    ready: Ready,
+    finds: &'static str,
+}
+
+enum Ready {
+    Status(&'static str),
+    /// The held step has written: stock reserved, or money taken.
+    StockHeld,
+    Charged,
+    /// The saga's execution has ended.
+    SagaEnded,
+}
+
+const HOLD_MS: u64 = 5_000;
+
+/// Places an order, cancels it at `point` while the saga is held there, and checks that it
+/// ends `CANCELLED` with stock and money back exactly once, also after every execution ended.
+async fn cancel_at(stack: &Stack, point: &CancelPoint) {
     let user = stack.user(Some(10_000)).await;
     let sku = stack.product(10, 1_500).await;
+    if let Some((function, fault)) = point.hold {
+        stack.plan_faults(&user, function, vec![fault]).await;
+    }
     let (status, accepted) = stack
         .post_order(&user, &json!({"items":[{"sku": sku, "quantity": 2}]}), None)
         .await;
     assert_eq!(status, 202, "{accepted}");
     let id = accepted["orderId"].as_str().unwrap().to_owned();
-    if let Some(target) = at {
-        for _ in 0..400 {
-            let (_, order) = stack.get_order(&user, &id).await;
-            if order["status"] == target || order["status"] == "COMPLETED" {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let ready = match point.ready {
+            Ready::Status(status) => stack.get_order(&user, &id).await.1["status"] == status,
+            Ready::StockHeld => stack.stock(&sku).await == (8, 2),
+            Ready::Charged => stack.balance(&user).await == 7_000,
+            Ready::SagaEnded => stack.wait_for_execution(&id).await == "SUCCEEDED",
+        };
+        if ready {
+            break;
         }
+        assert!(
+            Instant::now() < deadline,
+            "{}: never ready to cancel",
+            point.name
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let (status, answer) = stack.cancel_order(&user, &id).await;
-    assert_eq!(status, 202, "{answer}");
-    let hit = answer["status"].as_str().unwrap().to_owned();
 
-    // A second request changes nothing.
+    let (status, answer) = stack.cancel_order(&user, &id).await;
+    assert_eq!(status, 202, "{}: {answer}", point.name);
+    assert_eq!(answer["status"], point.finds, "{}: {answer}", point.name);
     let (status, _) = stack.cancel_order(&user, &id).await;
-    assert!(status == 202 || status == 200, "{status}");
+    assert!(status == 202 || status == 200, "{}: {status}", point.name);
 
     let order = stack.wait_until_settled(&user, &id).await;
-    assert_eq!(order["status"], "CANCELLED", "cancelled at {hit}: {order}");
-    assert_eq!(order["reason"], "USER_CANCELLED", "{order}");
+    for execution in [id.clone(), format!("{id}-cancel")] {
+        if stack.execution_names().await.contains(&execution) {
+            stack.wait_for_execution(&execution).await;
+        }
+    }
+    assert_eq!(order["status"], "CANCELLED", "{}: {order}", point.name);
+    assert_eq!(order["reason"], "USER_CANCELLED", "{}: {order}", point.name);
     assert_eq!(
         stack.stock(&sku).await,
         (10, 0),
-        "stock not back exactly once (cancelled at {hit})"
+        "{}: stock back once",
+        point.name
     );
     assert_eq!(
         stack.balance(&user).await,
         10_000,
-        "money not back exactly once (cancelled at {hit})"
+        "{}: money back once",
+        point.name
     );
-
     let (status, again) = stack.cancel_order(&user, &id).await;
-    assert_eq!(status, 200, "{again}");
-    hit
+    assert_eq!(status, 200, "{}: {again}", point.name);
 }
 
 #[tokio::test]
 #[ignore = "needs the local stack: make test"]
 async fn cancelling_at_every_step_of_the_saga_gives_everything_back_once() {
     let stack = Stack::connect().await;
-    let mut hits = BTreeSet::new();
-    hits.insert(cancel_when(&stack, None).await);
-    for target in ["RESERVED", "PAID", "COMPLETED"] {
-        for _ in 0..2 {
-            hits.insert(cancel_when(&stack, Some(target)).await);
-        }
-    }
-    println!("cancellations arrived while the order was: {hits:?}");
-    assert!(hits.contains("PENDING"), "{hits:?}");
-    assert!(hits.contains("COMPLETED"), "{hits:?}");
+    let hold = |function, fault| Some((function, fault));
+    let points = [
+        CancelPoint {
+            name: "before the reservation",
+            hold: hold("reserve-stock", Fault::Delay { ms: HOLD_MS }),
+            ready: Ready::Status("PENDING"),
+            finds: "PENDING",
+        },
+        CancelPoint {
+            name: "stock reserved, order not yet marked",
+            hold: hold("reserve-stock", Fault::DelayAfterWrite { ms: HOLD_MS }),
+            ready: Ready::StockHeld,
+            finds: "PENDING",
+        },
+        CancelPoint {
+            name: "reserved, before the charge",
+            hold: hold("charge-payment", Fault::Delay { ms: HOLD_MS }),
+            ready: Ready::Status("RESERVED"),
+            finds: "RESERVED",
+        },
+        CancelPoint {
+            name: "charged, order not yet marked paid",
+            hold: hold("charge-payment", Fault::DelayAfterWrite { ms: HOLD_MS }),
+            ready: Ready::Charged,
+            finds: "RESERVED",
+        },
+        CancelPoint {
+            name: "paid, while delivery is booked",
+            hold: hold("schedule-delivery", Fault::Delay { ms: HOLD_MS }),
+            ready: Ready::Status("PAID"),
+            finds: "PAID",
+        },
+        CancelPoint {
+            name: "completed, while the buyer is notified",
+            hold: hold("notify", Fault::Delay { ms: HOLD_MS }),
+            ready: Ready::Status("COMPLETED"),
+            finds: "COMPLETED",
+        },
+        CancelPoint {
+            name: "after the saga ended",
+            hold: None,
+            ready: Ready::SagaEnded,
+            finds: "COMPLETED",
+        },
+    ];
+    futures::future::join_all(points.iter().map(|point| cancel_at(&stack, point))).await;
+    println!(
+        "cancelled at {} points: {}",
+        points.len(),
+        points.iter().map(|p| p.name).collect::<Vec<_>>().join("; ")
+    );
 }
 
 #[tokio::test]

@@ -30,6 +30,16 @@ async fn happy_path_completes_takes_stock_and_money() {
     let id = accepted["orderId"].as_str().unwrap();
     let order = stack.wait_until_settled(&user, id).await;
     assert_eq!(order["status"], "COMPLETED", "{order}");
+    // Delivery was booked after payment: a two-hour slot at least a day ahead.
+    let from: chrono::DateTime<chrono::Utc> =
+        order["delivery"]["from"].as_str().unwrap().parse().unwrap();
+    let to: chrono::DateTime<chrono::Utc> =
+        order["delivery"]["to"].as_str().unwrap().parse().unwrap();
+    assert_eq!(to - from, chrono::Duration::hours(2), "{order}");
+    assert!(
+        from >= chrono::Utc::now() + chrono::Duration::hours(23),
+        "{order}"
+    );
     assert_eq!(order["lines"][0]["unitPrice"]["amount"], 1999);
     assert!(order.get("reason").is_none());
 

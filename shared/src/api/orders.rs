@@ -92,6 +92,7 @@ impl<C: Catalog, O: OrderStore + PromotionStore, S: SagaStarter> OrdersApi<C, O,
             total,
             reason: None,
             cancel_requested_at: None,
+            delivery: None,
             created_at: now,
             updated_at: now,
             timeline: vec![Milestone {

@@ -4,6 +4,7 @@ use super::{
 };
 use crate::api::idempotency_expiry;
 use crate::clock::format_time;
+use crate::delivery::DeliverySlot;
 use crate::error::StoreError;
 use crate::money::{Currency, Money};
 use crate::order::{Milestone, Step};
@@ -77,6 +78,11 @@ struct OrderItem {
     cancelled_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     cancel_requested_at: Option<DateTime<Utc>>,
+    // Written by CompleteOrder from schedule-delivery's answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    delivery_from: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    delivery_to: Option<DateTime<Utc>>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -123,6 +129,8 @@ impl OrderItem {
             completed_at: None,
             cancelled_at: None,
             cancel_requested_at: order.cancel_requested_at,
+            delivery_from: None,
+            delivery_to: None,
         }
     }
 
@@ -149,6 +157,10 @@ impl OrderItem {
             total: money(self.total),
             reason: self.reason,
             cancel_requested_at: self.cancel_requested_at,
+            delivery: self
+                .delivery_from
+                .zip(self.delivery_to)
+                .map(|(from, to)| DeliverySlot { from, to }),
             created_at: self.created_at,
             updated_at: self.updated_at,
             timeline: Milestone::timeline(&[
