@@ -4,7 +4,7 @@
 # One set of processes per profile (ports in ARCHITECTURE.md); pids, logs and the env file live in
 # local/.state/<profile>/.
 #
-#   stack.sh up dev|test            start the profile's stack in the background and wait until it serves
+#   stack.sh up dev|test|scratch            start the profile's stack in the background and wait until it serves
 #   stack.sh down dev|test          stop it
 #   stack.sh test-run -- CMD...     up test, run CMD with the env file's variables, down, exit with CMD's status
 #   stack.sh dev                    up dev, seed demo data, show how to call the API, down on Ctrl-C
@@ -27,7 +27,9 @@ profile() {
   case "${1:-}" in
     dev) moto_port=4566 lambda_port=9000 gateway_port=3000 ;;
     test) moto_port=4577 lambda_port=9010 gateway_port=3010 ;;
-    *) die "unknown profile '${1:-}' (dev or test)" ;;
+    # A second test stack, so that a test run can go on beside `make test` (same checkout).
+    scratch) moto_port=4588 lambda_port=9020 gateway_port=3020 ;;
+    *) die "unknown profile '${1:-}' (dev, test or scratch)" ;;
   esac
   name="$1"
   state="$repo/local/.state/$1"
@@ -193,7 +195,7 @@ EOF
 }
 
 case "${1:-}" in
-  up | down) [[ $# -eq 2 ]] || die "usage: stack.sh $1 dev|test"; "$1" "$2" ;;
+  up | down) [[ $# -eq 2 ]] || die "usage: stack.sh $1 dev|test|scratch"; "$1" "$2" ;;
   test-run) shift; test_run "$@" ;;
   dev) dev ;;
   token) shift; "$repo/local/bootstrap.sh" >&2; "$python" "$repo/local/devjwt.py" "$@" ;;
