@@ -199,12 +199,45 @@ pub trait InventoryStore: Catalog {
     ) -> impl Future<Output = Result<(Upsert, Product), StoreError>> + Send;
 
     /// Adds `delta` (negative takes away) to `available`, never below zero; `reserved` is not
-    /// touched. Returns the product as stored.
+    /// touched. With a key, its record is written in the same transaction: all or nothing, and
+    /// an existing record for the key writes nothing (`IdempotencyKeyTaken`). Returns the
+    /// product as stored after the change.
     fn adjust_stock(
         &self,
         sku: &Sku,
         delta: i64,
-    ) -> impl Future<Output = Result<Product, StockError>> + Send;
+        idempotency: Option<&StockKey>,
+    ) -> impl Future<Output = Result<StockOutcome, StockError>> + Send;
+
+    /// The record an `Idempotency-Key` of a stock change left, if any.
+    fn stock_key(
+        &self,
+        user_id: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<StockKey>, StoreError>> + Send;
+
+    /// One product, read strongly consistent, so that a change just made shows in it.
+    fn stock(&self, sku: &Sku) -> impl Future<Output = Result<Option<Product>, StoreError>> + Send;
+}
+
+/// Remembers which stock change an `Idempotency-Key` of `POST /products/{sku}/stock` made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StockKey {
+    /// The admin who sent the key: keys are scoped per caller.
+    pub user_id: String,
+    pub key: String,
+    /// The change the key made; a retry must ask for the same one.
+    pub sku: Sku,
+    pub delta: i64,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StockOutcome {
+    /// The change was applied; the product as stored after it.
+    Adjusted(Product),
+    /// The idempotency key was already used; nothing was written.
+    IdempotencyKeyTaken,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,6 +5,7 @@ use chrono::Utc;
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 use shared::adapters::memory::MemoryInventory;
+use shared::api::billing::REPLAYED_HEADER;
 use shared::api::catalog::CatalogApi;
 use shared::inventory::{Product, ReservationLine};
 use shared::money::{Currency, Money};
@@ -43,6 +44,8 @@ enum Caller {
     Customer,
     AdminScope,
     AdminGroup,
+    /// An admin other than `root`.
+    OtherAdmin,
 }
 
 /// An API Gateway HTTP API (payload 2.0) event as the gateway sends it.
@@ -56,6 +59,9 @@ fn event(caller: Caller, route: &str, path: &str, query: &str, body: Option<&str
         }
         Caller::AdminGroup => {
             json!({"jwt": {"claims": {"sub": "root", "cognito:groups": "[staff admin]"}, "scopes": null}})
+        }
+        Caller::OtherAdmin => {
+            json!({"jwt": {"claims": {"sub": "ops", "scope": "admin"}, "scopes": ["admin"]}})
         }
     };
     let mut context = json!({
@@ -272,7 +278,10 @@ async fn an_admin_creates_then_renames_and_reprices_without_touching_stock() {
     let lamp = api.inventory.product(&sku("LAMP")).unwrap();
     assert_eq!((lamp.available, lamp.reserved), (0, 0));
 
-    api.inventory.adjust_stock(&sku("LAMP"), 4).await.unwrap();
+    api.inventory
+        .adjust_stock(&sku("LAMP"), 4, None)
+        .await
+        .unwrap();
     let (status, updated) = put(
         Caller::AdminGroup,
         json!({"name":"Desk lamp","price":{"amount":2700,"currency":"USD"}}),
@@ -540,4 +549,213 @@ async fn an_unknown_route_is_a_404_problem() {
     )
     .await;
     assert_eq!(status, 404);
+}
+
+/// `POST /products/{sku}/stock` with `{"delta": delta}` and an optional `Idempotency-Key`:
+/// the status, the body and whether the answer says it was a replay.
+async fn restock(
+    api: &CatalogApi<MemoryInventory>,
+    caller: Caller,
+    product: &str,
+    delta: i64,
+    key: Option<&str>,
+) -> (u16, Value, bool) {
+    let body = json!({ "delta": delta }).to_string();
+    let mut request = event(
+        caller,
+        "POST /products/{sku}/stock",
+        &format!("/products/{product}/stock"),
+        "",
+        Some(&body),
+    );
+    if let Some(key) = key {
+        request
+            .headers_mut()
+            .insert("idempotency-key", key.parse().unwrap());
+    }
+    let response = api.handle(&request).await;
+    let replayed = match response.headers().get(REPLAYED_HEADER) {
+        None => false,
+        Some(value) => {
+            assert_eq!(value, "true");
+            true
+        }
+    };
+    let (status, body) = answer(response);
+    (status, body, replayed)
+}
+
+fn available(api: &CatalogApi<MemoryInventory>, s: &str) -> i64 {
+    api.inventory.product(&sku(s)).unwrap().available
+}
+
+#[tokio::test]
+async fn a_stock_key_applies_the_change_once_and_replays_the_current_stock() {
+    let api = api(&[("A", 100, 10)]).await;
+    let (status, first, replayed) = restock(&api, Caller::AdminScope, "A", 5, Some("r-1")).await;
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(first, json!({"sku":"A","available":15,"reserved":0}));
+    assert!(!replayed);
+
+    // A retry after a lost answer: the same change, nothing applied, said to be a replay.
+    let (status, again, replayed) = restock(&api, Caller::AdminScope, "A", 5, Some("r-1")).await;
+    assert_eq!((status, &again), (200, &first));
+    assert!(replayed);
+    assert_eq!(available(&api, "A"), 15, "applied twice");
+
+    // The same caller by group is the same admin (`sub`), so the same key is the same key.
+    let (status, _, replayed) = restock(&api, Caller::AdminGroup, "A", 5, Some("r-1")).await;
+    assert_eq!(status, 200);
+    assert!(replayed);
+
+    // The replay answers the stock as it is now, after other changes.
+    let (status, _, _) = restock(&api, Caller::AdminScope, "A", -3, None).await;
+    assert_eq!(status, 200);
+    let (status, now, replayed) = restock(&api, Caller::AdminScope, "A", 5, Some("r-1")).await;
+    assert_eq!(status, 200);
+    assert!(replayed);
+    assert_eq!(now, json!({"sku":"A","available":12,"reserved":0}));
+    assert_eq!(available(&api, "A"), 12);
+}
+
+#[tokio::test]
+async fn a_stock_key_reused_for_another_change_is_refused() {
+    let api = api(&[("A", 100, 10), ("B", 100, 10)]).await;
+    let (status, _, _) = restock(&api, Caller::AdminScope, "A", 5, Some("r-1")).await;
+    assert_eq!(status, 200);
+    for (product, delta) in [("A", 6), ("A", -5), ("B", 5)] {
+        let (status, problem, replayed) =
+            restock(&api, Caller::AdminScope, product, delta, Some("r-1")).await;
+        assert_eq!(status, 422, "{product} {delta}: {problem}");
+        assert_eq!(
+            problem["type"],
+            "urn:problem:order-saga:idempotency-key-reused"
+        );
+        assert!(!replayed);
+    }
+    assert_eq!((available(&api, "A"), available(&api, "B")), (15, 10));
+
+    // Keys belong to their admin: another admin's "r-1" is a change of its own.
+    let (status, answer, replayed) = restock(&api, Caller::OtherAdmin, "B", 1, Some("r-1")).await;
+    assert_eq!(status, 200, "{answer}");
+    assert!(!replayed);
+    assert_eq!(available(&api, "B"), 11);
+    let stored = api
+        .inventory
+        .stock_key("ops", "r-1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((stored.sku.as_str(), stored.delta), ("B", 1));
+}
+
+#[tokio::test]
+async fn without_a_key_every_stock_change_applies() {
+    let api = api(&[("A", 100, 10)]).await;
+    for expected in [15, 20] {
+        let (status, answer, replayed) = restock(&api, Caller::AdminScope, "A", 5, None).await;
+        assert_eq!(status, 200, "{answer}");
+        assert_eq!(answer["available"], expected);
+        assert!(!replayed);
+    }
+    assert_eq!(available(&api, "A"), 20);
+}
+
+#[tokio::test]
+async fn a_refused_stock_change_leaves_its_key_unused() {
+    let api = api(&[("A", 100, 2)]).await;
+    let (status, problem, _) = restock(&api, Caller::AdminScope, "A", -3, Some("w-1")).await;
+    assert_eq!(status, 409, "{problem}");
+    assert_eq!(problem["type"], "urn:problem:order-saga:conflict");
+    let (status, _, _) = restock(&api, Caller::AdminScope, "GHOST", 1, Some("w-2")).await;
+    assert_eq!(status, 404);
+    for key in ["w-1", "w-2"] {
+        assert!(
+            api.inventory
+                .stock_key("root", key)
+                .await
+                .unwrap()
+                .is_none(),
+            "{key} was kept by a refused change"
+        );
+    }
+
+    // Once stock came in, the same key and change go through, once.
+    let (status, _, _) = restock(&api, Caller::AdminScope, "A", 1, None).await;
+    assert_eq!(status, 200);
+    let (status, answer, replayed) = restock(&api, Caller::AdminScope, "A", -3, Some("w-1")).await;
+    assert_eq!(status, 200, "{answer}");
+    assert!(!replayed);
+    assert_eq!(answer["available"], 0);
+    let (status, _, replayed) = restock(&api, Caller::AdminScope, "A", -3, Some("w-1")).await;
+    assert_eq!(status, 200);
+    assert!(replayed);
+    assert_eq!(available(&api, "A"), 0);
+}
+
+#[tokio::test]
+async fn a_bad_stock_key_is_a_400_naming_it_and_changes_nothing() {
+    let api = api(&[("A", 100, 10)]).await;
+    let long = "k".repeat(129);
+    for key in [long.as_str(), "two words", "caf\u{e9}"] {
+        let mut request = event(
+            Caller::AdminScope,
+            "POST /products/{sku}/stock",
+            "/products/A/stock",
+            "",
+            Some(r#"{"delta":5}"#),
+        );
+        request.headers_mut().insert(
+            "idempotency-key",
+            lambda_http::http::HeaderValue::from_bytes(key.as_bytes()).unwrap(),
+        );
+        let (status, problem) = answer(api.handle(&request).await);
+        assert_eq!(status, 400, "{key}: {problem}");
+        assert_eq!(problem_fields(&problem), ["Idempotency-Key"], "{key}");
+    }
+    assert_eq!(available(&api, "A"), 10);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_stock_changes_with_one_key_apply_once() {
+    let api = std::sync::Arc::new(api(&[("A", 100, 10)]).await);
+    let tasks: Vec<_> = (0..10)
+        .map(|_| {
+            let api = api.clone();
+            tokio::spawn(async move {
+                api.adjust_stock("root", Some("same"), "A", br#"{"delta":7}"#, Utc::now())
+                    .await
+            })
+        })
+        .collect();
+    let mut fresh = 0;
+    for task in tasks {
+        let change = task.await.unwrap().unwrap();
+        assert_eq!(change.stock.available, 17);
+        fresh += usize::from(!change.replayed);
+    }
+    assert_eq!(
+        fresh, 1,
+        "one answer made the change, the others replayed it"
+    );
+    assert_eq!(available(&api, "A"), 17, "applied more than once");
+}
+
+/// `events/catalog-api-restock.json`, sent twice: one change, then its replay.
+#[tokio::test]
+async fn the_sample_restock_event_is_idempotent() {
+    let api = api(&[("SKU-MUG", 1299, 10)]).await;
+    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../events/catalog-api-restock.json");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let sample = || lambda_http::request::from_str(&text).unwrap();
+    let first = api.handle(&sample()).await;
+    assert!(first.headers().get(REPLAYED_HEADER).is_none());
+    let (status, first) = answer(first);
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(first, json!({"sku":"SKU-MUG","available":35,"reserved":0}));
+    let again = api.handle(&sample()).await;
+    assert_eq!(again.headers().get(REPLAYED_HEADER).unwrap(), "true");
+    assert_eq!(answer(again), (200, first));
+    assert_eq!(available(&api, "SKU-MUG"), 35);
 }

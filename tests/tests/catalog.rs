@@ -1,9 +1,10 @@
 //! The catalog routes end to end: through the gateway's JWT check, catalog-api and the
 //! inventory table with its `BySku` index.
 
-use e2e::Stack;
+use e2e::{Stack, User};
 use serde_json::{Value, json};
 use shared::order::{OrderId, Sku};
+use shared::ports::InventoryStore;
 use std::collections::HashSet;
 
 type Case<'a> = (&'a str, &'a str, &'a [u8], &'a str, Option<&'a str>);
@@ -382,4 +383,126 @@ async fn malformed_catalog_writes_get_problem_json_naming_the_field() {
     let (_, product) = stack.get(&admin, &product).await;
     assert_eq!(product["name"], format!("Test product {sku}"));
     assert_eq!(stack.stock(&sku).await, (3, 0));
+}
+
+/// `POST /products/{sku}/stock` as `admin` with `{"delta": delta}` and an `Idempotency-Key`:
+/// the status, the body, and whether the answer says an earlier request made the change.
+async fn restock(
+    stack: &Stack,
+    admin: &User,
+    sku: &str,
+    delta: i64,
+    key: &str,
+) -> (u16, Value, bool) {
+    let response = stack
+        .http
+        .post(format!("{}/products/{sku}/stock", stack.gateway))
+        .bearer_auth(&admin.token)
+        .header("Idempotency-Key", key)
+        .json(&json!({ "delta": delta }))
+        .send()
+        .await
+        .expect("POST /products/{sku}/stock");
+    let status = response.status().as_u16();
+    let replayed = match response.headers().get("idempotent-replayed") {
+        None => false,
+        Some(value) => {
+            assert_eq!(value, "true");
+            true
+        }
+    };
+    let body = response.json().await.expect("a JSON answer");
+    (status, body, replayed)
+}
+
+#[tokio::test]
+#[ignore = "needs the local stack: make test"]
+async fn ten_concurrent_restocks_with_one_key_apply_once() {
+    let stack = Stack::connect().await;
+    let admin = stack.admin();
+    let sku = stack.product(3, 500).await;
+    let key = format!("restock-{}", uuid::Uuid::new_v4().simple());
+
+    let answers =
+        futures::future::join_all((0..10).map(|_| restock(&stack, &admin, sku.as_str(), 7, &key)))
+            .await;
+    let expected = json!({"sku": sku, "available": 10, "reserved": 0});
+    for (status, stock, _) in &answers {
+        assert_eq!(*status, 200, "{stock}");
+        assert_eq!(*stock, expected);
+    }
+    let fresh = answers.iter().filter(|(_, _, replayed)| !replayed).count();
+    assert_eq!(
+        fresh, 1,
+        "one answer made the change, the others replayed it"
+    );
+    assert_eq!(stack.stock(&sku).await, (10, 0), "applied more than once");
+    let record = stack
+        .inventory
+        .stock_key(&admin.id, &key)
+        .await
+        .expect("read the key")
+        .expect("the key is recorded");
+    assert_eq!((&record.sku, record.delta), (&sku, 7));
+
+    // A retry after a lost answer answers like the first and changes nothing.
+    let (status, again, replayed) = restock(&stack, &admin, sku.as_str(), 7, &key).await;
+    assert_eq!((status, &again), (200, &expected));
+    assert!(replayed);
+    assert_eq!(stack.stock(&sku).await, (10, 0));
+
+    // The key with another delta or another product is refused, and nothing changes.
+    let other = stack.product(1, 500).await;
+    for (target, delta) in [(&sku, 8), (&sku, -7), (&other, 7)] {
+        let (status, problem, replayed) =
+            restock(&stack, &admin, target.as_str(), delta, &key).await;
+        assert_eq!(status, 422, "{target} {delta}: {problem}");
+        assert_eq!(
+            problem["type"],
+            "urn:problem:order-saga:idempotency-key-reused"
+        );
+        assert!(!replayed);
+    }
+    assert_eq!(stack.stock(&sku).await, (10, 0));
+    assert_eq!(stack.stock(&other).await, (1, 0));
+
+    // Keys belong to their admin: another admin's same key is a change of its own.
+    let (status, stock, replayed) = restock(&stack, &stack.admin(), sku.as_str(), 7, &key).await;
+    assert_eq!(status, 200, "{stock}");
+    assert!(!replayed);
+    assert_eq!(stock["available"], 17);
+}
+
+#[tokio::test]
+#[ignore = "needs the local stack: make test"]
+async fn a_refused_restock_leaves_its_key_for_a_later_try() {
+    let stack = Stack::connect().await;
+    let admin = stack.admin();
+    let sku = stack.product(2, 500).await;
+    let key = format!("writeoff-{}", uuid::Uuid::new_v4().simple());
+
+    let (status, problem, _) = restock(&stack, &admin, sku.as_str(), -3, &key).await;
+    assert_eq!(status, 409, "{problem}");
+    assert_eq!(problem["type"], "urn:problem:order-saga:conflict");
+    assert_eq!(stack.stock(&sku).await, (2, 0));
+    let (status, problem, _) = restock(&stack, &admin, &new_sku(), 5, &key).await;
+    assert_eq!(status, 404, "{problem}");
+
+    let (status, _) = stack
+        .send_json(
+            &admin,
+            "POST",
+            &format!("/products/{sku}/stock"),
+            &json!({"delta": 1}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, stock, replayed) = restock(&stack, &admin, sku.as_str(), -3, &key).await;
+    assert_eq!(status, 200, "{stock}");
+    assert!(!replayed);
+    assert_eq!(stock["available"], 0);
+    let (status, _, replayed) = restock(&stack, &admin, sku.as_str(), -3, &key).await;
+    assert_eq!(status, 200);
+    assert!(replayed);
+    assert_eq!(stack.stock(&sku).await, (0, 0));
 }

@@ -28,6 +28,8 @@ pub struct MemoryInventory {
 struct InventoryState {
     products: HashMap<Sku, Product>,
     reservations: HashMap<OrderId, Reservation>,
+    /// By (caller, key).
+    stock_keys: HashMap<(String, String), StockKey>,
 }
 
 impl MemoryInventory {
@@ -191,8 +193,21 @@ impl InventoryStore for MemoryInventory {
         }
     }
 
-    async fn adjust_stock(&self, sku: &Sku, delta: i64) -> Result<Product, StockError> {
+    async fn adjust_stock(
+        &self,
+        sku: &Sku,
+        delta: i64,
+        idempotency: Option<&StockKey>,
+    ) -> Result<StockOutcome, StockError> {
         let mut state = lock(&self.state);
+        let state = &mut *state;
+        if let Some(record) = idempotency
+            && state
+                .stock_keys
+                .contains_key(&(record.user_id.clone(), record.key.clone()))
+        {
+            return Ok(StockOutcome::IdempotencyKeyTaken);
+        }
         let p = state
             .products
             .get_mut(sku)
@@ -200,12 +215,28 @@ impl InventoryStore for MemoryInventory {
         match p.available.checked_add(delta) {
             Some(available) if available >= 0 => {
                 p.available = available;
-                Ok(p.clone())
+                if let Some(record) = idempotency {
+                    state
+                        .stock_keys
+                        .insert((record.user_id.clone(), record.key.clone()), record.clone());
+                }
+                Ok(StockOutcome::Adjusted(p.clone()))
             }
             _ => Err(StockError::Insufficient {
                 available: p.available,
             }),
         }
+    }
+
+    async fn stock_key(&self, user_id: &str, key: &str) -> Result<Option<StockKey>, StoreError> {
+        Ok(lock(&self.state)
+            .stock_keys
+            .get(&(user_id.to_owned(), key.to_owned()))
+            .cloned())
+    }
+
+    async fn stock(&self, sku: &Sku) -> Result<Option<Product>, StoreError> {
+        Ok(lock(&self.state).products.get(sku).cloned())
     }
 }
 

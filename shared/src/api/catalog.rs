@@ -1,16 +1,21 @@
 //! The catalog: `GET /products` (paginated), `GET /products/{sku}`, and for admins
-//! `PUT /products/{sku}` (name and price) and `POST /products/{sku}/stock` (restock or write off).
+//! `PUT /products/{sku}` (name and price) and `POST /products/{sku}/stock` (restock or write
+//! off, idempotent by `Idempotency-Key`).
 
+use super::billing::REPLAYED_HEADER;
 use super::{
-    ApiError, admin, body_bytes, json_object, json_response, path_param, problem_response,
-    query_param, require_json, unknown_fields,
+    ApiError, MAX_BODY_BYTES, admin, body_bytes, idempotency_key, json_object, json_response,
+    path_param, problem_response, query_param, require_json, unknown_fields,
+    validate_idempotency_key,
 };
+use crate::clock::{Clock, SystemClock};
 use crate::inventory::Product;
 use crate::money::{Currency, Money};
 use crate::order::{FieldError, Sku};
 use crate::page::{Page, PageRequest};
-use crate::ports::{InventoryStore, StockError, Upsert};
-use lambda_http::http::StatusCode;
+use crate::ports::{InventoryStore, StockError, StockKey, StockOutcome, Upsert};
+use chrono::{DateTime, Utc};
+use lambda_http::http::{HeaderValue, StatusCode};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
@@ -54,6 +59,24 @@ pub struct StockView {
     pub reserved: i64,
 }
 
+impl From<Product> for StockView {
+    fn from(p: Product) -> Self {
+        Self {
+            sku: p.sku,
+            available: p.available,
+            reserved: p.reserved,
+        }
+    }
+}
+
+/// What `POST /products/{sku}/stock` answers: the stock, and whether an earlier request with
+/// the same key made the change (then this one changed nothing).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StockChange {
+    pub stock: StockView,
+    pub replayed: bool,
+}
+
 /// The catalog API over the inventory. Built once per process in `main`.
 pub struct CatalogApi<I> {
     pub inventory: I,
@@ -94,10 +117,19 @@ impl<I: InventoryStore> CatalogApi<I> {
                 Ok(json_response(status, &product))
             }
             "POST /products/{sku}/stock" => {
-                admin(request)?;
+                let caller = admin(request)?;
                 require_json(request)?;
-                let stock = self.adjust_stock(&sku(), body_bytes(request)).await?;
-                Ok(json_response(StatusCode::OK, &stock))
+                let key = idempotency_key(request)?;
+                let change = self
+                    .adjust_stock(&caller, key, &sku(), body_bytes(request), SystemClock.now())
+                    .await?;
+                let mut response = json_response(StatusCode::OK, &change.stock);
+                if change.replayed {
+                    response
+                        .headers_mut()
+                        .insert(REPLAYED_HEADER, HeaderValue::from_static("true"));
+                }
+                Ok(response)
             }
             other => Err(ApiError::NotFound(format!(
                 "no route {}",
@@ -145,17 +177,62 @@ impl<I: InventoryStore> CatalogApi<I> {
     }
 
     /// Adds to (or, negative, takes from) the available stock; never below zero, and units
-    /// that orders hold are out of reach.
-    pub async fn adjust_stock(&self, sku: &str, body: &[u8]) -> Result<StockView, ApiError> {
+    /// that orders hold are out of reach. With an idempotency key, a retry of the same change
+    /// answers the product's current stock and changes nothing; the key with another SKU or
+    /// delta is refused.
+    ///
+    /// Keys are scoped per admin (the caller's `sub`), as deposit and order keys are per user:
+    /// keys are chosen by clients, and two admins (or their tools) picking the same key, say
+    /// `restock-1`, must not have one's change silently answered as a replay of the other's.
+    pub async fn adjust_stock(
+        &self,
+        caller: &str,
+        idempotency_key: Option<&str>,
+        sku: &str,
+        body: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<StockChange, ApiError> {
+        if body.len() > MAX_BODY_BYTES {
+            return Err(ApiError::PayloadTooLarge(body.len()));
+        }
+        let key = idempotency_key.map(validate_idempotency_key).transpose()?;
         let sku = parse_sku(sku)?;
         let object = json_object(body)?;
         let delta = stock_delta(&object).map_err(ApiError::InvalidRequest)?;
-        match self.inventory.adjust_stock(&sku, delta).await {
-            Ok(p) => Ok(StockView {
-                sku: p.sku,
-                available: p.available,
-                reserved: p.reserved,
+
+        if let Some(key) = key
+            && let Some(record) = self.inventory.stock_key(caller, key).await?
+        {
+            return self.replay(&record, &sku, delta).await;
+        }
+        let record = key.map(|key| StockKey {
+            user_id: caller.to_owned(),
+            key: key.to_owned(),
+            sku: sku.clone(),
+            delta,
+            created_at: now,
+        });
+        match self
+            .inventory
+            .adjust_stock(&sku, delta, record.as_ref())
+            .await
+        {
+            Ok(StockOutcome::Adjusted(p)) => Ok(StockChange {
+                stock: p.into(),
+                replayed: false,
             }),
+            Ok(StockOutcome::IdempotencyKeyTaken) => {
+                // A concurrent request with the same key won the race: answer as it did.
+                let key = key.unwrap_or_default();
+                let record = self
+                    .inventory
+                    .stock_key(caller, key)
+                    .await?
+                    .ok_or_else(|| {
+                        ApiError::Unavailable("a concurrent request holds this key; retry".into())
+                    })?;
+                self.replay(&record, &sku, delta).await
+            }
             Err(StockError::UnknownProduct) => Err(ApiError::NotFound(format!("no product {sku}"))),
             Err(StockError::Insufficient { available }) => Err(ApiError::Conflict(format!(
                 "{sku} has {available} available; taking {} would leave less than none (units held by orders cannot be taken)",
@@ -163,6 +240,28 @@ impl<I: InventoryStore> CatalogApi<I> {
             ))),
             Err(StockError::Store(e)) => Err(e.into()),
         }
+    }
+
+    /// The answer to a key used before: the same change gets the product's current stock,
+    /// another change is refused.
+    async fn replay(
+        &self,
+        record: &StockKey,
+        sku: &Sku,
+        delta: i64,
+    ) -> Result<StockChange, ApiError> {
+        if record.sku != *sku || record.delta != delta {
+            return Err(ApiError::IdempotencyKeyReused);
+        }
+        let product = self
+            .inventory
+            .stock(sku)
+            .await?
+            .ok_or_else(|| ApiError::NotFound(format!("no product {sku}")))?;
+        Ok(StockChange {
+            stock: product.into(),
+            replayed: true,
+        })
     }
 }
 

@@ -8,13 +8,20 @@ use crate::inventory::{Product, Reservation, ReservationLine, ReservationStatus}
 use crate::money::{Currency, Money};
 use crate::order::{OrderId, Sku};
 use crate::page::{Page, PageRequest};
-use crate::ports::{Catalog, InventoryStore, ReleaseOutcome, ReserveError, StockError, Upsert};
+use crate::ports::{
+    Catalog, InventoryStore, ReleaseOutcome, ReserveError, StockError, StockKey, StockOutcome,
+    Upsert,
+};
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{KeysAndAttributes, Put, ReturnValue, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{
+    KeysAndAttributes, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+    Update,
+};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-/// Products (catalog and stock) and reservations, in the inventory table.
+/// Products (catalog and stock), reservations and stock-change idempotency records, in the
+/// inventory table.
 #[derive(Debug, Clone)]
 pub struct DynamoInventory {
     client: Client,
@@ -122,6 +129,74 @@ impl From<ReservationItem> for Reservation {
     }
 }
 
+/// What an `Idempotency-Key` of a stock change made: enough to tell a retry from a reuse.
+/// Its partition (`IDEMPOTENCY#<caller>`) shares no prefix with products (`PRODUCT#`) or
+/// reservations (`RESERVATION#`), and it carries no `gsi1pk`/`gsi1sk`, so the `BySku` index
+/// (the catalog) never holds it.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StockKeyItem {
+    pk: String,
+    sk: String,
+    user_id: String,
+    key: String,
+    sku: Sku,
+    delta: i64,
+    created_at: DateTime<Utc>,
+    expires_at: i64,
+}
+
+impl StockKeyItem {
+    fn new(record: &StockKey) -> Self {
+        let (pk, sk) = stock_key(&record.user_id, &record.key);
+        Self {
+            pk,
+            sk,
+            user_id: record.user_id.clone(),
+            key: record.key.clone(),
+            sku: record.sku.clone(),
+            delta: record.delta,
+            created_at: record.created_at,
+            expires_at: (record.created_at + crate::api::IDEMPOTENCY_WINDOW).timestamp(),
+        }
+    }
+}
+
+impl From<StockKeyItem> for StockKey {
+    fn from(item: StockKeyItem) -> Self {
+        Self {
+            user_id: item.user_id,
+            key: item.key,
+            sku: item.sku,
+            delta: item.delta,
+            created_at: item.created_at,
+        }
+    }
+}
+
+// The caller is the partition and the key the sort key, so no choice of either can collide
+// with another caller's key, a product or a reservation.
+fn stock_key(user_id: &str, key: &str) -> (String, String) {
+    (format!("IDEMPOTENCY#{user_id}"), format!("STOCK#{key}"))
+}
+
+/// A stock change: `available + delta`, only on a product that has at least `-delta`
+/// available (`available + delta >= 0`, written so that DynamoDB can evaluate it).
+const ADD_TO_AVAILABLE: &str = "SET available = available + :delta";
+const NEVER_BELOW_ZERO: &str = "attribute_exists(pk) AND available >= :floor";
+
+/// Why a stock change's condition failed, from the product as it was: `Ok` when it would pass
+/// now (stock came in between), so the change is worth trying again.
+fn refused_stock_change(current: Option<ProductItem>, delta: i64) -> Result<(), StockError> {
+    match current {
+        None => Err(StockError::UnknownProduct),
+        Some(p) if p.available.saturating_add(delta) < 0 => Err(StockError::Insufficient {
+            available: p.available,
+        }),
+        Some(_) => Ok(()),
+    }
+}
+
 fn product_key(sku: &Sku) -> Item {
     key(format!("PRODUCT#{sku}"), "PRODUCT")
 }
@@ -197,6 +272,132 @@ impl DynamoInventory {
             now,
         ))?;
         put_if_absent(&self.client, &self.table, item).await
+    }
+
+    /// A stock change without a key: one conditional update, which returns what it wrote.
+    async fn add_available(&self, sku: &Sku, delta: i64) -> Result<Product, StockError> {
+        for _ in 0..MAX_RACE_RETRIES {
+            let result = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(product_key(sku)))
+                .update_expression(ADD_TO_AVAILABLE)
+                .condition_expression(NEVER_BELOW_ZERO)
+                .expression_attribute_values(":delta", n(delta))
+                .expression_attribute_values(":floor", n(delta.saturating_neg()))
+                .return_values(ReturnValue::AllNew)
+                .send()
+                .await;
+            match result {
+                Ok(output) => {
+                    let item: ProductItem = from_item(output.attributes.unwrap_or_default())
+                        .map_err(StockError::Store)?;
+                    return Ok(item.into());
+                }
+                Err(e) if is_condition_failure(&e) => {}
+                Err(e) => return Err(StockError::Store(classify(e))),
+            }
+            let current: Option<ProductItem> = get(&self.client, &self.table, product_key(sku))
+                .await
+                .map_err(StockError::Store)?;
+            refused_stock_change(current, delta)?;
+            // Stock came in between the update and the read: try again.
+        }
+        Err(StockError::Store(StoreError::Transient(format!(
+            "stock of {sku} kept changing; try again"
+        ))))
+    }
+
+    /// A stock change with its key's record, in one transaction: the record's condition
+    /// (`attribute_not_exists`) makes a second use of the key write nothing. That also covers
+    /// the SDK's own retry of a call whose answer was lost: it finds the record and is
+    /// answered as a replay.
+    async fn add_available_with_key(
+        &self,
+        sku: &Sku,
+        delta: i64,
+        record: &StockKey,
+    ) -> Result<StockOutcome, StockError> {
+        let put = build(
+            Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(
+                    to_item(&StockKeyItem::new(record)).map_err(StockError::Store)?,
+                ))
+                .condition_expression("attribute_not_exists(pk)")
+                .build(),
+        )
+        .map_err(StockError::Store)?;
+        let update = build(
+            Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(product_key(sku)))
+                .update_expression(ADD_TO_AVAILABLE)
+                .condition_expression(NEVER_BELOW_ZERO)
+                .expression_attribute_values(":delta", n(delta))
+                .expression_attribute_values(":floor", n(delta.saturating_neg()))
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                )
+                .build(),
+        )
+        .map_err(StockError::Store)?;
+        // The key's record first (index 0), so a taken key is told apart from a refused
+        // change (index 1).
+        let items = vec![
+            TransactWriteItem::builder().put(put).build(),
+            TransactWriteItem::builder().update(update).build(),
+        ];
+        for attempt in 1..=MAX_RACE_RETRIES {
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .send()
+                .await;
+            let error = match result {
+                Ok(_) => {
+                    // A transaction returns no attributes: read the product it changed.
+                    let product = self.stock(sku).await.map_err(StockError::Store)?;
+                    return product.map(StockOutcome::Adjusted).ok_or_else(|| {
+                        StockError::Store(StoreError::Internal(format!(
+                            "product {sku} vanished after its stock changed"
+                        )))
+                    });
+                }
+                Err(e) => e,
+            };
+            let Some(reasons) = cancellation_reasons(&error) else {
+                return Err(StockError::Store(classify(error)));
+            };
+            if condition_failed(reasons.first()) {
+                return Ok(StockOutcome::IdempotencyKeyTaken);
+            }
+            if condition_failed(reasons.get(1)) {
+                let current = match reasons.get(1).and_then(|r| r.item()) {
+                    Some(item) => {
+                        Some(from_item::<ProductItem>(item.clone()).map_err(StockError::Store)?)
+                    }
+                    // Not every backend returns the old item; read it.
+                    None => get(&self.client, &self.table, product_key(sku))
+                        .await
+                        .map_err(StockError::Store)?,
+                };
+                refused_stock_change(current, delta)?;
+                continue; // stock came in between: try again
+            }
+            // Concurrent changes with one key collide here; the retry finds the winner's key.
+            if conflicted(reasons) && attempt < MAX_RACE_RETRIES {
+                let pause = 20 * u64::try_from(attempt).unwrap_or(1);
+                tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+                continue;
+            }
+            return Err(StockError::Store(classify(error)));
+        }
+        Err(StockError::Store(StoreError::Transient(format!(
+            "stock of {sku} kept changing; try again"
+        ))))
     }
 }
 
@@ -476,46 +677,33 @@ impl InventoryStore for DynamoInventory {
         )))
     }
 
-    async fn adjust_stock(&self, sku: &Sku, delta: i64) -> Result<Product, StockError> {
-        for _ in 0..MAX_RACE_RETRIES {
-            let result = self
-                .client
-                .update_item()
-                .table_name(&self.table)
-                .set_key(Some(product_key(sku)))
-                .update_expression("SET available = available + :delta")
-                // available + delta >= 0, written so that DynamoDB can evaluate it.
-                .condition_expression("attribute_exists(pk) AND available >= :floor")
-                .expression_attribute_values(":delta", n(delta))
-                .expression_attribute_values(":floor", n(delta.saturating_neg()))
-                .return_values(ReturnValue::AllNew)
-                .send()
-                .await;
-            match result {
-                Ok(output) => {
-                    let item: ProductItem = from_item(output.attributes.unwrap_or_default())
-                        .map_err(StockError::Store)?;
-                    return Ok(item.into());
-                }
-                Err(e) if is_condition_failure(&e) => {}
-                Err(e) => return Err(StockError::Store(classify(e))),
-            }
-            let current: Option<ProductItem> = get(&self.client, &self.table, product_key(sku))
+    async fn adjust_stock(
+        &self,
+        sku: &Sku,
+        delta: i64,
+        idempotency: Option<&StockKey>,
+    ) -> Result<StockOutcome, StockError> {
+        match idempotency {
+            None => self
+                .add_available(sku, delta)
                 .await
-                .map_err(StockError::Store)?;
-            match current {
-                None => return Err(StockError::UnknownProduct),
-                Some(p) if p.available.saturating_add(delta) < 0 => {
-                    return Err(StockError::Insufficient {
-                        available: p.available,
-                    });
-                }
-                // Stock came in between the update and the read: try again.
-                Some(_) => {}
-            }
+                .map(StockOutcome::Adjusted),
+            Some(record) => self.add_available_with_key(sku, delta, record).await,
         }
-        Err(StockError::Store(StoreError::Transient(format!(
-            "stock of {sku} kept changing; try again"
-        ))))
+    }
+
+    async fn stock_key(
+        &self,
+        user_id: &str,
+        key_value: &str,
+    ) -> Result<Option<StockKey>, StoreError> {
+        let (pk, sk) = stock_key(user_id, key_value);
+        let item: Option<StockKeyItem> = get(&self.client, &self.table, key(pk, &sk)).await?;
+        Ok(item.map(StockKey::from))
+    }
+
+    async fn stock(&self, sku: &Sku) -> Result<Option<Product>, StoreError> {
+        let item: Option<ProductItem> = get(&self.client, &self.table, product_key(sku)).await?;
+        Ok(item.map(Product::from))
     }
 }
