@@ -11,8 +11,8 @@ Three patches fix that:
 * CloudFormation creates state machines in moto's plain Step Functions backend, which never runs an
   execution. Pointing that module's backend registry at the executing (parser) backend makes a state
   machine deployed from the template the same one `StartExecution` runs.
-* DynamoDB writes are serialized (see `serialize_dynamodb_writes`), so a condition and its write
-  are atomic, as on DynamoDB.
+* DynamoDB requests are serialized (see `serialize_dynamodb`), so a condition and its write
+  are atomic, as on DynamoDB, and reads never see a table mid-change.
 
 Usage: launcher.py --port 4566 --lambda-port 9000
 """
@@ -28,6 +28,7 @@ from moto import server
 from moto.awslambda.models import LambdaFunction
 from moto.core.config import default_user_config
 from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.responses import DynamoHandler
 from moto.stepfunctions import models as sfn_models
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
@@ -62,11 +63,13 @@ def cargo_lambda_invoke(lambda_port):
     return _invoke_lambda
 
 
-def serialize_dynamodb_writes():
+def serialize_dynamodb():
     """moto serves requests on many threads and checks a write's condition, then applies it, with
     no lock between: two concurrent conditional writes can both pass (seen: a promotion with 5
     uses used 6 times). DynamoDB applies each conditional write and transaction atomically per
-    item; one lock around every write gives the local cloud that guarantee."""
+    item; one lock around every write gives the local cloud that guarantee. Reads take it too:
+    a transaction deep-copies its tables while a concurrent request iterates them, and moto then
+    answers 500 "dictionary changed size during iteration" (seen: 200 orders for one product)."""
     lock = threading.RLock()
 
     def locked(method):
@@ -77,8 +80,10 @@ def serialize_dynamodb_writes():
 
         return wrapper
 
+    # Writes reached from Step Functions' direct integrations call the backend, not the handler.
     for name in ("put_item", "update_item", "delete_item", "batch_write_item", "transact_write_items"):
         setattr(DynamoDBBackend, name, locked(getattr(DynamoDBBackend, name)))
+    DynamoHandler.call_action = locked(DynamoHandler.call_action)
 
 
 def _error(error_type, message):
@@ -94,7 +99,7 @@ def main():
     default_user_config["stepfunctions"]["execute_state_machine"] = True
     sfn_models.stepfunctions_backends = stepfunctions_parser_backends
     LambdaFunction._invoke_lambda = cargo_lambda_invoke(args.lambda_port)
-    serialize_dynamodb_writes()
+    serialize_dynamodb()
     server.main(["--host", "127.0.0.1", "--port", str(args.port)])
 
 

@@ -22,6 +22,8 @@ use thiserror::Error;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "camelCase")]
 pub enum Fault {
+    /// Runs normally: a place holder, so a plan can say "the second call fails".
+    Pass,
     /// Fails with `Transient` before doing anything; the state machine retries it.
     Transient,
     /// Fails with the step's own business error (`OutOfStock`, `PaymentDeclined`).
@@ -117,12 +119,12 @@ pub async fn around<T>(
     step: impl Future<Output = Result<T, StepError>>,
 ) -> Result<T, Diagnostic> {
     let fault = plan.take(function, scope).await.map_err(StepError::from)?;
-    if let Some(fault) = fault {
+    if let Some(fault) = fault.filter(|f| *f != Fault::Pass) {
         tracing::warn!(function, scope, ?fault, "injecting a planned fault");
     }
     let injected = |what: &str| format!("injected fault: {what}");
     match fault {
-        None => Ok(step.await?),
+        None | Some(Fault::Pass) => Ok(step.await?),
         Some(Fault::Transient) => Err(StepError::Transient(injected("transient")).into()),
         Some(Fault::Business) => Err(business
             .unwrap_or_else(|| StepError::Internal(injected("this step has no business error")))

@@ -8,6 +8,8 @@ use shared::adapters::dynamodb::{
 };
 use shared::billing::Account;
 pub use shared::faults::Fault;
+
+pub mod invariants;
 use shared::inventory::Product;
 use shared::money::{Currency, Money};
 use shared::order::{OrderId, Sku};
@@ -379,6 +381,35 @@ impl Stack {
             }
             assert!(Instant::now() < deadline, "execution {name} still running");
             tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// The orders that the dead-letter queue named by the env variable `queue_env` holds
+    /// messages about. Messages are left in the queue: each is hidden for 5 s while paging.
+    pub async fn dlq_order_ids(&self, queue_env: &str) -> std::collections::HashSet<OrderId> {
+        let queue = env(queue_env);
+        let mut ids = std::collections::HashSet::new();
+        loop {
+            let received = self
+                .sqs
+                .receive_message()
+                .queue_url(&queue)
+                .max_number_of_messages(10)
+                .visibility_timeout(5)
+                .send()
+                .await
+                .expect("receive from a DLQ");
+            if received.messages().is_empty() {
+                return ids;
+            }
+            for message in received.messages() {
+                let body: Value = serde_json::from_str(message.body().unwrap_or_default())
+                    .expect("DLQ messages are JSON");
+                let id = body["order"]["orderId"]
+                    .as_str()
+                    .or(body["notification"]["orderId"].as_str());
+                ids.extend(id.and_then(|id| id.parse::<OrderId>().ok()));
+            }
         }
     }
 
