@@ -91,12 +91,18 @@ serve_functions() {
 # A function that fails at start (say, a missing variable) would leave its invocations waiting forever:
 # refuse to come up unless every binary has all its instances still running a second after the start.
 wait_functions() {
-  local group binary running
+  local group binary running started=$SECONDS
   group="$(cat "$state/functions.pid")"
-  sleep 1
+  count() { pgrep -g "$group" -f -c "^$binaries_dir/$1\$" || true; }
   while read -r binary; do
     [[ -x "$binaries_dir/$binary" ]] || fail "$binaries_dir/$binary is missing: run 'make build' first" "$state/functions.log"
-    running="$(pgrep -g "$group" -f -c "^$binaries_dir/$binary\$" || true)"
+    # On a busy machine the instances take a while to start: wait for all of them (15 s at most)...
+    until (($(count "$binary") == instances)) || ((SECONDS - started >= 15)); do sleep 0.2; done
+  done <"$state/binaries"
+  # ...then make sure none of them died at start (a dead one is restarted only after 2 s).
+  sleep 1
+  while read -r binary; do
+    running="$(count "$binary")"
     ((running == instances)) || fail "function $binary exits at start ($running of $instances instances running)" "$state/functions/$binary.log"
   done <"$state/binaries"
 }

@@ -308,3 +308,18 @@ async fn malformed_checkout_bodies_are_400() {
     );
     assert_eq!(api.cart("alice").await.unwrap().items.len(), 1);
 }
+
+#[tokio::test]
+async fn a_repeated_identical_change_right_after_the_first_writes_nothing() {
+    // Concurrent twins of one request (client retries) then never contend for the cart.
+    let api = api().await;
+    let body = qty(3);
+    for _ in 0..10 {
+        api.set_item("alice", "SKU-1", &body).await.unwrap();
+    }
+    let cart = api.cart("alice").await.unwrap();
+    assert_eq!(lines(&cart), [("SKU-1".to_owned(), 3)]);
+    assert_eq!(cart.version, 1, "one write for ten identical requests");
+    api.set_item("alice", "SKU-1", &qty(4)).await.unwrap();
+    assert_eq!(api.cart("alice").await.unwrap().version, 2, "a real change writes");
+}

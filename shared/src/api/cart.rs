@@ -52,8 +52,17 @@ where
         for _ in 0..MAX_CART_RETRIES {
             let mut cart = self.cart(user_id).await?;
             let expected = cart.version;
+            let before = cart.items.clone();
             apply(&mut cart)?;
             let now = self.orders.clock.now();
+            // Nothing to change and touched just now (a concurrent twin of this request won):
+            // answer without a write, so retries of one request never contend with each other.
+            let fresh = cart
+                .updated_at
+                .is_some_and(|at| now - at < chrono::Duration::seconds(60));
+            if cart.items == before && fresh {
+                return Ok(cart);
+            }
             if self.orders.orders.save_cart(&cart, expected, now).await? {
                 cart.version = expected + 1;
                 cart.updated_at = Some(now);
