@@ -44,7 +44,13 @@ impl FromStr for OrderId {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         // Only the canonical hyphenated form: it is what we hand out and what keys hold.
         match Uuid::try_parse(s) {
-            Ok(id) if s.len() == 36 && id.get_version_num() == 7 => Ok(Self(id)),
+            Ok(id)
+                if s.len() == 36
+                    && id.get_version_num() == 7
+                    && id.get_variant() == uuid::Variant::RFC4122 =>
+            {
+                Ok(Self(id))
+            }
             _ => Err(format!("'{}' is not an order id", truncate(s, 64))),
         }
     }
@@ -641,6 +647,13 @@ mod tests {
                 .parse::<OrderId>()
                 .is_err(),
             "a v4 id"
+        );
+        // Found by `fuzz/` (params): version 7 but not the RFC 4122 variant.
+        assert!(
+            "019a4b1e-7c2d-7f3a-0b1c-2d3e4f5a6b7c"
+                .parse::<OrderId>()
+                .is_err(),
+            "variant 0"
         );
     }
 }

@@ -4,8 +4,8 @@
 
 use super::billing::REPLAYED_HEADER;
 use super::{
-    ApiError, MAX_BODY_BYTES, admin, body_bytes, idempotency_key, json_object, json_response,
-    path_param, problem_response, query_param, require_json, unknown_fields,
+    ApiError, MAX_BODY_BYTES, admin, body_bytes, caller, idempotency_key, json_object,
+    json_response, path_param, problem_response, query_param, require_json, unknown_fields,
     validate_idempotency_key,
 };
 use crate::clock::{Clock, SystemClock};
@@ -92,6 +92,8 @@ impl<I: InventoryStore> CatalogApi<I> {
     }
 
     async fn route(&self, request: &Request) -> Result<Response<Body>, ApiError> {
+        // Every route needs a caller, as everywhere else: a token without `sub` is refused.
+        caller(request)?;
         let sku = || path_param(request, "sku");
         match route_key(request).as_str() {
             "GET /products" => {
