@@ -9,13 +9,17 @@
 #   stack.sh test-run -- CMD...     up test, run CMD with the env file's variables, down, exit with CMD's status
 #   stack.sh dev                    up dev, seed demo data, show how to call the API, down on Ctrl-C
 #   stack.sh token USER [--group G] [--scope S]   print a development JWT for the gateway
+#
+# moto never fires EventBridge schedules: the dev stack runs the cleanup function itself every
+# CLEANUP_INTERVAL_SECONDS (default 60; 0 or off switches it off). The test and scratch stacks never
+# do: their tests invoke it with a fixed clock.
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="$repo/.venv"
 python="$venv/bin/python"
 binaries_dir="${CARGO_TARGET_DIR:-$repo/target}/debug"
-services=(moto lambda functions gateway) # in start order
+services=(moto lambda functions gateway cleanup-ticker) # in start order
 # Instances per function: concurrent invocations beyond this wait in cargo lambda's queue.
 instances=8
 # Everything here talks to the local endpoints only; a developer's real AWS profile must not leak in.
@@ -145,6 +149,12 @@ up() {
 
   start gateway "$python" "$repo/local/gateway.py" --port "$gateway_port" --lambda-port "$lambda_port"
   wait_ready gateway "$gateway_port" 30
+  local interval="${CLEANUP_INTERVAL_SECONDS:-60}"
+  if [[ "$name" == dev && "$interval" != off && "$interval" != 0 ]]; then
+    [[ "$interval" =~ ^[0-9]+$ ]] || die "CLEANUP_INTERVAL_SECONDS must be a number of seconds, 0 or off"
+    start cleanup-ticker "$repo/local/stack.sh" tick-cleanup "$name" "$interval"
+    echo "stack: the cleanup function runs every ${interval}s (CLEANUP_INTERVAL_SECONDS=0 switches it off)"
+  fi
   echo "stack: $name is up in $((SECONDS - t0)) s: API on http://127.0.0.1:$gateway_port, AWS on http://127.0.0.1:$moto_port, env in ${env_file#"$repo"/}"
 }
 
@@ -177,6 +187,19 @@ test_run() {
   exit "$status"
 }
 
+# Runs as the `cleanup-ticker` service of the dev stack: invokes the cleanup function with a scheduled
+# event stamped with the current time, as EventBridge would, every $2 seconds.
+tick_cleanup() {
+  profile "$1"
+  local interval="$2" now
+  while sleep "$interval"; do
+    now="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    curl -s -m 120 -X POST "http://127.0.0.1:$lambda_port/2015-03-31/functions/cleanup/invocations" \
+      -d "{\"detail-type\":\"Scheduled Event\",\"source\":\"aws.events\",\"time\":\"$now\",\"detail\":{}}" || true
+    echo
+  done
+}
+
 dev() {
   trap 'echo; down dev; echo "stack: dev stopped"' EXIT
   trap 'exit 0' INT TERM
@@ -206,5 +229,6 @@ case "${1:-}" in
   dev) dev ;;
   token) shift; "$repo/local/bootstrap.sh" >&2; "$python" "$repo/local/devjwt.py" "$@" ;;
   serve-functions) serve_functions "$2" ;; # internal: the `functions` service
-  *) sed -n '2,12s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 2 ;;
+  tick-cleanup) tick_cleanup "$2" "$3" ;; # internal: the dev stack's `cleanup-ticker` service
+  *) sed -n '2,16s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 2 ;;
 esac

@@ -8,6 +8,7 @@ pub mod adapters;
 pub mod api;
 pub mod billing;
 pub mod cart;
+pub mod cleanup;
 pub mod clock;
 pub mod config;
 pub mod delivery;

@@ -397,3 +397,64 @@ pub trait ProfileStore: Send + Sync {
         profile: &Profile,
     ) -> impl Future<Output = Result<ProfileSaved, StoreError>> + Send;
 }
+
+/// What the scheduled cleanup needs from the carts (`shared::cleanup`).
+pub trait CartSweep: Send + Sync {
+    /// Carts with lines, last changed before `untouched_since`, oldest first, a page at a time
+    /// (an index that holds only carts with lines). A cursor this store did not hand out is
+    /// `StoreError::InvalidCursor`.
+    fn stale_carts(
+        &self,
+        untouched_since: DateTime<Utc>,
+        page: &PageRequest,
+    ) -> impl Future<Output = Result<Page<Cart>, StoreError>> + Send;
+
+    /// Empties `cart` if it is still the version read and still untouched since before
+    /// `untouched_since`: its lines go, the version moves on (so a stale writer never matches
+    /// it), `expiredAt` records when. `false` when the customer changed it meanwhile or it was
+    /// expired already: nothing is written then.
+    fn expire_cart(
+        &self,
+        cart: &Cart,
+        untouched_since: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+}
+
+/// What the scheduled cleanup and the operator's tool need from the orders (`shared::cleanup`).
+pub trait OrderSweep: Send + Sync {
+    /// Orders in `status` created before `created_before`, oldest first, a page at a time
+    /// (the `ByStatus` index; eventually consistent, so act only through conditional writes).
+    fn orders_in_status(
+        &self,
+        status: OrderStatus,
+        created_before: DateTime<Utc>,
+        page: &PageRequest,
+    ) -> impl Future<Output = Result<Page<Order>, StoreError>> + Send;
+
+    /// Requests the order's cancellation for `reason` the way the customer's cancel does
+    /// (`cancelRequestedAt`, `cancelReason`, both kept if present), so that every forward status
+    /// write of a saga still running fails from now on. Only while the order is in one of `from`
+    /// and, with `held_before`, has held that status since before it (`reservedAt` for
+    /// `RESERVED`, `createdAt` otherwise). Returns the order after the write, or `None` when the
+    /// condition did not hold. Repeating it changes nothing.
+    fn request_cancellation_for(
+        &self,
+        order_id: OrderId,
+        from: &[OrderStatus],
+        held_before: Option<DateTime<Utc>>,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Option<Order>, StoreError>> + Send;
+
+    /// Moves the order to `CANCELLED` from one of `from`, with the requested reason if one was
+    /// recorded (`cancelReason`) and `reason` otherwise. `true` when this call moved it, `false`
+    /// when it was `CANCELLED` already or in a status not in `from`.
+    fn mark_cancelled(
+        &self,
+        order_id: OrderId,
+        from: &[OrderStatus],
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+}

@@ -321,5 +321,9 @@ async fn a_repeated_identical_change_right_after_the_first_writes_nothing() {
     assert_eq!(lines(&cart), [("SKU-1".to_owned(), 3)]);
     assert_eq!(cart.version, 1, "one write for ten identical requests");
     api.set_item("alice", "SKU-1", &qty(4)).await.unwrap();
-    assert_eq!(api.cart("alice").await.unwrap().version, 2, "a real change writes");
+    assert_eq!(
+        api.cart("alice").await.unwrap().version,
+        2,
+        "a real change writes"
+    );
 }

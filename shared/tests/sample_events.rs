@@ -176,3 +176,16 @@ async fn api_events_are_answered_without_a_server_error() {
     .unwrap();
     assert!(listed.items.is_empty());
 }
+
+/// The scheduled event parses as the cleanup's input: its `time` is the run's clock, and an
+/// empty `detail` keeps the configured limits.
+#[test]
+fn the_scheduled_event_gives_the_cleanup_its_clock() {
+    let event: shared::cleanup::ScheduledEvent =
+        serde_json::from_value(json("cleanup.json")).unwrap();
+    assert_eq!(
+        event.time.map(shared::clock::format_time).as_deref(),
+        Some("2026-11-22T12:00:00.000Z")
+    );
+    assert_eq!(event.detail, shared::cleanup::RunLimits::default());
+}

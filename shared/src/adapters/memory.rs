@@ -480,6 +480,8 @@ struct OrdersState {
     keys: HashMap<(String, String), IdempotencyRecord>,
     promotions: HashMap<String, Promotion>,
     carts: HashMap<String, Cart>,
+    /// `cancelReason` of orders whose cancellation was requested with a reason.
+    cancel_reasons: HashMap<OrderId, String>,
 }
 
 impl MemoryOrders {
@@ -793,5 +795,213 @@ impl crate::faults::FaultPlan for MemoryFaults {
         Ok(lock(&self.plans)
             .get_mut(&(function.to_owned(), scope.to_owned()))
             .and_then(std::collections::VecDeque::pop_front))
+    }
+}
+
+impl MemoryOrders {
+    /// What the state machine's status writes do (tests): moves the order to `status` at `at`
+    /// and records the milestone.
+    pub fn set_status(&self, order_id: OrderId, status: OrderStatus, at: DateTime<Utc>) {
+        let mut state = lock(&self.state);
+        if let Some(order) = state.orders.get_mut(&order_id) {
+            order.status = status;
+            order.updated_at = at;
+            let step = match status {
+                OrderStatus::Reserved => Some(Step::Reserved),
+                OrderStatus::Paid => Some(Step::Paid),
+                OrderStatus::Completed => Some(Step::Completed),
+                OrderStatus::Cancelled => Some(Step::Cancelled),
+                _ => None,
+            };
+            if let Some(step) = step {
+                order.timeline.push(Milestone { step, at });
+            }
+        }
+    }
+}
+
+fn milestone(order: &Order, step: Step) -> Option<DateTime<Utc>> {
+    order.timeline.iter().find(|m| m.step == step).map(|m| m.at)
+}
+
+impl CartSweep for MemoryOrders {
+    async fn stale_carts(
+        &self,
+        untouched_since: DateTime<Utc>,
+        page: &PageRequest,
+    ) -> Result<Page<Cart>, StoreError> {
+        // The cursor is the last cart handed out: `<updatedAt>|<user>`.
+        let after = page
+            .cursor
+            .as_deref()
+            .map(|c| {
+                let (at, user) = c.split_once('|').ok_or(StoreError::InvalidCursor)?;
+                let at = DateTime::parse_from_rfc3339(at)
+                    .map_err(|_| StoreError::InvalidCursor)?
+                    .with_timezone(&Utc);
+                Ok::<_, StoreError>((at, user.to_owned()))
+            })
+            .transpose()?;
+        let state = lock(&self.state);
+        let mut stale: Vec<(DateTime<Utc>, &Cart)> = state
+            .carts
+            .values()
+            .filter(|c| !c.items.is_empty())
+            .filter_map(|c| c.updated_at.map(|at| (at, c)))
+            .filter(|(at, _)| *at < untouched_since)
+            .filter(|(at, c)| {
+                after
+                    .as_ref()
+                    .is_none_or(|(a, u)| (*at, c.user_id.as_str()) > (*a, u.as_str()))
+            })
+            .collect();
+        stale.sort_by(|(a, x), (b, y)| (a, &x.user_id).cmp(&(b, &y.user_id)));
+        let limit = page.limit as usize;
+        let more = stale.len() > limit;
+        let window: Vec<Cart> = stale
+            .into_iter()
+            .take(limit)
+            .map(|(_, c)| c.clone())
+            .collect();
+        let next_cursor = more
+            .then(|| {
+                window.last().map(|c| {
+                    format!(
+                        "{}|{}",
+                        crate::clock::format_time(c.updated_at.unwrap_or_default()),
+                        c.user_id
+                    )
+                })
+            })
+            .flatten();
+        Ok(Page {
+            items: window,
+            next_cursor,
+        })
+    }
+
+    async fn expire_cart(
+        &self,
+        cart: &Cart,
+        untouched_since: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let mut state = lock(&self.state);
+        let Some(stored) = state.carts.get_mut(&cart.user_id) else {
+            return Ok(false);
+        };
+        let untouched = stored.updated_at.is_some_and(|at| at < untouched_since);
+        if stored.version != cart.version || !untouched || stored.items.is_empty() {
+            return Ok(false);
+        }
+        stored.items.clear();
+        stored.version += 1;
+        stored.updated_at = Some(now);
+        Ok(true)
+    }
+}
+
+impl OrderSweep for MemoryOrders {
+    async fn orders_in_status(
+        &self,
+        status: OrderStatus,
+        created_before: DateTime<Utc>,
+        page: &PageRequest,
+    ) -> Result<Page<Order>, StoreError> {
+        let after = page
+            .cursor
+            .as_deref()
+            .map(|c| c.parse::<OrderId>().map_err(|_| StoreError::InvalidCursor))
+            .transpose()?;
+        let state = lock(&self.state);
+        let mut found: Vec<&Order> = state
+            .orders
+            .values()
+            .filter(|o| o.status == status && o.created_at < created_before)
+            .filter(|o| after.is_none_or(|after| o.order_id > after))
+            .collect();
+        found.sort_by_key(|o| o.order_id);
+        let limit = page.limit as usize;
+        let more = found.len() > limit;
+        let window: Vec<Order> = found.into_iter().take(limit).cloned().collect();
+        let next_cursor = more
+            .then(|| window.last().map(|o| o.order_id.to_string()))
+            .flatten();
+        Ok(Page {
+            items: window,
+            next_cursor,
+        })
+    }
+
+    async fn request_cancellation_for(
+        &self,
+        order_id: OrderId,
+        from: &[OrderStatus],
+        held_before: Option<DateTime<Utc>>,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Order>, StoreError> {
+        let mut guard = lock(&self.state);
+        let state = &mut *guard;
+        let Some(order) = state.orders.get_mut(&order_id) else {
+            return Ok(None);
+        };
+        if !from.contains(&order.status) {
+            return Ok(None);
+        }
+        if let Some(held_before) = held_before {
+            let since = if order.status == OrderStatus::Reserved {
+                milestone(order, Step::Reserved)
+            } else {
+                Some(order.created_at)
+            };
+            if since.is_none_or(|since| since >= held_before) {
+                return Ok(None);
+            }
+        }
+        if order.cancel_requested_at.is_none() {
+            order.cancel_requested_at = Some(now);
+            order.timeline.push(Milestone {
+                step: Step::CancelRequested,
+                at: now,
+            });
+            state
+                .cancel_reasons
+                .entry(order_id)
+                .or_insert_with(|| reason.to_owned());
+        }
+        order.updated_at = now;
+        Ok(Some(order.clone()))
+    }
+
+    async fn mark_cancelled(
+        &self,
+        order_id: OrderId,
+        from: &[OrderStatus],
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let mut guard = lock(&self.state);
+        let state = &mut *guard;
+        let Some(order) = state.orders.get_mut(&order_id) else {
+            return Ok(false);
+        };
+        if !from.contains(&order.status) {
+            return Ok(false);
+        }
+        order.status = OrderStatus::Cancelled;
+        order.reason = Some(
+            state
+                .cancel_reasons
+                .get(&order_id)
+                .cloned()
+                .unwrap_or_else(|| reason.to_owned()),
+        );
+        order.updated_at = now;
+        order.timeline.push(Milestone {
+            step: Step::Cancelled,
+            at: now,
+        });
+        Ok(true)
     }
 }

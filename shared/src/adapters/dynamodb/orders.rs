@@ -400,3 +400,141 @@ impl OrderStore for DynamoOrders {
         }))
     }
 }
+
+/// The orders by status, oldest first (`status` + `createdAt`): what the scheduled cleanup and
+/// `ordertracker stuck` look for. Its keys are the order's own attributes, so the status writes
+/// of the state machine keep it current without writing anything else.
+const BY_STATUS_INDEX: &str = "ByStatus";
+
+fn status_values(
+    mut update: aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder,
+    from: &[OrderStatus],
+) -> (
+    aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder,
+    String,
+) {
+    let mut names = Vec::new();
+    for (i, status) in from.iter().enumerate() {
+        let name = format!(":from{i}");
+        update = update.expression_attribute_values(&name, s(status.as_str()));
+        names.push(name);
+    }
+    (update, format!("#status IN ({})", names.join(", ")))
+}
+
+impl crate::ports::OrderSweep for DynamoOrders {
+    async fn orders_in_status(
+        &self,
+        status: OrderStatus,
+        created_before: DateTime<Utc>,
+        page: &PageRequest,
+    ) -> Result<Page<Order>, StoreError> {
+        let start = page
+            .cursor
+            .as_deref()
+            .map(|c| decode_cursor(c, &["pk", "sk", "status", "createdAt"]))
+            .transpose()?;
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(BY_STATUS_INDEX)
+            .key_condition_expression("#status = :status AND createdAt < :before")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":status", s(status.as_str()))
+            .expression_attribute_values(":before", s(format_time(created_before)))
+            .scan_index_forward(true)
+            .limit(i32::try_from(page.limit).unwrap_or(i32::MAX))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(classify)?;
+        let items = output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|item| from_item::<OrderItem>(item).map(OrderItem::into_order))
+            .collect::<Result<_, _>>()?;
+        Ok(Page {
+            items,
+            next_cursor: output.last_evaluated_key.as_ref().and_then(encode_cursor),
+        })
+    }
+
+    async fn request_cancellation_for(
+        &self,
+        order_id: OrderId,
+        from: &[OrderStatus],
+        held_before: Option<DateTime<Utc>>,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Order>, StoreError> {
+        if from.is_empty() {
+            return Ok(None);
+        }
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(order_pk(order_id), "ORDER")))
+            .update_expression(
+                "SET cancelRequestedAt = if_not_exists(cancelRequestedAt, :now), \
+                 cancelReason = if_not_exists(cancelReason, :reason), updatedAt = :now",
+            )
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":now", s(format_time(now)))
+            .expression_attribute_values(":reason", s(reason))
+            .return_values(ReturnValue::AllNew);
+        let (mut update, mut condition) = status_values(update, from);
+        if let Some(held_before) = held_before {
+            // RESERVED counts from the reservation, every other status from the order's creation.
+            condition.push_str(
+                " AND ((#status = :reservedStatus AND reservedAt < :held) \
+                 OR (#status <> :reservedStatus AND createdAt < :held))",
+            );
+            update = update
+                .expression_attribute_values(":reservedStatus", s("RESERVED"))
+                .expression_attribute_values(":held", s(format_time(held_before)));
+        }
+        match update.condition_expression(condition).send().await {
+            Ok(output) => output
+                .attributes
+                .map(|item| from_item::<OrderItem>(item).map(OrderItem::into_order))
+                .transpose(),
+            Err(e) if is_condition_failure(&e) => Ok(None),
+            Err(e) => Err(classify(e)),
+        }
+    }
+
+    async fn mark_cancelled(
+        &self,
+        order_id: OrderId,
+        from: &[OrderStatus],
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        if from.is_empty() {
+            return Ok(false);
+        }
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(order_pk(order_id), "ORDER")))
+            .update_expression(
+                "SET #status = :cancelled, #reason = if_not_exists(cancelReason, :reason), \
+                 updatedAt = :now, cancelledAt = if_not_exists(cancelledAt, :now)",
+            )
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#reason", "reason")
+            .expression_attribute_values(":cancelled", s("CANCELLED"))
+            .expression_attribute_values(":reason", s(reason))
+            .expression_attribute_values(":now", s(format_time(now)));
+        let (update, condition) = status_values(update, from);
+        match update.condition_expression(condition).send().await {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failure(&e) => Ok(false),
+            Err(e) => Err(classify(e)),
+        }
+    }
+}

@@ -1,0 +1,839 @@
+//! What each subcommand does, apart from how it is printed.
+
+use crate::history::{self, Execution};
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use shared::adapters::dynamodb::{
+    DynamoBilling, DynamoInventory, DynamoNotifications, DynamoOrders,
+};
+use shared::adapters::sfn::StepFunctionsSaga;
+use shared::billing::Payment;
+use shared::cleanup::{self, Compensation, Ports, SAGA_FAILED};
+use shared::clock::{Clock, SystemClock};
+use shared::inventory::Reservation;
+use shared::notification::Notification;
+use shared::order::{Order, OrderId, OrderStatus};
+use shared::page::PageRequest;
+use shared::ports::{
+    BillingStore, InventoryStore, NotificationStore, OrderStore, OrderSweep, SagaStart, SagaStarter,
+};
+use shared::saga::SagaInput;
+use std::collections::HashMap;
+
+pub enum Failure {
+    /// Bad usage, an unknown order or queue: exit status 2.
+    Usage(String),
+    /// Anything else: exit status 1.
+    Failed(String),
+}
+
+fn failed(what: &str) -> impl Fn(String) -> Failure + '_ {
+    move |e| Failure::Failed(format!("{what}: {e}"))
+}
+
+trait OrFail<T> {
+    fn or_fail(self, what: &str) -> Result<T, Failure>;
+}
+
+impl<T, E: std::fmt::Display> OrFail<T> for Result<T, E> {
+    fn or_fail(self, what: &str) -> Result<T, Failure> {
+        self.map_err(|e| failed(what)(e.to_string()))
+    }
+}
+
+/// Ages on the command line: `90s`, `15m`, `2h`, `1d` (a bare number is minutes).
+pub fn parse_age(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, unit) = text.split_at(
+        text.find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len()),
+    );
+    let n: i64 = number
+        .parse()
+        .map_err(|_| format!("'{text}' is not an age like 90s, 15m, 2h or 1d"))?;
+    match unit {
+        "s" => Ok(Duration::seconds(n)),
+        "" | "m" => Ok(Duration::minutes(n)),
+        "h" => Ok(Duration::hours(n)),
+        "d" => Ok(Duration::days(n)),
+        _ => Err(format!("'{text}': the unit is s, m, h or d")),
+    }
+}
+
+pub struct Context {
+    pub orders: DynamoOrders,
+    pub inventory: DynamoInventory,
+    pub billing: DynamoBilling,
+    pub notifications: DynamoNotifications,
+    pub saga: StepFunctionsSaga,
+    pub saga_arn: String,
+    pub audit_table: Option<String>,
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub sfn: aws_sdk_sfn::Client,
+    pub sqs: aws_sdk_sqs::Client,
+}
+
+fn var(name: &'static str) -> Result<String, Failure> {
+    shared::config::required(name).map_err(|e| {
+        Failure::Usage(format!(
+            "{e} (ordertracker reads the functions' variables; locally: set -a; source local/.state/dev/env; set +a)"
+        ))
+    })
+}
+
+impl Context {
+    pub async fn from_env() -> Result<Self, Failure> {
+        let orders = var("ORDERS_TABLE")?;
+        let inventory = var("INVENTORY_TABLE")?;
+        let billing = var("BILLING_TABLE")?;
+        let notifications = var("NOTIFICATIONS_TABLE")?;
+        let saga_arn = var("ORDER_SAGA_ARN")?;
+        let aws = shared::config::aws().await;
+        let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
+        let sfn = aws_sdk_sfn::Client::new(&aws);
+        Ok(Self {
+            orders: DynamoOrders::new(dynamodb.clone(), orders),
+            inventory: DynamoInventory::new(dynamodb.clone(), inventory),
+            billing: DynamoBilling::new(dynamodb.clone(), billing),
+            notifications: DynamoNotifications::new(dynamodb.clone(), notifications),
+            saga: StepFunctionsSaga::new(sfn.clone(), saga_arn.clone()),
+            saga_arn,
+            audit_table: std::env::var("AUDIT_TABLE").ok().filter(|t| !t.is_empty()),
+            dynamodb,
+            sfn,
+            sqs: aws_sdk_sqs::Client::new(&aws),
+        })
+    }
+
+    fn ports(
+        &self,
+    ) -> Ports<
+        '_,
+        DynamoOrders,
+        DynamoInventory,
+        DynamoBilling,
+        DynamoNotifications,
+        StepFunctionsSaga,
+    > {
+        Ports {
+            orders: &self.orders,
+            inventory: &self.inventory,
+            billing: &self.billing,
+            notifications: &self.notifications,
+            saga: &self.saga,
+        }
+    }
+
+    fn execution_arn(&self, name: &str) -> String {
+        format!(
+            "{}:{name}",
+            self.saga_arn.replacen(":stateMachine:", ":execution:", 1)
+        )
+    }
+
+    /// The saga execution `name`, with its history; `None` when there is none.
+    pub async fn execution(&self, name: &str) -> Result<Option<Execution>, Failure> {
+        let arn = self.execution_arn(name);
+        let described = match self
+            .sfn
+            .describe_execution()
+            .execution_arn(&arn)
+            .send()
+            .await
+        {
+            Ok(d) => d,
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_execution_does_not_exist()) =>
+            {
+                return Ok(None);
+            }
+            Err(e) => {
+                return Err(Failure::Failed(format!(
+                    "describing execution {name}: {}",
+                    aws_sdk_sfn::error::DisplayErrorContext(&e)
+                )));
+            }
+        };
+        let mut events = Vec::new();
+        let mut token = None;
+        loop {
+            let page = self
+                .sfn
+                .get_execution_history()
+                .execution_arn(&arn)
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| {
+                    Failure::Failed(format!(
+                        "history of {name}: {}",
+                        aws_sdk_sfn::error::DisplayErrorContext(&e)
+                    ))
+                })?;
+            token = page.next_token().map(str::to_owned);
+            events.extend(page.events().iter().cloned());
+            if token.is_none() {
+                break;
+            }
+        }
+        events.sort_by_key(|e| e.id());
+        let (steps, failure) = history::steps(&events);
+        let (error, cause) = failure.map_or((None, None), |(e, c)| (Some(e), Some(c)));
+        Ok(Some(Execution {
+            name: name.to_owned(),
+            status: described.status().as_str().to_owned(),
+            start: Some(history::time(described.start_date())),
+            stop: described.stop_date().map(history::time),
+            steps,
+            error,
+            cause,
+        }))
+    }
+
+    /// The executions an order can have: its saga, and a cancellation of a completed order.
+    async fn executions(&self, order_id: OrderId) -> Result<Vec<Execution>, Failure> {
+        let mut found = Vec::new();
+        for name in [order_id.to_string(), format!("{order_id}-cancel")] {
+            found.extend(self.execution(&name).await?);
+        }
+        Ok(found)
+    }
+}
+
+fn parse_id(text: &str) -> Result<OrderId, Failure> {
+    text.trim()
+        .parse::<OrderId>()
+        .map_err(|e| Failure::Usage(format!("'{text}' is not an order id: {e}")))
+}
+
+async fn order(ctx: &Context, id: OrderId) -> Result<Order, Failure> {
+    ctx.orders
+        .get(id)
+        .await
+        .or_fail("reading the order")?
+        .ok_or_else(|| Failure::Usage(format!("no order {id}")))
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderView {
+    pub order: Order,
+    pub payment: Option<Payment>,
+    pub reservation: Option<Reservation>,
+    pub notifications: Vec<Notification>,
+    pub audit: Vec<Value>,
+    /// Why the audit trail could not be read, if it could not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audit_note: Option<String>,
+    pub executions: Vec<Execution>,
+}
+
+pub async fn show(ctx: &Context, id: &str) -> Result<OrderView, Failure> {
+    let id = parse_id(id)?;
+    let order = order(ctx, id).await?;
+    let payment = ctx
+        .billing
+        .payment(id)
+        .await
+        .or_fail("reading the payment")?;
+    let reservation = ctx
+        .inventory
+        .reservation(id)
+        .await
+        .or_fail("reading the reservation")?;
+    let notifications = ctx
+        .notifications
+        .for_user(&order.user_id)
+        .await
+        .or_fail("reading notifications")?
+        .into_iter()
+        .filter(|n| n.order_id == id)
+        .collect();
+    let (audit, audit_note) = audit_trail(ctx, id).await;
+    let executions = ctx.executions(id).await?;
+    Ok(OrderView {
+        order,
+        payment,
+        reservation,
+        notifications,
+        audit,
+        audit_note,
+        executions,
+    })
+}
+
+/// The audit entries of an order (`pk = ORDER#<id>` in the audit table), oldest first. The
+/// audit table fills once the audit issue lands; until then this is empty.
+async fn audit_trail(ctx: &Context, id: OrderId) -> (Vec<Value>, Option<String>) {
+    let Some(table) = &ctx.audit_table else {
+        return (Vec::new(), Some("AUDIT_TABLE is not set".into()));
+    };
+    let result = ctx
+        .dynamodb
+        .query()
+        .table_name(table)
+        .key_condition_expression("pk = :pk")
+        .expression_attribute_values(":pk", AttributeValue::S(format!("ORDER#{id}")))
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await;
+    match result {
+        Ok(items) => (items.into_iter().map(item_json).collect(), None),
+        Err(e) => (
+            Vec::new(),
+            Some(format!(
+                "the audit table could not be read: {}",
+                aws_sdk_dynamodb::error::DisplayErrorContext(&e)
+            )),
+        ),
+    }
+}
+
+fn item_json(item: HashMap<String, AttributeValue>) -> Value {
+    serde_dynamo::from_item(item).unwrap_or(Value::Null)
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StuckOrder {
+    pub order_id: OrderId,
+    pub user_id: String,
+    pub status: OrderStatus,
+    pub created_at: DateTime<Utc>,
+    pub age_minutes: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub cancel_requested: bool,
+    /// The saga's execution status (`NONE` when it never started).
+    pub execution: String,
+    /// Its last step, with the error it failed on.
+    pub stopped_at: String,
+}
+
+pub async fn stuck(
+    ctx: &Context,
+    older_than: Duration,
+    limit: usize,
+) -> Result<Vec<StuckOrder>, Failure> {
+    let now = SystemClock.now();
+    let before = now - older_than;
+    let mut rows = Vec::new();
+    for status in [
+        OrderStatus::Pending,
+        OrderStatus::Reserved,
+        OrderStatus::Paid,
+        OrderStatus::CompensationFailed,
+    ] {
+        let mut cursor = None;
+        loop {
+            if rows.len() >= limit {
+                return Ok(rows);
+            }
+            let page = PageRequest { limit: 100, cursor };
+            let found = ctx
+                .orders
+                .orders_in_status(status, before, &page)
+                .await
+                .or_fail("listing orders by status")?;
+            for order in found.items {
+                if rows.len() >= limit {
+                    break;
+                }
+                let executions = ctx.executions(order.order_id).await?;
+                let last = executions.last();
+                rows.push(StuckOrder {
+                    order_id: order.order_id,
+                    user_id: order.user_id.clone(),
+                    status: order.status,
+                    created_at: order.created_at,
+                    age_minutes: (now - order.created_at).num_minutes(),
+                    reason: order.reason.clone(),
+                    cancel_requested: order.cancel_requested_at.is_some(),
+                    execution: last.map_or("NONE".into(), |e| format!("{} {}", e.name, e.status)),
+                    stopped_at: last.map_or("never started".into(), Execution::stopped_at),
+                });
+            }
+            cursor = found.next_cursor;
+            if cursor.is_none() {
+                break;
+            }
+        }
+    }
+    Ok(rows)
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RetryOutcome {
+    pub order_id: OrderId,
+    pub before: OrderStatus,
+    pub after: OrderStatus,
+    /// What was done, in words.
+    pub action: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compensation: Option<Compensation>,
+    /// `false` when nothing was missing: the retry changed nothing.
+    pub changed: bool,
+}
+
+/// Resumes an order, never blindly restarting it:
+///
+/// - a saga still running is left alone (it will finish or compensate by itself);
+/// - `PENDING` with no execution: the saga is started under the order id (what create-order
+///   failed to do; harmless if it runs);
+/// - `PENDING`, `RESERVED` or `PAID` whose saga ended without finishing, and `COMPLETED` with a
+///   cancellation that never ran: the cancellation is requested as the customer's would be (so
+///   nothing can move the order forward any more), then the saga's compensations run here with
+///   its own idempotent steps: refund, release, cancel (reason `SAGA_FAILED` unless one was
+///   recorded), notify. The state machine cannot be restarted past the payment: a new execution
+///   would fail `MarkOrderReserved` on a `PAID` order and release without refunding;
+/// - `COMPENSATION_FAILED`: the same compensations, then `CANCELLED` with the recorded reason;
+/// - `CANCELLED`: refund and release run again, which finds nothing to give back unless
+///   something was missed; `COMPLETED` is left alone.
+pub async fn retry(ctx: &Context, id: &str) -> Result<RetryOutcome, Failure> {
+    let id = parse_id(id)?;
+    let order = order(ctx, id).await?;
+    let before = order.status;
+    let clock = SystemClock;
+    let running: Vec<Execution> = ctx
+        .executions(id)
+        .await?
+        .into_iter()
+        .filter(|e| e.status == "RUNNING")
+        .collect();
+    let outcome =
+        |action: String, compensation: Option<Compensation>, changed: bool, after| RetryOutcome {
+            order_id: id,
+            before,
+            after,
+            action,
+            compensation,
+            changed,
+        };
+    if let Some(execution) = running.first()
+        && before != OrderStatus::CompensationFailed
+    {
+        return Ok(outcome(
+            format!(
+                "nothing done: execution {} is still running (at {}); it finishes or compensates by itself",
+                execution.name,
+                execution.stopped_at()
+            ),
+            None,
+            false,
+            before,
+        ));
+    }
+    let has_main = ctx.execution(&id.to_string()).await?.is_some();
+    let ports = ctx.ports();
+    match before {
+        OrderStatus::Pending if !has_main => {
+            let input =
+                serde_json::to_string(&SagaInput::for_order(&order)).or_fail("saga input")?;
+            let started = ctx
+                .saga
+                .start(id, &input)
+                .await
+                .or_fail("starting the saga")?;
+            Ok(outcome(
+                match started {
+                    SagaStart::Started => {
+                        "started the saga under the order id (it had never started)".into()
+                    }
+                    SagaStart::AlreadyStarted => {
+                        "the saga had started meanwhile; nothing done".into()
+                    }
+                },
+                None,
+                started == SagaStart::Started,
+                before,
+            ))
+        }
+        OrderStatus::Completed if order.cancel_requested_at.is_none() => Ok(outcome(
+            "nothing to retry: the order is COMPLETED".into(),
+            None,
+            false,
+            before,
+        )),
+        OrderStatus::Cancelled => {
+            let input = || shared::saga::CompensationInput { order_id: id };
+            let refunded = shared::saga::refund_payment(&ctx.billing, &clock, input())
+                .await
+                .or_fail("refunding")?
+                .refunded;
+            let released = shared::saga::release_reservation(&ctx.inventory, &clock, input())
+                .await
+                .or_fail("releasing")?
+                .released;
+            let done = Compensation {
+                refunded,
+                released,
+                ..Compensation::default()
+            };
+            let changed = refunded || released;
+            Ok(outcome(
+                if changed {
+                    "the order was CANCELLED but held money or stock: given back now".into()
+                } else {
+                    "nothing missing: the order is CANCELLED and holds no money or stock".into()
+                },
+                Some(done),
+                changed,
+                before,
+            ))
+        }
+        OrderStatus::CompensationFailed => {
+            let reason = order.reason.clone().unwrap_or_else(|| SAGA_FAILED.into());
+            let done = cleanup::compensate(
+                &ports,
+                &clock,
+                &order,
+                &[OrderStatus::CompensationFailed],
+                &reason,
+            )
+            .await
+            .or_fail("compensating (the order stays COMPENSATION_FAILED; retry again)")?;
+            Ok(outcome(
+                format!(
+                    "ran the compensations the saga gave up on; the order is CANCELLED ({reason})"
+                ),
+                Some(done),
+                true,
+                after_status(ctx, id).await?,
+            ))
+        }
+        _ => {
+            // PENDING/RESERVED/PAID whose saga ended, or COMPLETED with a cancellation that never ran.
+            let from = [
+                OrderStatus::Pending,
+                OrderStatus::Reserved,
+                OrderStatus::Paid,
+                OrderStatus::Completed,
+            ];
+            let Some(requested) = ctx
+                .orders
+                .request_cancellation_for(id, &from, None, SAGA_FAILED, clock.now())
+                .await
+                .or_fail("requesting the cancellation")?
+            else {
+                return Ok(outcome(
+                    "the order changed meanwhile; nothing done (run show and retry again)".into(),
+                    None,
+                    false,
+                    after_status(ctx, id).await?,
+                ));
+            };
+            let done = cleanup::compensate(&ports, &clock, &requested, &from, SAGA_FAILED)
+                .await
+                .or_fail("compensating (the cancellation is requested; retry again)")?;
+            Ok(outcome(
+                "the saga had ended without finishing: money and stock given back, order cancelled"
+                    .into(),
+                Some(done),
+                true,
+                after_status(ctx, id).await?,
+            ))
+        }
+    }
+}
+
+async fn after_status(ctx: &Context, id: OrderId) -> Result<OrderStatus, Failure> {
+    Ok(order(ctx, id).await?.status)
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DlqMessage {
+    pub message_id: String,
+    /// The order it is about, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub order_id: Option<String>,
+    pub kind: String,
+    pub body: Value,
+}
+
+async fn queue_url(ctx: &Context, queue: &str) -> Result<String, Failure> {
+    if queue.starts_with("http://") || queue.starts_with("https://") {
+        return Ok(queue.to_owned());
+    }
+    ctx.sqs
+        .get_queue_url()
+        .queue_name(queue)
+        .send()
+        .await
+        .map_err(|e| {
+            Failure::Usage(format!(
+                "no queue '{queue}': {}",
+                aws_sdk_sqs::error::DisplayErrorContext(&e)
+            ))
+        })
+        .map(|o| o.queue_url().unwrap_or_default().to_owned())
+}
+
+fn classify(body: &Value) -> (String, Option<String>) {
+    if let Some(id) = body["order"]["orderId"].as_str() {
+        ("compensation".into(), Some(id.to_owned()))
+    } else if let Some(id) = body["notification"]["orderId"].as_str() {
+        ("notification".into(), Some(id.to_owned()))
+    } else {
+        (
+            "message".into(),
+            body["orderId"].as_str().map(str::to_owned),
+        )
+    }
+}
+
+/// Reads every message without consuming it: each is hidden for a few seconds while the
+/// queue is paged, then visible again.
+async fn peek(
+    ctx: &Context,
+    url: &str,
+    hide_seconds: i32,
+) -> Result<Vec<(DlqMessage, String)>, Failure> {
+    let mut seen = HashMap::new();
+    loop {
+        let received = ctx
+            .sqs
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .visibility_timeout(hide_seconds)
+            .send()
+            .await
+            .map_err(|e| {
+                Failure::Failed(format!(
+                    "receiving: {}",
+                    aws_sdk_sqs::error::DisplayErrorContext(&e)
+                ))
+            })?;
+        let mut new = 0;
+        for message in received.messages() {
+            let id = message.message_id().unwrap_or_default().to_owned();
+            if seen.contains_key(&id) {
+                continue;
+            }
+            new += 1;
+            let body: Value = serde_json::from_str(message.body().unwrap_or_default())
+                .unwrap_or_else(|_| Value::String(message.body().unwrap_or_default().to_owned()));
+            let (kind, order_id) = classify(&body);
+            let receipt = message.receipt_handle().unwrap_or_default().to_owned();
+            seen.insert(
+                id.clone(),
+                (
+                    DlqMessage {
+                        message_id: id,
+                        order_id,
+                        kind,
+                        body,
+                    },
+                    receipt,
+                ),
+            );
+        }
+        if new == 0 {
+            break;
+        }
+    }
+    Ok(seen.into_values().collect())
+}
+
+pub async fn dlq_list(ctx: &Context, queue: &str) -> Result<Vec<DlqMessage>, Failure> {
+    let url = queue_url(ctx, queue).await?;
+    let mut messages: Vec<DlqMessage> = peek(ctx, &url, 5)
+        .await?
+        .into_iter()
+        .map(|(m, _)| m)
+        .collect();
+    messages.sort_by(|a, b| a.message_id.cmp(&b.message_id));
+    Ok(messages)
+}
+
+#[derive(Serialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct RedriveOutcome {
+    pub replayed: usize,
+    pub failed: usize,
+    pub failures: Vec<String>,
+}
+
+/// Replays each message; deletes it only once the replay succeeded.
+pub async fn dlq_redrive(
+    ctx: &Context,
+    queue: &str,
+    progress: bool,
+) -> Result<RedriveOutcome, Failure> {
+    let url = queue_url(ctx, queue).await?;
+    // Hidden long enough to replay them all; a message whose replay fails comes back after it.
+    let messages = peek(ctx, &url, 120).await?;
+    let sources = ctx
+        .sqs
+        .list_dead_letter_source_queues()
+        .queue_url(&url)
+        .send()
+        .await
+        .map(|o| o.queue_urls().to_vec())
+        .unwrap_or_default();
+    let bar = progress.then(|| {
+        let bar = indicatif::ProgressBar::new(messages.len() as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    });
+    let mut outcome = RedriveOutcome::default();
+    for (message, receipt) in messages {
+        let result = replay(ctx, &message, &sources).await;
+        match result {
+            Ok(()) => {
+                ctx.sqs
+                    .delete_message()
+                    .queue_url(&url)
+                    .receipt_handle(receipt)
+                    .send()
+                    .await
+                    .map_err(|e| Failure::Failed(format!("deleting a replayed message: {e}")))?;
+                outcome.replayed += 1;
+            }
+            Err(e) => {
+                outcome.failed += 1;
+                outcome
+                    .failures
+                    .push(format!("{}: {e}", message.message_id));
+            }
+        }
+        if let Some(bar) = &bar {
+            bar.inc(1);
+        }
+    }
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    Ok(outcome)
+}
+
+async fn replay(ctx: &Context, message: &DlqMessage, sources: &[String]) -> Result<(), String> {
+    match (message.kind.as_str(), &message.order_id) {
+        ("compensation", Some(id)) => retry(ctx, id).await.map(|_| ()).map_err(|e| match e {
+            Failure::Usage(m) | Failure::Failed(m) => m,
+        }),
+        ("notification", Some(_)) => {
+            let input: shared::saga::NotifyInput =
+                serde_json::from_value(message.body["notification"].clone())
+                    .map_err(|e| e.to_string())?;
+            shared::saga::notify(&ctx.notifications, &SystemClock, input)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        }
+        _ => match sources {
+            [source] => ctx
+                .sqs
+                .send_message()
+                .queue_url(source)
+                .message_body(message.body.to_string())
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+            _ => Err("not a saga message and no single source queue to move it back to".into()),
+        },
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    Table,
+    Csv,
+    Json,
+}
+
+/// The audit entries whose time (`at`, `createdAt` or `timestamp`) falls in `[from, to)`.
+/// The table is scanned a page at a time; it stays empty until the audit issue lands.
+pub async fn report(
+    ctx: &Context,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    progress: bool,
+) -> Result<Vec<Value>, Failure> {
+    if from >= to {
+        return Err(Failure::Usage("--from must be before --to".into()));
+    }
+    let table = ctx
+        .audit_table
+        .clone()
+        .ok_or_else(|| Failure::Usage("AUDIT_TABLE is not set".into()))?;
+    let bar = progress.then(|| {
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_message("scanning the audit table");
+        bar
+    });
+    let mut rows = Vec::new();
+    let mut start = None;
+    loop {
+        let page = ctx
+            .dynamodb
+            .scan()
+            .table_name(&table)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| {
+                Failure::Failed(format!(
+                    "scanning the audit table: {}",
+                    aws_sdk_dynamodb::error::DisplayErrorContext(&e)
+                ))
+            })?;
+        for item in page.items() {
+            let entry = item_json(item.clone());
+            let at = ["at", "createdAt", "timestamp"]
+                .iter()
+                .find_map(|k| entry[*k].as_str())
+                .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                .map(|t| t.with_timezone(&Utc));
+            if at.is_some_and(|at| at >= from && at < to) {
+                rows.push(entry);
+            }
+        }
+        if let Some(bar) = &bar {
+            bar.set_message(format!("scanning the audit table: {} entries", rows.len()));
+            bar.tick();
+        }
+        start = page.last_evaluated_key().cloned();
+        if start.is_none() {
+            break;
+        }
+    }
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    // Oldest first.
+    rows.sort_by_key(|row| {
+        ["at", "createdAt", "timestamp"]
+            .iter()
+            .find_map(|k| row[*k].as_str().map(str::to_owned))
+            .unwrap_or_default()
+    });
+    Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages_read_like_people_write_them() {
+        assert_eq!(parse_age("90s"), Ok(Duration::seconds(90)));
+        assert_eq!(parse_age("15m"), Ok(Duration::minutes(15)));
+        assert_eq!(parse_age("15"), Ok(Duration::minutes(15)));
+        assert_eq!(parse_age("2h"), Ok(Duration::hours(2)));
+        assert_eq!(parse_age("1d"), Ok(Duration::days(1)));
+        assert!(parse_age("soon").is_err());
+        assert!(parse_age("5w").is_err());
+    }
+}

@@ -1,0 +1,305 @@
+//! `ordertracker`, the operator's tool, end to end against the local stack: the binary from
+//! `target/debug` (built by `make build`), with the stack's environment, as a person runs it.
+
+use chrono::Utc;
+use e2e::{Fault, Stack, eur};
+use serde_json::{Value, json};
+use shared::money::Money;
+use shared::order::{Milestone, Order, OrderId, OrderLine, OrderStatus, Step};
+use shared::ports::OrderStore;
+use std::path::PathBuf;
+
+const STOCK: i64 = 10;
+const PRICE: i64 = 1_000;
+const BALANCE: i64 = 10_000;
+
+/// Runs `ordertracker ARGS…`: (exit code, stdout, stderr).
+async fn ordertracker(args: &[&str]) -> (i32, String, String) {
+    let binary = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into()))
+        .join("debug/ordertracker");
+    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(&binary)
+            .args(&args)
+            .output()
+            .unwrap_or_else(|e| panic!("{}: {e} (run `make build` first)", binary.display()))
+    })
+    .await
+    .expect("ordertracker ran");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `ordertracker --json ARGS…`, which must succeed: its output.
+async fn json_of(args: &[&str]) -> Value {
+    let mut all = vec!["--json"];
+    all.extend_from_slice(args);
+    let (code, out, err) = ordertracker(&all).await;
+    assert_eq!(code, 0, "ordertracker {args:?} failed: {err}\n{out}");
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("not JSON ({e}): {out}"))
+}
+
+#[tokio::test]
+#[ignore = "needs the local stack: make test"]
+async fn show_stuck_and_retry_repair_an_order_whose_compensation_failed() {
+    let stack = Stack::connect().await;
+    let user = stack.user(Some(BALANCE)).await;
+    let sku = stack.product(STOCK, PRICE).await;
+    // Declined, then every release attempt fails: the saga gives up, COMPENSATION_FAILED,
+    // with 2 units still held.
+    stack
+        .plan_faults(&user, "charge-payment", vec![Fault::Business])
+        .await;
+    stack
+        .plan_faults(&user, "release-reservation", vec![Fault::Transient; 9])
+        .await;
+    let (status, accepted) = stack
+        .post_order(
+            &user,
+            &json!({"items": [{"sku": sku, "quantity": 2}]}),
+            None,
+        )
+        .await;
+    assert_eq!(status, 202, "{accepted}");
+    let id = accepted["orderId"].as_str().expect("orderId").to_owned();
+    assert_eq!(stack.wait_for_execution(&id).await, "FAILED");
+    stack.wait_until_settled(&user, &id).await;
+    assert_eq!(stack.stock(&sku).await, (STOCK - 2, 2));
+
+    // show: the order, the held reservation, and the timeline naming the failed step.
+    let shown = json_of(&["show", &id]).await;
+    assert_eq!(shown["order"]["status"], "COMPENSATION_FAILED", "{shown}");
+    assert_eq!(shown["reservation"]["status"], "HELD");
+    let execution = &shown["executions"][0];
+    assert_eq!(execution["status"], "FAILED", "{execution}");
+    let steps = execution["steps"].as_array().expect("steps");
+    let release = steps
+        .iter()
+        .find(|s| s["step"] == "ReleaseReservation")
+        .unwrap_or_else(|| panic!("no ReleaseReservation step: {execution}"));
+    assert_eq!(release["error"], "Transient", "{release}");
+    assert_eq!(release["attempts"], 9, "{release}");
+    let charge = steps
+        .iter()
+        .find(|s| s["step"] == "ChargePayment")
+        .expect("ChargePayment step");
+    assert_eq!(charge["error"], "PaymentDeclined", "{charge}");
+    assert!(shown["audit"].as_array().is_some_and(Vec::is_empty));
+
+    // The same as a table, for a person.
+    let (code, text, err) = ordertracker(&["show", &id]).await;
+    assert_eq!(code, 0, "{err}");
+    for expected in [
+        "COMPENSATION_FAILED",
+        "ReleaseReservation",
+        "Transient",
+        "no audit entries",
+    ] {
+        assert!(text.contains(expected), "`show` lacks {expected}:\n{text}");
+    }
+
+    // stuck: it is listed, with where it stopped.
+    let stuck = json_of(&["stuck", "--older-than", "0s", "--limit", "1000"]).await;
+    let row = stuck
+        .as_array()
+        .expect("a list")
+        .iter()
+        .find(|r| r["orderId"] == id.as_str())
+        .unwrap_or_else(|| panic!("{id} not listed as stuck: {stuck}"));
+    assert_eq!(row["status"], "COMPENSATION_FAILED");
+    assert!(
+        row["execution"]
+            .as_str()
+            .is_some_and(|e| e.ends_with("FAILED")),
+        "{row}"
+    );
+
+    // The dead-letter queue holds the saga's message about it.
+    let queue = std::env::var("COMPENSATION_DLQ_URL").expect("COMPENSATION_DLQ_URL");
+    let listed = json_of(&["dlq", "list", &queue]).await;
+    assert!(
+        listed
+            .as_array()
+            .expect("a list")
+            .iter()
+            .any(|m| m["orderId"] == id.as_str() && m["kind"] == "compensation"),
+        "{listed}"
+    );
+
+    // retry: the release the saga gave up on runs once; the order ends CANCELLED with its reason.
+    let retried = json_of(&["retry", &id]).await;
+    assert_eq!(retried["before"], "COMPENSATION_FAILED", "{retried}");
+    assert_eq!(retried["after"], "CANCELLED", "{retried}");
+    assert_eq!(retried["compensation"]["released"], true);
+    assert_eq!(
+        retried["compensation"]["refunded"], false,
+        "nothing was charged"
+    );
+    assert_eq!(stack.stock(&sku).await, (STOCK, 0));
+    assert_eq!(stack.balance(&user).await, BALANCE);
+    let (_, order) = stack.get_order(&user, &id).await;
+    assert_eq!(order["status"], "CANCELLED", "{order}");
+    assert_eq!(order["reason"], "PAYMENT_DECLINED");
+
+    // Again: nothing is missing any more, nothing changes.
+    let again = json_of(&["retry", &id]).await;
+    assert_eq!(again["changed"], false, "{again}");
+    assert_eq!(stack.stock(&sku).await, (STOCK, 0));
+
+    // Errors are clear and the exit status says so.
+    let (code, _, err) = ordertracker(&["show", "not-an-order"]).await;
+    assert_eq!(code, 2, "{err}");
+    let missing = OrderId::new_at(Utc::now()).to_string();
+    let (code, _, err) = ordertracker(&["retry", &missing]).await;
+    assert_eq!(code, 2);
+    assert!(err.contains("no order"), "{err}");
+}
+
+#[tokio::test]
+#[ignore = "needs the local stack: make test"]
+async fn retry_starts_a_saga_that_never_started_and_leaves_a_running_one_alone() {
+    let stack = Stack::connect().await;
+    let user = stack.user(Some(BALANCE)).await;
+    let sku = stack.product(STOCK, PRICE).await;
+
+    // A running saga (held after the charge: "paid but the order says awaiting payment")
+    // is left alone: it finishes by itself.
+    stack
+        .plan_faults(
+            &user,
+            "charge-payment",
+            vec![Fault::DelayAfterWrite { ms: 4_000 }],
+        )
+        .await;
+    let (status, accepted) = stack
+        .post_order(
+            &user,
+            &json!({"items": [{"sku": sku, "quantity": 1}]}),
+            None,
+        )
+        .await;
+    assert_eq!(status, 202, "{accepted}");
+    let running = accepted["orderId"].as_str().expect("orderId").to_owned();
+    stack.wait_for_status(&user, &running, "RESERVED").await;
+    let left = json_of(&["retry", &running]).await;
+    assert_eq!(left["changed"], false, "{left}");
+    assert!(
+        left["action"]
+            .as_str()
+            .is_some_and(|a| a.contains("still running")),
+        "{left}"
+    );
+    stack.wait_for_status(&user, &running, "COMPLETED").await;
+
+    // An order whose saga never started (create-order crashed between writing and starting).
+    let now = Utc::now();
+    let price = Money::new(PRICE, eur());
+    let order = Order {
+        order_id: OrderId::new_at(now),
+        user_id: user.id.clone(),
+        status: OrderStatus::Pending,
+        lines: vec![OrderLine {
+            sku: sku.clone(),
+            name: "Test product".into(),
+            quantity: 1,
+            unit_price: price.clone(),
+            line_total: price.clone(),
+        }],
+        subtotal: price.clone(),
+        discount: Money::new(0, eur()),
+        promo_code: None,
+        total: price,
+        reason: None,
+        cancel_requested_at: None,
+        delivery: None,
+        created_at: now,
+        updated_at: now,
+        timeline: vec![Milestone {
+            step: Step::Created,
+            at: now,
+        }],
+    };
+    stack
+        .orders
+        .insert(&order, None)
+        .await
+        .expect("write order");
+    let lost = order.order_id.to_string();
+
+    let stuck = json_of(&["stuck", "--older-than", "0s", "--limit", "1000"]).await;
+    let row = stuck
+        .as_array()
+        .expect("a list")
+        .iter()
+        .find(|r| r["orderId"] == lost.as_str())
+        .unwrap_or_else(|| panic!("{lost} not listed: {stuck}"));
+    assert_eq!(row["execution"], "NONE", "{row}");
+    assert_eq!(row["stoppedAt"], "never started");
+    let (code, text, _) = ordertracker(&["show", &lost]).await;
+    assert_eq!(code, 0);
+    assert!(text.contains("never started"), "{text}");
+
+    let retried = json_of(&["retry", &lost]).await;
+    assert_eq!(retried["changed"], true, "{retried}");
+    assert_eq!(stack.wait_for_execution(&lost).await, "SUCCEEDED");
+    let (_, stored) = stack.get_order(&user, &lost).await;
+    assert_eq!(stored["status"], "COMPLETED", "{stored}");
+    assert_eq!(stack.balance(&user).await, BALANCE - 2 * PRICE);
+
+    // Retrying a completed order changes nothing.
+    let done = json_of(&["retry", &lost]).await;
+    assert_eq!(done["changed"], false, "{done}");
+    assert_eq!(stack.balance(&user).await, BALANCE - 2 * PRICE);
+}
+
+#[tokio::test]
+#[ignore = "needs the local stack: make test"]
+async fn report_reads_the_audit_table_and_help_covers_every_subcommand() {
+    let _stack = Stack::connect().await;
+    let report = json_of(&[
+        "report",
+        "--from",
+        "2026-01-01T00:00:00Z",
+        "--to",
+        "2027-01-01T00:00:00Z",
+    ])
+    .await;
+    assert!(report.is_array(), "{report}");
+    let (code, csv, err) = ordertracker(&[
+        "report",
+        "--from",
+        "2026-01-01T00:00:00Z",
+        "--to",
+        "2027-01-01T00:00:00Z",
+        "--format",
+        "csv",
+    ])
+    .await;
+    assert_eq!(code, 0, "{err}{csv}");
+    let (code, _, err) = ordertracker(&[
+        "report",
+        "--from",
+        "2027-01-01T00:00:00Z",
+        "--to",
+        "2026-01-01T00:00:00Z",
+    ])
+    .await;
+    assert_eq!(code, 2, "from after to is a usage error: {err}");
+    for sub in [
+        vec!["show", "--help"],
+        vec!["stuck", "--help"],
+        vec!["retry", "--help"],
+        vec!["dlq", "list", "--help"],
+        vec!["dlq", "redrive", "--help"],
+        vec!["report", "--help"],
+    ] {
+        let (code, out, _) = ordertracker(&sub).await;
+        assert_eq!(code, 0, "{sub:?}");
+        assert!(out.contains("Usage: ordertracker"), "{sub:?}: {out}");
+    }
+}
