@@ -365,10 +365,14 @@ fn render_message(input: &NotifyInput) -> String {
             let why = match input.reason.as_deref() {
                 Some("OUT_OF_STOCK") => "some items are out of stock",
                 Some("PAYMENT_DECLINED") => "the payment was declined",
+                Some("USER_CANCELLED") => "you asked us to",
+                Some("EXPIRED") => "it was not paid in time",
                 _ => "we could not complete it",
             };
+            // A cancelled order may have been charged first (a customer's cancellation of a
+            // completed order): the refund is part of the cancellation.
             format!(
-                "Your order {} was cancelled because {why}. You have not been charged.",
+                "Your order {} was cancelled because {why}. Anything charged for it has been refunded in full.",
                 input.order_id
             )
         }

@@ -402,6 +402,23 @@ async fn notify_records_one_message_per_outcome() {
     .unwrap();
     let stored = store.for_user("alice").await.unwrap();
     assert!(stored[1].message.contains("out of stock"));
+
+    // Each cancellation reason has its own words; a refund is promised, never "not charged".
+    for (reason, words) in [
+        ("USER_CANCELLED", "you asked us to"),
+        ("EXPIRED", "not paid in time"),
+        ("SAGA_FAILED", "could not complete it"),
+    ] {
+        let other = NotifyInput {
+            order_id: OrderId::new_at(t0() + chrono::Duration::seconds(1)),
+            ..input(Outcome::Cancelled, Some(reason))
+        };
+        let store = MemoryNotifications::default();
+        notify(&store, &clock, other).await.unwrap();
+        let message = &store.for_user("alice").await.unwrap()[0].message;
+        assert!(message.contains(words), "{reason}: {message}");
+        assert!(message.contains("refunded in full"), "{message}");
+    }
 }
 
 #[test]
