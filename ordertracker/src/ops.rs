@@ -644,11 +644,25 @@ async fn peek(
 
 pub async fn dlq_list(ctx: &Context, queue: &str) -> Result<Vec<DlqMessage>, Failure> {
     let url = queue_url(ctx, queue).await?;
-    let mut messages: Vec<DlqMessage> = peek(ctx, &url, 5)
-        .await?
-        .into_iter()
-        .map(|(m, _)| m)
-        .collect();
+    let peeked = peek(ctx, &url, 5).await?;
+    // Listing leaves the queue as it was: each message is visible again at once, so a redrive
+    // right after a list finds them all.
+    for (_, receipt) in &peeked {
+        ctx.sqs
+            .change_message_visibility()
+            .queue_url(&url)
+            .receipt_handle(receipt)
+            .visibility_timeout(0)
+            .send()
+            .await
+            .map_err(|e| {
+                Failure::Failed(format!(
+                    "making a listed message visible again: {}",
+                    aws_sdk_sqs::error::DisplayErrorContext(&e)
+                ))
+            })?;
+    }
+    let mut messages: Vec<DlqMessage> = peeked.into_iter().map(|(m, _)| m).collect();
     messages.sort_by(|a, b| a.message_id.cmp(&b.message_id));
     Ok(messages)
 }

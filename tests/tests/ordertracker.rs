@@ -303,3 +303,64 @@ async fn report_reads_the_audit_table_and_help_covers_every_subcommand() {
         assert!(out.contains("Usage: ordertracker"), "{sub:?}: {out}");
     }
 }
+
+#[tokio::test]
+#[ignore = "needs the local stack: make test"]
+async fn dlq_list_and_redrive_settle_a_failed_compensation_once() {
+    let stack = Stack::connect().await;
+    let user = stack.user(Some(BALANCE)).await;
+    let sku = stack.product(STOCK, PRICE).await;
+    stack
+        .plan_faults(&user, "charge-payment", vec![Fault::Business])
+        .await;
+    stack
+        .plan_faults(&user, "release-reservation", vec![Fault::Transient; 9])
+        .await;
+    let (status, accepted) = stack
+        .post_order(
+            &user,
+            &json!({"items": [{"sku": sku, "quantity": 2}]}),
+            None,
+        )
+        .await;
+    assert_eq!(status, 202, "{accepted}");
+    let id = accepted["orderId"].as_str().expect("orderId").to_owned();
+    assert_eq!(stack.wait_for_execution(&id).await, "FAILED");
+    assert_eq!(stack.stock(&sku).await, (STOCK - 2, 2), "still held");
+
+    let queue = std::env::var("COMPENSATION_DLQ_URL").expect("COMPENSATION_DLQ_URL");
+    let listed = json_of(&["dlq", "list", &queue]).await;
+    assert!(
+        listed
+            .as_array()
+            .expect("a list")
+            .iter()
+            .any(|m| m["orderId"] == id.as_str()),
+        "the DLQ names the order: {listed}"
+    );
+
+    // Other tests' messages may be there too: replaying them is as idempotent as ours.
+    let redriven = json_of(&["dlq", "redrive", &queue]).await;
+    assert!(
+        redriven["replayed"].as_u64().unwrap_or(0) >= 1,
+        "{redriven}"
+    );
+    assert_eq!(redriven["failed"], 0, "{redriven}");
+    let order = stack.wait_until_settled(&user, &id).await;
+    assert_eq!(order["status"], "CANCELLED", "{order}");
+    assert_eq!(stack.stock(&sku).await, (STOCK, 0), "released once");
+    assert_eq!(stack.balance(&user).await, BALANCE, "never charged");
+
+    // Safe to run twice: our message is gone, nothing moves again.
+    let again = json_of(&["dlq", "list", &queue]).await;
+    assert!(
+        !again
+            .as_array()
+            .expect("a list")
+            .iter()
+            .any(|m| m["orderId"] == id.as_str()),
+        "{again}"
+    );
+    json_of(&["dlq", "redrive", &queue]).await;
+    assert_eq!(stack.stock(&sku).await, (STOCK, 0));
+}
