@@ -44,14 +44,11 @@ async fn json_of(args: &[&str]) -> Value {
     serde_json::from_str(&out).unwrap_or_else(|e| panic!("not JSON ({e}): {out}"))
 }
 
-#[tokio::test]
-#[ignore = "needs the local stack: make test"]
-async fn show_stuck_and_retry_repair_an_order_whose_compensation_failed() {
-    let stack = Stack::connect().await;
+/// An order whose saga gave up: declined, then every release attempt failed, so it ends
+/// `COMPENSATION_FAILED` with 2 units still held and a compensation DLQ message.
+async fn compensation_failed_order(stack: &Stack) -> (e2e::User, shared::order::Sku, String) {
     let user = stack.user(Some(BALANCE)).await;
     let sku = stack.product(STOCK, PRICE).await;
-    // Declined, then every release attempt fails: the saga gives up, COMPENSATION_FAILED,
-    // with 2 units still held.
     stack
         .plan_faults(&user, "charge-payment", vec![Fault::Business])
         .await;
@@ -68,6 +65,14 @@ async fn show_stuck_and_retry_repair_an_order_whose_compensation_failed() {
     assert_eq!(status, 202, "{accepted}");
     let id = accepted["orderId"].as_str().expect("orderId").to_owned();
     assert_eq!(stack.wait_for_execution(&id).await, "FAILED");
+    (user, sku, id)
+}
+
+#[tokio::test]
+#[ignore = "needs the local stack: make test"]
+async fn show_stuck_and_retry_repair_an_order_whose_compensation_failed() {
+    let stack = Stack::connect().await;
+    let (user, sku, id) = compensation_failed_order(&stack).await;
     stack.wait_until_settled(&user, &id).await;
     assert_eq!(stack.stock(&sku).await, (STOCK - 2, 2));
 
@@ -308,24 +313,7 @@ async fn report_reads_the_audit_table_and_help_covers_every_subcommand() {
 #[ignore = "needs the local stack: make test"]
 async fn dlq_list_and_redrive_settle_a_failed_compensation_once() {
     let stack = Stack::connect().await;
-    let user = stack.user(Some(BALANCE)).await;
-    let sku = stack.product(STOCK, PRICE).await;
-    stack
-        .plan_faults(&user, "charge-payment", vec![Fault::Business])
-        .await;
-    stack
-        .plan_faults(&user, "release-reservation", vec![Fault::Transient; 9])
-        .await;
-    let (status, accepted) = stack
-        .post_order(
-            &user,
-            &json!({"items": [{"sku": sku, "quantity": 2}]}),
-            None,
-        )
-        .await;
-    assert_eq!(status, 202, "{accepted}");
-    let id = accepted["orderId"].as_str().expect("orderId").to_owned();
-    assert_eq!(stack.wait_for_execution(&id).await, "FAILED");
+    let (user, sku, id) = compensation_failed_order(&stack).await;
     assert_eq!(stack.stock(&sku).await, (STOCK - 2, 2), "still held");
 
     let queue = std::env::var("COMPENSATION_DLQ_URL").expect("COMPENSATION_DLQ_URL");
