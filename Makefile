@@ -5,14 +5,15 @@ SHELL := /usr/bin/env bash
 
 USER ?= alice
 
-.PHONY: help dev test unit e2e contract lint fmt clippy build token stack-up stack-down
+.PHONY: help dev test unit e2e contract lint fmt clippy build token stack-up stack-down bench
 
 help:
 	@echo "make dev    - build, start the local AWS stack, seed demo data, serve the API on :3000"
-	@echo "make test   - unit tests, then end-to-end tests against a local stack on test ports"
+	@echo "make test   - unit tests and the template's security check, then end-to-end tests against a local stack on test ports"
 	@echo "make lint   - rustfmt, clippy, openapi.yaml's routes, cfn-lint, sam validate, ASL validator, checkov"
 	@echo "make contract - openapi.yaml against template.yaml and (schemathesis) against a local stack"
 	@echo "make token USER=alice [ARGS=\"--scope admin\"] - print a development JWT for the local gateway"
+	@echo "make bench  - measure cold start, sizes, per-order work, load and cost; regenerates BENCHMARKS.md"
 
 build:
 	cargo build --workspace --bins
@@ -31,6 +32,8 @@ test:
 
 unit:
 	cargo test --workspace
+	local/bootstrap.sh
+	.venv/bin/python tests/security/check_template.py
 
 # The contract test shares the end-to-end tests' stack (one stack start); both run, either fails it.
 e2e: build
@@ -59,3 +62,7 @@ clippy:
 lint: fmt clippy
 	tests/contract/run.sh routes
 	local/lint/lint.sh
+
+# Measurements, not tests (never fails on a time): its own scratch stack, raw results in bench/results/.
+bench:
+	bench/run.sh

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# `make bench`: builds what the measurements need, measures, and regenerates BENCHMARKS.md.
+# Raw results go to bench/results/. Benchmarks are measurements: nothing here fails on a time.
+#
+# Knobs (environment): BENCH_RUNS (cold-start runs per binary, 40), BENCH_ORDERS (per-order
+# count, 10), BENCH_LEVELS (load concurrency levels, 1,4,8,16), BENCH_SECONDS (per level, 20),
+# BENCH_ARM64=0 (skip the arm64 zip build, keep the previous sizes).
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo"
+results="$repo/bench/results"
+release_dir="$repo/target-bench" # release builds only, so the shared debug target dir is not blocked
+mkdir -p "$results" "$release_dir"
+t_start=$SECONDS
+phases=()
+phase() { phases+=("$1 $((SECONDS - t_phase)) s"); echo "bench: $1 took $((SECONDS - t_phase)) s"; }
+functions=()
+for dir in functions/*/; do functions+=("$(basename "$dir")"); done
+packages=()
+for f in "${functions[@]}"; do packages+=(-p "$f"); done
+
+echo "bench: tools (cargo-lambda in .venv, the arm64 target)"
+t_phase=$SECONDS
+local/bootstrap.sh
+if [[ "${BENCH_ARM64:-1}" != 0 ]] && ! rustup target list --installed | grep -qx aarch64-unknown-linux-gnu; then
+  rustup target add aarch64-unknown-linux-gnu
+fi
+phase tools
+
+echo "bench: debug build (the local stack runs target/debug; the harness too)"
+t_phase=$SECONDS
+cargo build --workspace --bins
+phase "debug build"
+
+echo "bench: release build (x86_64, [profile.release]) of ${#functions[@]} functions and the floor"
+t_phase=$SECONDS
+CARGO_TARGET_DIR="$release_dir" cargo build --release --bins "${packages[@]}" -p bench-floor
+phase "release build"
+
+bench="$repo/target/debug/bench"
+t_phase=$SECONDS
+"$bench" cold --bin-dir "$release_dir/release" --floor hello-floor --runs "${BENCH_RUNS:-40}" \
+  --out "$results/cold-start.json" hello-floor sdk-floor "${functions[@]}"
+# What the SDK's start costs: its HTTPS client loads the system's root certificates (the bundle and
+# every file of the certificate directory). Same binaries, one interleaved run, with fewer roots.
+certs="$release_dir/certs"
+mkdir -p "$certs/empty"
+bundle=/etc/ssl/certs/ca-certificates.crt
+awk '/BEGIN CERT/{n++} n==1' "$bundle" >"$certs/one.pem"
+only_bundle="SSL_CERT_FILE=$bundle;SSL_CERT_DIR=$certs/empty"
+one_root="SSL_CERT_FILE=$certs/one.pem;SSL_CERT_DIR=$certs/empty"
+"$bench" cold --bin-dir "$release_dir/release" --floor hello-floor --runs "${BENCH_RUNS:-40}" \
+  --out "$results/cold-start-certs.json" hello-floor sdk-floor create-order \
+  "sdk-floor@$only_bundle" "create-order@$only_bundle" "sdk-floor@$one_root" "create-order@$one_root"
+phase "cold start"
+
+echo "bench: scratch stack"
+t_phase=$SECONDS
+trap 'local/stack.sh down scratch' EXIT
+local/stack.sh up scratch
+"$bench" count --repo "$repo" --orders "${BENCH_ORDERS:-10}" --out "$results/per-order.json" \
+  --recording "$release_dir/recording.ndjson"
+"$bench" ceiling --repo "$repo" --recording "$release_dir/recording.ndjson" --per-order "$results/per-order.json" \
+  --concurrency 8 --seconds 10 --out "$results/ceiling.json"
+"$bench" load --repo "$repo" --levels "${BENCH_LEVELS:-1,4,8,16}" --seconds "${BENCH_SECONDS:-20}" \
+  --out "$results/load.json"
+local/stack.sh down scratch
+trap - EXIT
+rm -f "$repo/moto_recording" # moto's recorder file (its working directory is the repo)
+phase "local stack (per-order count, ceiling, load)"
+
+if [[ "${BENCH_ARM64:-1}" != 0 ]]; then
+  echo "bench: arm64 zips (cargo lambda build --release --arm64 --output-format zip)"
+  t_phase=$SECONDS
+  PATH="$repo/.venv/bin:$PATH" CARGO_TARGET_DIR="$release_dir" \
+    cargo-lambda lambda build --release --arm64 --output-format zip "${packages[@]}"
+  "$bench" sizes --lambda-dir "$release_dir/lambda" --out "$results/artifact-size.json" "${functions[@]}"
+  phase "arm64 build"
+fi
+
+total=$((SECONDS - t_start))
+joined="$(IFS=';'; echo "${phases[*]}")"
+summary="$(date -u +%Y-%m-%dT%H:%MZ), $((total / 60)) min $((total % 60)) s on $(nproc) cores (${joined//;/, })"
+"$bench" report --results "$results" --out "$repo/BENCHMARKS.md" --wall "$summary"
+echo "bench: done in $((total / 60)) min $((total % 60)) s"

@@ -1,0 +1,144 @@
+//! `bench`: the measurements behind `make bench` (see BENCHMARKS.md). Subcommands:
+//!
+//!   bench cold --bin-dir DIR --floor NAME --runs N --out FILE NAME...   cold start at a fake Runtime API
+//!   bench sizes --lambda-dir DIR --out FILE NAME...                      zipped arm64 bootstrap sizes
+//!   bench count --repo DIR --orders K --out FILE --recording FILE        per-order AWS calls, units, CPU
+//!   bench ceiling --repo DIR --recording FILE --per-order FILE --out FILE  moto's raw rate for those calls
+//!   bench load --repo DIR --levels 1,4,16 --seconds S --out FILE          load generator
+//!   bench profiles --cold FILE --out FILE PROFILE=SECS:cold|incremental...  release-profile sweep table
+//!   bench report --results DIR --out FILE [--wall TEXT]                  BENCHMARKS.md and the plot
+
+mod cold;
+mod count;
+mod load;
+mod report;
+mod sizes;
+mod stack;
+mod util;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+struct Args {
+    flags: HashMap<String, String>,
+    rest: Vec<String>,
+}
+
+impl Args {
+    fn parse(args: impl Iterator<Item = String>) -> Args {
+        let (mut flags, mut rest) = (HashMap::new(), Vec::new());
+        let mut args = args.peekable();
+        while let Some(a) = args.next() {
+            if let Some(name) = a.strip_prefix("--") {
+                flags.insert(name.to_string(), args.next().unwrap_or_default());
+            } else {
+                rest.push(a);
+            }
+        }
+        Args { flags, rest }
+    }
+    fn get(&self, name: &str) -> String {
+        self.flags
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| panic!("--{name} is required"))
+    }
+    fn or(&self, name: &str, default: &str) -> String {
+        self.flags
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| default.to_string())
+    }
+    fn path(&self, name: &str) -> PathBuf {
+        PathBuf::from(self.get(name))
+    }
+    fn num(&self, name: &str, default: u64) -> u64 {
+        self.flags
+            .get(name)
+            .map_or(default, |v| v.parse().expect("a number"))
+    }
+}
+
+fn main() {
+    let mut argv = std::env::args().skip(1);
+    let command = argv.next().unwrap_or_default();
+    let args = Args::parse(argv);
+    let runtime = || {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("tokio runtime")
+    };
+    match command.as_str() {
+        "cold" => cold::run(
+            &args.path("bin-dir"),
+            &args.rest,
+            &args.get("floor"),
+            args.num("runs", 30) as usize,
+            &args.path("out"),
+        ),
+        "sizes" => sizes::run(&args.path("lambda-dir"), &args.rest, &args.path("out")),
+        "count" => runtime().block_on(async {
+            let stack = Arc::new(stack::Stack::open(&args.path("repo")));
+            let users = stack.seed(1).await;
+            count::run(
+                stack,
+                &users[0].1,
+                args.num("orders", 10) as usize,
+                &args.path("out"),
+                &args.path("recording"),
+            )
+            .await;
+        }),
+        "ceiling" => runtime().block_on(async {
+            let stack = Arc::new(stack::Stack::open(&args.path("repo")));
+            count::ceiling(
+                stack,
+                &args.path("recording"),
+                &args.path("per-order"),
+                args.num("concurrency", 8) as usize,
+                args.num("seconds", 10),
+                &args.path("out"),
+            )
+            .await;
+        }),
+        "load" => runtime().block_on(async {
+            let stack = Arc::new(stack::Stack::open(&args.path("repo")));
+            let users = stack.seed(args.num("users", 16) as usize).await;
+            let levels: Vec<usize> = args
+                .or("levels", "1,4,16")
+                .split(',')
+                .map(|l| l.parse().expect("a level"))
+                .collect();
+            load::run(
+                stack,
+                users,
+                &levels,
+                args.num("seconds", 20),
+                args.num("poll-ms", 250),
+                &args.path("out"),
+            )
+            .await;
+        }),
+        "profiles" => report::profiles(&args.path("cold"), &args.rest, &args.path("out")),
+        "report" => report::run(
+            &args.path("results"),
+            &args.path("out"),
+            args.flags.get("wall").map(String::as_str),
+        ),
+        _ => {
+            eprintln!(
+                "{}",
+                include_str!("main.rs")
+                    .lines()
+                    .take(10)
+                    .map(|l| l.trim_start_matches("//!").trim_start_matches(' '))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            );
+            std::process::exit(2);
+        }
+    }
+}

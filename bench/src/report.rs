@@ -1,0 +1,543 @@
+//! BENCHMARKS.md from the raw results in bench/results/: tables, the cost model and the plot.
+
+use crate::util::read_json;
+use plotters::prelude::*;
+use serde_json::Value;
+use std::fmt::Write;
+use std::path::Path;
+
+// Published list prices, us-east-1, as shown on the AWS pricing pages named below on 2026-11-22
+// (the long-standing rates; the DynamoDB on-demand rates are those of the 2024-11-01 price cut).
+// Free tiers are left out: the figures are per million orders at scale.
+/// https://aws.amazon.com/step-functions/pricing/ — Standard: per state transition.
+const SFN_STANDARD_PER_TRANSITION: f64 = 0.000_025;
+/// Same page — Express: per request (execution start) ...
+const SFN_EXPRESS_PER_REQUEST: f64 = 1.00 / 1e6;
+/// ... and per GB-second of duration (first 1,000 GB-hours tier), memory billed in 64 MB steps.
+const SFN_EXPRESS_PER_GB_SECOND: f64 = 0.000_016_67;
+/// https://aws.amazon.com/lambda/pricing/ — arm64: per request and per GB-second (first 7.5 B GB-s tier).
+const LAMBDA_PER_REQUEST: f64 = 0.20 / 1e6;
+const LAMBDA_ARM_PER_GB_SECOND: f64 = 0.000_013_333_4;
+/// https://aws.amazon.com/dynamodb/pricing/on-demand/ — per write and per read request unit.
+const DYNAMO_PER_WRU: f64 = 0.625 / 1e6;
+const DYNAMO_PER_RRU: f64 = 0.125 / 1e6;
+/// https://aws.amazon.com/sns/pricing/ — per publish (64 KB chunk); SNS → SQS delivery is free.
+const SNS_PER_PUBLISH: f64 = 0.50 / 1e6;
+/// https://aws.amazon.com/sqs/pricing/ — standard queue, per request.
+const SQS_PER_REQUEST: f64 = 0.40 / 1e6;
+/// https://aws.amazon.com/api-gateway/pricing/ — HTTP API, per request (first 300 M tier).
+const HTTP_API_PER_REQUEST: f64 = 1.00 / 1e6;
+/// https://aws.amazon.com/cloudwatch/pricing/ — Logs ingestion per GB (Express logs its history at ALL).
+const LOGS_PER_GB: f64 = 0.50;
+/// Lambda memory in template.yaml (Globals.Function.MemorySize).
+const LAMBDA_MEMORY_MB: f64 = 128.0;
+/// Bytes per Express log event at ALL without execution data (an estimate; a history event's JSON).
+const LOG_EVENT_BYTES: f64 = 400.0;
+
+fn f(v: &Value) -> f64 {
+    v.as_f64().unwrap_or(f64::NAN)
+}
+
+fn caption(v: &Value, command: &str) -> String {
+    let m = &v["machine"];
+    format!(
+        "<sub>`{command}` · {} cores ({}), {} GiB · load average at start {} · {}</sub>\n",
+        m["cores"],
+        m["cpu"].as_str().unwrap_or("?"),
+        m["memoryGiB"],
+        m["loadavg"].as_str().unwrap_or("?"),
+        m["date"].as_str().unwrap_or("?")
+    )
+}
+
+pub struct Cost {
+    pub lines: Vec<(String, f64, f64, String)>,
+}
+
+/// Cost per million orders: (item, Standard, Express, basis).
+pub fn cost(per: &Value, load: Option<&Value>) -> Cost {
+    let by = &per["callsPerOrderByService"];
+    let transitions = f(&per["stateTransitionsPerOrder"]);
+    let saga_lambdas = f(&per["sagaLambdaInvocationsPerOrder"]);
+    // create-order for the POST, get-order for one client read of the result.
+    let api_requests = 2.0;
+    let lambdas = saga_lambdas + api_requests;
+    let ms: Vec<f64> = per["sagaLambdaMsMedianByState"]
+        .as_object()
+        .map(|m| m.values().map(f).collect())
+        .unwrap_or_default();
+    let billed_ms = if ms.is_empty() {
+        10.0
+    } else {
+        ms.iter().map(|m| m.ceil()).sum::<f64>() / ms.len() as f64
+    };
+    let exec_s = load
+        .and_then(|l| {
+            l["levels"]
+                .as_array()?
+                .first()
+                .map(|x| f(&x["latencyMs"]["p50"]) / 1000.0)
+        })
+        .unwrap_or(f(&per["executionMsMedian"]) / 1000.0);
+    let exec_s = exec_s.max(f(&per["executionMsMedian"]) / 1000.0);
+    let m = 1e6;
+    let mut lines = Vec::new();
+    let sfn_std = transitions * SFN_STANDARD_PER_TRANSITION * m;
+    let sfn_exp = (SFN_EXPRESS_PER_REQUEST + exec_s * 0.0625 * SFN_EXPRESS_PER_GB_SECOND) * m;
+    lines.push(("Step Functions".into(), sfn_std, sfn_exp, format!("{transitions:.0} transitions × $25/M (Standard); 1 request × $1/M + {exec_s:.2} s × 64 MB × $0.00001667/GB-s (Express)")));
+    let logs = f(&per["historyEventsPerOrder"]) * LOG_EVENT_BYTES / 1e9 * LOGS_PER_GB * m;
+    lines.push((
+        "CloudWatch Logs (Express history at ALL)".into(),
+        0.0,
+        logs,
+        format!(
+            "{:.0} events × ~{LOG_EVENT_BYTES:.0} B × $0.50/GB",
+            f(&per["historyEventsPerOrder"])
+        ),
+    ));
+    let lambda = lambdas
+        * (LAMBDA_PER_REQUEST
+            + billed_ms / 1000.0 * LAMBDA_MEMORY_MB / 1024.0 * LAMBDA_ARM_PER_GB_SECOND)
+        * m;
+    lines.push(("Lambda (arm64, 128 MB)".into(), lambda, lambda, format!("{lambdas:.0} invocations × ($0.20/M + {billed_ms:.0} ms billed × 128 MB × $0.0000133334/GB-s)")));
+    let (rru, wru) = (
+        f(&per["dynamoReadUnitsPerOrder"]),
+        f(&per["dynamoWriteUnitsPerOrder"]),
+    );
+    let dynamo = (rru * DYNAMO_PER_RRU + wru * DYNAMO_PER_WRU) * m;
+    lines.push((
+        "DynamoDB on-demand".into(),
+        dynamo,
+        dynamo,
+        format!("{wru:.1} WRU × $0.625/M + {rru:.1} RRU × $0.125/M"),
+    ));
+    let sns = f(&by["SNS"]).max(0.0);
+    let sns = if sns.is_nan() { 0.0 } else { sns };
+    lines.push((
+        "SNS".into(),
+        sns * SNS_PER_PUBLISH * m,
+        sns * SNS_PER_PUBLISH * m,
+        format!("{sns:.1} publishes × $0.50/M"),
+    ));
+    let sqs = f(&by["SQS"]);
+    let sqs = if sqs.is_nan() { 0.0 } else { sqs };
+    lines.push((
+        "SQS".into(),
+        sqs * SQS_PER_REQUEST * m,
+        sqs * SQS_PER_REQUEST * m,
+        format!("{sqs:.1} requests × $0.40/M"),
+    ));
+    lines.push((
+        "HTTP API".into(),
+        api_requests * HTTP_API_PER_REQUEST * m,
+        api_requests * HTTP_API_PER_REQUEST * m,
+        format!("{api_requests:.0} requests (POST + one GET) × $1/M"),
+    ));
+    Cost { lines }
+}
+
+fn plot(load: &Value, path: &Path) -> Result<(), Box<dyn std::error::Error>> {
+    let levels = load["levels"].as_array().cloned().unwrap_or_default();
+    let xs: Vec<f64> = levels.iter().map(|l| f(&l["concurrency"])).collect();
+    let xmax = xs.iter().cloned().fold(1.0, f64::max) * 1.1;
+    let root = SVGBackend::new(path, (1000, 420)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let (left, right) = root.split_horizontally(500);
+    let ymax = levels
+        .iter()
+        .map(|l| f(&l["latencyMs"]["p99"]))
+        .filter(|v| v.is_finite())
+        .fold(1.0, f64::max)
+        * 1.15;
+    let mut chart = ChartBuilder::on(&left)
+        .caption("Latency, POST /orders → COMPLETED", ("sans-serif", 18))
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(56)
+        .build_cartesian_2d(0.0..xmax, 0.0..ymax)?;
+    chart
+        .configure_mesh()
+        .x_desc("concurrent clients")
+        .y_desc("ms")
+        .draw()?;
+    for (key, color) in [("p50", BLUE), ("p95", GREEN), ("p99", RED)] {
+        let pts: Vec<(f64, f64)> = levels
+            .iter()
+            .map(|l| (f(&l["concurrency"]), f(&l["latencyMs"][key])))
+            .collect();
+        chart
+            .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))?
+            .label(key)
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
+            });
+        chart.draw_series(pts.iter().map(|p| Circle::new(*p, 3, color.filled())))?;
+    }
+    chart
+        .configure_series_labels()
+        .border_style(BLACK)
+        .background_style(WHITE)
+        .draw()?;
+    let tmax = levels
+        .iter()
+        .map(|l| f(&l["ordersPerSecond"]))
+        .fold(1.0, f64::max)
+        * 1.2;
+    let mut chart = ChartBuilder::on(&right)
+        .caption("Throughput", ("sans-serif", 18))
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(56)
+        .build_cartesian_2d(0.0..xmax, 0.0..tmax)?;
+    chart
+        .configure_mesh()
+        .x_desc("concurrent clients")
+        .y_desc("orders/s")
+        .draw()?;
+    let pts: Vec<(f64, f64)> = levels
+        .iter()
+        .map(|l| (f(&l["concurrency"]), f(&l["ordersPerSecond"])))
+        .collect();
+    chart.draw_series(LineSeries::new(pts.clone(), BLUE.stroke_width(2)))?;
+    chart.draw_series(pts.iter().map(|p| Circle::new(*p, 3, BLUE.filled())))?;
+    root.present()?;
+    Ok(())
+}
+
+pub fn run(results: &Path, out: &Path, wall: Option<&str>) {
+    let cold = read_json(&results.join("cold-start.json"));
+    let sizes = read_json(&results.join("artifact-size.json"));
+    let per = read_json(&results.join("per-order.json"));
+    let load = read_json(&results.join("load.json"));
+    let ceiling = read_json(&results.join("ceiling.json"));
+    let profiles = read_json(&results.join("profiles.json"));
+    let mut md = String::new();
+    md.push_str("# Benchmarks\n\n<!-- Generated by `make bench` (bench/src/report.rs) from bench/results/*.json. Do not edit by hand. -->\n\n");
+    md.push_str("Measurements, not tests: nothing here fails a build. Ratios measured in one run are the headline; absolute\ntimes are context and depend on the machine (other builds and tests were running on it too).\n");
+    if let Some(w) = wall {
+        let _ = writeln!(md, "\nLast full `make bench` run: {w}.");
+    }
+
+    md.push_str("\n## 1. Cold start\n\n");
+    if let Some(c) = &cold {
+        let _ = writeln!(
+            md,
+            "Time from process start to the first `GET /2018-06-01/runtime/invocation/next` at a fake Runtime API, and peak RSS (VmHWM) at that moment; release binaries (x86_64, the workspace's `[profile.release]`), {} interleaved runs each, medians. Floor: `{}` (lambda_runtime hello world, same profile). `sdk-floor` = floor + `aws_config::load_defaults` + DynamoDB and Step Functions clients.\n",
+            c["runsPerBinary"],
+            c["floor"].as_str().unwrap_or("")
+        );
+        md.push_str("| binary | init median (ms) | p10–p90 (ms) | × floor | peak RSS (MB) | × floor | binary (MB) | within 1.5× / under 30 MB |\n|---|---:|---:|---:|---:|---:|---:|---|\n");
+        for b in c["binaries"].as_array().into_iter().flatten() {
+            let ratio = f(&b["initRatioToFloor"]);
+            let rss = f(&b["peakRssKbMedian"]) / 1024.0;
+            let _ = writeln!(
+                md,
+                "| `{}` | {:.2} | {:.2}–{:.2} | **{:.2}** | {:.1} | {:.2} | {:.1} | {} |",
+                b["name"].as_str().unwrap_or(""),
+                f(&b["initMsMedian"]),
+                f(&b["initMsP10"]),
+                f(&b["initMsP90"]),
+                ratio,
+                rss,
+                f(&b["rssRatioToFloor"]),
+                f(&b["binaryBytes"]) / 1048576.0,
+                if ratio <= 1.5 && rss < 30.0 {
+                    "yes"
+                } else {
+                    "**no**"
+                }
+            );
+        }
+        if let Some(fl) = c["failures"].as_array().filter(|a| !a.is_empty()) {
+            let _ = writeln!(
+                md,
+                "\nFailed starts: {}",
+                fl.iter()
+                    .map(|x| x.to_string())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            );
+        }
+        md.push('\n');
+        md.push_str(&caption(c, "make bench → bench cold"));
+    } else {
+        md.push_str("(no results/cold-start.json)\n");
+    }
+    if let Some(c) = read_json(&results.join("cold-start-certs.json")) {
+        md.push_str("\n### What the SDK costs at start\n\n`sdk-floor` is the floor plus `aws_config::load_defaults` and two clients. Nearly all of that cost is the SDK's default HTTPS client loading the system's root certificates at start (the bundle file *and* every file in the certificate directory: about 150 `openat` calls seen with `strace`). Same binaries, one interleaved run, with the roots restricted through `SSL_CERT_FILE`/`SSL_CERT_DIR`:\n\n| binary, roots | init median (ms) | × floor | peak RSS (MB) |\n|---|---:|---:|---:|\n");
+        for b in c["binaries"].as_array().into_iter().flatten() {
+            let name = b["name"].as_str().unwrap_or("");
+            let label = match name.split_once('@') {
+                None => format!("`{name}`, system default (bundle + directory)"),
+                Some((bin, env)) if env.contains("one.pem") => {
+                    format!("`{bin}`, a single root certificate")
+                }
+                Some((bin, _)) => format!("`{bin}`, the bundle file only"),
+            };
+            let _ = writeln!(
+                md,
+                "| {label} | {:.2} | **{:.2}** | {:.1} |",
+                f(&b["initMsMedian"]),
+                f(&b["initRatioToFloor"]),
+                f(&b["peakRssKbMedian"]) / 1024.0
+            );
+        }
+        md.push('\n');
+        md.push_str(&caption(
+            &c,
+            "make bench → bench cold (certificate variants)",
+        ));
+    }
+    if let Some(p) = &profiles {
+        md.push_str("\n### Release-profile settings\n\n");
+        if let Some(note) = p["note"].as_str() {
+            let _ = writeln!(md, "{note}\n");
+        }
+        md.push_str("| profile | build (s) | create-order init (ms) | floor init (ms) | × floor | peak RSS (MB) | create-order binary (MB) |\n|---|---:|---:|---:|---:|---:|---:|\n");
+        for r in p["rows"].as_array().into_iter().flatten() {
+            let _ = writeln!(
+                md,
+                "| `{}` | {} | {:.2} | {:.2} | {:.2} | {:.1} | {:.1} |",
+                r["profile"].as_str().unwrap_or(""),
+                r["buildSeconds"].as_str().unwrap_or(""),
+                f(&r["initMs"]),
+                f(&r["floorMs"]),
+                f(&r["ratio"]),
+                f(&r["rssMb"]),
+                f(&r["binaryMb"])
+            );
+        }
+        md.push('\n');
+        md.push_str(&caption(
+            p,
+            p["command"].as_str().unwrap_or("bench/profiles.sh"),
+        ));
+    }
+
+    md.push_str("\n## 2. Artifact size (arm64 zip)\n\n");
+    if let Some(s) = &sizes {
+        md.push_str("`cargo lambda build --release --arm64 --output-format zip`: the zipped `bootstrap` per function (target: under 6 MB).\n\n| function | zip (MB) | under 6 MB |\n|---|---:|---|\n");
+        for fnc in s["functions"].as_array().into_iter().flatten() {
+            let mb = f(&fnc["zipBytes"]) / 1048576.0;
+            let _ = writeln!(
+                md,
+                "| `{}` | {:.2} | {} |",
+                fnc["name"].as_str().unwrap_or(""),
+                mb,
+                if mb < 6.0 {
+                    "yes"
+                } else if mb.is_nan() {
+                    "not built"
+                } else {
+                    "**no**"
+                }
+            );
+        }
+        md.push('\n');
+        md.push_str(&caption(
+            s,
+            "make bench → cargo lambda build --release --arm64 --output-format zip; bench sizes",
+        ));
+    } else {
+        md.push_str("(no results/artifact-size.json)\n");
+    }
+
+    md.push_str("\n## 3. Per-order work (happy path)\n\n");
+    if let Some(p) = &per {
+        let _ = writeln!(
+            md,
+            "{} orders placed one after another on the local stack, every AWS request logged by moto's own recorder (`/moto-api/recorder`), divided by the order count. \"our functions\" = the Rust SDK; \"state machine\" = Step Functions service integrations and Lambda invocations (moto's interpreter). Client polling is not counted (each `GET /orders/{{id}}` adds 1 HTTP API request, 1 Lambda invocation, 1 GetItem).\n",
+            p["orders"]
+        );
+        let _ = writeln!(
+            md,
+            "| per order | count |\n|---|---:|\n| Step Functions state transitions | **{:.0}** |\n| saga Lambda invocations (+1 create-order per order) | **{:.0}** |\n| DynamoDB write request units (items < 1 KB; largest request body {} B) | **{:.1}** |\n| DynamoDB read request units | **{:.1}** |\n| execution history events | {:.0} |\n| execution time, unloaded (ms, median) | {:.0} |\n",
+            f(&p["stateTransitionsPerOrder"]),
+            f(&p["sagaLambdaInvocationsPerOrder"]),
+            p["maxDynamoBodyBytes"],
+            f(&p["dynamoWriteUnitsPerOrder"]),
+            f(&p["dynamoReadUnitsPerOrder"]),
+            f(&p["historyEventsPerOrder"]),
+            f(&p["executionMsMedian"])
+        );
+        md.push_str("| AWS API call (caller) | per order |\n|---|---:|\n");
+        for (k, v) in p["callsPerOrder"].as_object().into_iter().flatten() {
+            let _ = writeln!(md, "| {k} | {:.1} |", f(v));
+        }
+        if let Some(lo) = p["localOnlyCallsPerOrder"]
+            .as_object()
+            .filter(|m| !m.is_empty())
+        {
+            let _ = writeln!(
+                md,
+                "\nLeft out above (local stack only, never on AWS): the fault-plan lookups, {}.",
+                lo.iter()
+                    .map(|(k, v)| format!("{k} × {:.1}", f(v)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        md.push_str("\n| service | calls per order |\n|---|---:|\n");
+        for (k, v) in p["callsPerOrderByService"]
+            .as_object()
+            .into_iter()
+            .flatten()
+        {
+            let _ = writeln!(md, "| {k} | {:.1} |", f(v));
+        }
+        md.push_str("\nCPU time per order, by component of the local stack (utime+stime from /proc, over the same orders). The functions run as **debug** builds here (`local/stack.sh` runs target/debug); release builds were not measured in the stack.\n\n| component | CPU ms per order |\n|---|---:|\n");
+        for (k, v) in p["cpuMsPerOrderByComponent"]
+            .as_object()
+            .into_iter()
+            .flatten()
+        {
+            let _ = writeln!(md, "| {k} | {:.1} |", f(v));
+        }
+        md.push_str("\nLambda duration by saga state (started → succeeded in the execution history, median; debug binary, moto behind it, so an upper bound of AWS's billed duration):\n\n| state | ms |\n|---|---:|\n");
+        for (k, v) in p["sagaLambdaMsMedianByState"]
+            .as_object()
+            .into_iter()
+            .flatten()
+        {
+            let _ = writeln!(md, "| {k} | {:.1} |", f(v));
+        }
+        md.push('\n');
+        md.push_str(&caption(p, "make bench → bench count"));
+    } else {
+        md.push_str("(no results/per-order.json)\n");
+    }
+
+    md.push_str("\n## 4. Throughput and latency on the local stack\n\n");
+    if let Some(l) = &load {
+        let _ = writeln!(
+            md,
+            "Closed loop: N clients each place an order (`POST /orders` through the local gateway, 1 line), poll `GET /orders/{{id}}` every {} ms until a terminal status, then place the next; {} s per level, then drain. Latency = `POST` sent → the `COMPLETED` milestone in the order's timeline.\n",
+            l["pollMs"], l["secondsPerLevel"]
+        );
+        md.push_str("| clients | orders | orders/s | p50 (ms) | p95 (ms) | p99 (ms) | errors | CPU cores used: moto / cargo-lambda / functions / gateway |\n|---:|---:|---:|---:|---:|---:|---:|---|\n");
+        for x in l["levels"].as_array().into_iter().flatten() {
+            let c = &x["cpuCoresByComponent"];
+            let _ = writeln!(
+                md,
+                "| {} | {} | **{:.2}** | {:.0} | {:.0} | {:.0} | {} | {:.2} / {:.2} / {:.2} / {:.2} |",
+                x["concurrency"],
+                x["orders"],
+                f(&x["ordersPerSecond"]),
+                f(&x["latencyMs"]["p50"]),
+                f(&x["latencyMs"]["p95"]),
+                f(&x["latencyMs"]["p99"]),
+                x["errors"],
+                f(&c["moto"]),
+                f(&c["lambda"]),
+                f(&c["functions"]),
+                f(&c["gateway"])
+            );
+        }
+        md.push_str("\n![latency and throughput vs concurrency](bench/results/load.svg)\n\n");
+        md.push_str(&caption(l, "make bench → bench load"));
+        let best = l["levels"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|x| f(&x["ordersPerSecond"]))
+            .fold(0.0, f64::max);
+        if let Some(c) = &ceiling {
+            let _ = writeln!(
+                md,
+                "\n**Emulator ceiling.** Replaying the recorded DynamoDB/SQS/SNS requests of those orders (same bodies) against moto from {} clients: **{:.0} requests/s** ({} server errors), i.e. {:.1} such calls per order → **{:.1} orders/s** if moto did nothing else. The saga's best {:.2} orders/s is **{:.0}%** of that; the rest of moto's time goes to interpreting the state machine (a boto3 client per Task, Lambda invocations relayed through it).\n",
+                c["concurrency"],
+                f(&c["requestsPerSecond"]),
+                c["serverErrors"],
+                f(&c["callsPerOrder"]),
+                f(&c["ordersPerSecondCeiling"]),
+                best,
+                best / f(&c["ordersPerSecondCeiling"]) * 100.0
+            );
+            md.push_str(&caption(c, "make bench → bench ceiling"));
+        }
+        let _ = writeln!(
+            md,
+            "\n**5,000 orders per minute (83/s)?** The local stack reaches **{best:.1} orders/s = {:.0}/min, {:.0}% of the requirement: no.** The CPU columns show where the time goes: moto, one Python process on one core, is the limit (it serves every AWS call and interprets every execution); our functions use a small fraction of a core. This is a property of the emulator, not of the design: on AWS, Step Functions, Lambda and DynamoDB on-demand scale past 83/s (mind the Standard `StartExecution` and state-transition quotas and Lambda concurrency of the account).",
+            best * 60.0,
+            best / 83.33 * 100.0
+        );
+    } else {
+        md.push_str("(no results/load.json)\n");
+    }
+
+    md.push_str("\n## 5. Cost per million orders on AWS (us-east-1)\n\n");
+    if let Some(p) = &per {
+        let c = cost(p, load.as_ref());
+        md.push_str("From the counts in (3) and published list prices (constants in `bench/src/report.rs` with their source and date); free tiers left out.\n\n| item | Standard ($) | Express ($) | basis |\n|---|---:|---:|---|\n");
+        let (mut s, mut e) = (0.0, 0.0);
+        for (name, a, b, basis) in &c.lines {
+            s += a;
+            e += b;
+            let _ = writeln!(md, "| {name} | {a:.2} | {b:.2} | {basis} |");
+        }
+        let _ = writeln!(
+            md,
+            "| **total** | **{s:.2}** | **{e:.2}** | Express/Standard = **{:.2}** |\n",
+            e / s
+        );
+        md.push_str("Lambda billed duration is the median of the saga functions' measured durations (debug builds against moto: an upper bound). Express duration uses the unloaded local end-to-end time, also an upper bound (local Lambda and DynamoDB calls are slower than AWS's).\n\n");
+        md.push_str("**What Express changes.** (a) *At-least-once* execution of each state (Standard: exactly-once), so a step may run twice: safe here because every step is idempotent by order id and every status write is conditional (`status IN (:from, :to)`), and compensations leave `VOIDED` markers; (b) executions stop at **5 minutes**, while the saga's worst-case budget (ASL `Comment`) is 1088 s with compensations retrying for long, so an Express run can stop mid-compensation; (c) **no deduplication by execution name**, which create-order's idempotent retry relies on (`StartExecution` with `name = orderId`); (d) no execution history in the API: it is in CloudWatch Logs (the template logs at `ALL` for Express). What must change before Express is a supported, tested deployment option (the `WorkflowType` parameter exists; the template's `Rules` forbid it in prod): 1. a time budget that fits 300 s (the Express variant needs shorter `Retry` schedules, or the compensations moved into a Standard workflow the Express one hands over to); 2. deduplication that does not rely on the execution name: create-order and cancel-order may start a second execution for one order (harmless to the data, every step being idempotent, but it doubles work and cost); 3. an end-to-end run of the Express variant: the local emulator runs Express like Standard and lacks `StartSyncExecution`, so this needs a test stage on AWS.\n");
+    } else {
+        md.push_str("(no per-order results)\n");
+    }
+    if let Some(l) = &load {
+        let svg = out
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join("bench/results/load.svg");
+        let _ = std::fs::create_dir_all(svg.parent().unwrap_or(Path::new(".")));
+        if let Err(e) = plot(l, &svg) {
+            eprintln!("bench: plot failed: {e}");
+        } else {
+            eprintln!("bench: wrote {}", svg.display());
+        }
+    }
+    md.push_str("\n## 6. Plot\n\nLatency percentiles and throughput vs concurrency: `bench/results/load.svg` (embedded in section 4), drawn with `plotters`.\n");
+    std::fs::write(out, md).expect("write BENCHMARKS.md");
+    eprintln!("bench: wrote {}", out.display());
+}
+
+/// bench/results/profiles.json from one interleaved cold-start run over every profile's
+/// binaries (names `<profile>/<binary>`, see bench/profiles.sh); ratios are against the
+/// `release` floor of the same run.
+pub fn profiles(cold: &Path, rows: &[String], out: &Path) {
+    let c = read_json(cold).expect("the sweep's cold-start results");
+    let bin = |name: &str| {
+        c["binaries"]
+            .as_array()
+            .and_then(|b| b.iter().find(|x| x["name"] == name).cloned())
+            .unwrap_or(Value::Null)
+    };
+    let base = f(&bin("release/hello-floor")["initMsMedian"]);
+    let mut table = Vec::new();
+    for row in rows {
+        let (profile, rest) = row.split_once('=').unwrap_or((row, ""));
+        let (co, floor) = (
+            bin(&format!("{profile}/create-order")),
+            bin(&format!("{profile}/hello-floor")),
+        );
+        table.push(serde_json::json!({
+            "profile": profile,
+            "buildSeconds": rest.replace(':', " "),
+            "initMs": co["initMsMedian"],
+            "floorMs": floor["initMsMedian"],
+            "ratio": f(&co["initMsMedian"]) / base,
+            "rssMb": f(&co["peakRssKbMedian"]) / 1024.0,
+            "binaryMb": f(&co["binaryBytes"]) / 1048576.0,
+        }));
+    }
+    crate::util::write_json(
+        out,
+        &serde_json::json!({
+            "machine": c["machine"],
+            "command": "bench/profiles.sh",
+            "note": "create-order and the floor built with each profile (x86_64) and started in one interleaved run; × floor is against the `release` hello-floor of that run. Build = `cargo build` of create-order + bench-floor with every dependency, cold (empty profile directory) or incremental, on the shared, loaded machine.",
+            "rows": table,
+        }),
+    );
+}
