@@ -36,8 +36,9 @@ unit:
 	.venv/bin/python tests/security/check_template.py
 
 # The contract test shares the end-to-end tests' stack (one stack start); both run, either fails it.
+# --show-output prints what each passing scenario checked (the chaos and load counts).
 e2e: build
-	local/stack.sh test-run -- sh -c 'status=0; cargo test -p e2e --tests -- --ignored || status=1; \
+	local/stack.sh test-run -- sh -c 'status=0; cargo test -p e2e --tests -- --ignored --show-output || status=1; \
 	  tests/contract/run.sh || status=1; exit $$status'
 
 contract: build
