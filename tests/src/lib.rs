@@ -274,6 +274,43 @@ impl Stack {
             .expect("write a fault plan");
     }
 
+    /// Writes what create-order leaves when it crashes between saving an order and starting
+    /// its saga: a `PENDING` order for one unit of `sku` at `price` cents, with no execution.
+    /// Returns its id.
+    pub async fn lost_pending_order(&self, user: &User, sku: &Sku, price: i64) -> String {
+        use shared::order::{Milestone, Order, OrderLine, OrderStatus, Step};
+        use shared::ports::OrderStore;
+        let now = chrono::Utc::now();
+        let price = Money::new(price, eur());
+        let order = Order {
+            order_id: OrderId::new_at(now),
+            user_id: user.id.clone(),
+            status: OrderStatus::Pending,
+            lines: vec![OrderLine {
+                sku: sku.clone(),
+                name: "Test product".into(),
+                quantity: 1,
+                unit_price: price.clone(),
+                line_total: price.clone(),
+            }],
+            subtotal: price.clone(),
+            discount: Money::new(0, eur()),
+            promo_code: None,
+            total: price,
+            reason: None,
+            cancel_requested_at: None,
+            delivery: None,
+            created_at: now,
+            updated_at: now,
+            timeline: vec![Milestone {
+                step: Step::Created,
+                at: now,
+            }],
+        };
+        self.orders.insert(&order, None).await.expect("write order");
+        order.order_id.to_string()
+    }
+
     /// Polls the order until it has `status` (or the saga has settled it otherwise).
     pub async fn wait_for_status(&self, user: &User, id: &str, status: &str) -> Value {
         let deadline = Instant::now() + Duration::from_secs(60);

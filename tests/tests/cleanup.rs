@@ -4,15 +4,14 @@
 //! turns.
 
 use chrono::{DateTime, Duration, Utc};
-use e2e::{Fault, Stack, User, eur};
+use e2e::{Fault, Stack, User};
 use futures::StreamExt;
 use serde_json::{Value, json};
 use shared::billing::PaymentStatus;
 use shared::cart::{Cart, CartItem};
 use shared::clock::format_time;
-use shared::money::Money;
-use shared::order::{Milestone, Order, OrderId, OrderLine, OrderStatus, Sku, Step};
-use shared::ports::{BillingStore, CartStore, OrderStore};
+use shared::order::{OrderId, Sku};
+use shared::ports::{BillingStore, CartStore};
 use tokio::sync::Mutex;
 
 /// One cleanup test at a time: a run with a clock 31 minutes ahead expires every reservation
@@ -264,38 +263,7 @@ async fn a_pending_order_whose_saga_never_started_is_recovered_and_completes() {
     let user = stack.user(Some(10_000)).await;
     // What create-order leaves when it crashes between writing the order and starting its saga.
     let now = Utc::now();
-    let price = Money::new(1000, eur());
-    let order = Order {
-        order_id: OrderId::new_at(now),
-        user_id: user.id.clone(),
-        status: OrderStatus::Pending,
-        lines: vec![OrderLine {
-            sku: sku.clone(),
-            name: "Test product".into(),
-            quantity: 1,
-            unit_price: price.clone(),
-            line_total: price.clone(),
-        }],
-        subtotal: price.clone(),
-        discount: Money::new(0, eur()),
-        promo_code: None,
-        total: price,
-        reason: None,
-        cancel_requested_at: None,
-        delivery: None,
-        created_at: now,
-        updated_at: now,
-        timeline: vec![Milestone {
-            step: Step::Created,
-            at: now,
-        }],
-    };
-    stack
-        .orders
-        .insert(&order, None)
-        .await
-        .expect("write order");
-    let id = order.order_id.to_string();
+    let id = stack.lost_pending_order(&user, &sku, 1000).await;
 
     // Within the grace period nothing happens: the API may still be starting it.
     let early = cleanup(&stack, now + Duration::minutes(1), json!({})).await;

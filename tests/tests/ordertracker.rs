@@ -2,11 +2,9 @@
 //! `target/debug` (built by `make build`), with the stack's environment, as a person runs it.
 
 use chrono::Utc;
-use e2e::{Fault, Stack, eur};
+use e2e::{Fault, Stack};
 use serde_json::{Value, json};
-use shared::money::Money;
-use shared::order::{Milestone, Order, OrderId, OrderLine, OrderStatus, Step};
-use shared::ports::OrderStore;
+use shared::order::OrderId;
 use std::path::PathBuf;
 
 const STOCK: i64 = 10;
@@ -202,39 +200,7 @@ async fn retry_starts_a_saga_that_never_started_and_leaves_a_running_one_alone()
     stack.wait_for_status(&user, &running, "COMPLETED").await;
 
     // An order whose saga never started (create-order crashed between writing and starting).
-    let now = Utc::now();
-    let price = Money::new(PRICE, eur());
-    let order = Order {
-        order_id: OrderId::new_at(now),
-        user_id: user.id.clone(),
-        status: OrderStatus::Pending,
-        lines: vec![OrderLine {
-            sku: sku.clone(),
-            name: "Test product".into(),
-            quantity: 1,
-            unit_price: price.clone(),
-            line_total: price.clone(),
-        }],
-        subtotal: price.clone(),
-        discount: Money::new(0, eur()),
-        promo_code: None,
-        total: price,
-        reason: None,
-        cancel_requested_at: None,
-        delivery: None,
-        created_at: now,
-        updated_at: now,
-        timeline: vec![Milestone {
-            step: Step::Created,
-            at: now,
-        }],
-    };
-    stack
-        .orders
-        .insert(&order, None)
-        .await
-        .expect("write order");
-    let lost = order.order_id.to_string();
+    let lost = stack.lost_pending_order(&user, &sku, PRICE).await;
 
     let stuck = json_of(&["stuck", "--older-than", "0s", "--limit", "1000"]).await;
     let row = stuck
