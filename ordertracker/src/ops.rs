@@ -394,7 +394,7 @@ pub struct RetryOutcome {
 ///   would fail `MarkOrderReserved` on a `PAID` order and release without refunding;
 /// - `COMPENSATION_FAILED`: the same compensations, then `CANCELLED` with the recorded reason;
 /// - `CANCELLED`: refund and release run again, which finds nothing to give back unless
-///   something was missed; `COMPLETED` is left alone.
+///   something was missed; `COMPLETED`, `SHIPPED` and `DELIVERED` are left alone.
 pub async fn retry(ctx: &Context, id: &str) -> Result<RetryOutcome, Failure> {
     let id = parse_id(id)?;
     let order = order(ctx, id).await?;
@@ -456,6 +456,13 @@ pub async fn retry(ctx: &Context, id: &str) -> Result<RetryOutcome, Failure> {
         }
         OrderStatus::Completed if order.cancel_requested_at.is_none() => Ok(outcome(
             "nothing to retry: the order is COMPLETED".into(),
+            None,
+            false,
+            before,
+        )),
+        // Fulfilment moved it on after the saga: the saga is done and nothing is owed.
+        OrderStatus::Shipped | OrderStatus::Delivered => Ok(outcome(
+            format!("nothing to retry: the order is {}", before.as_str()),
             None,
             false,
             before,

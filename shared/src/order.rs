@@ -126,15 +126,26 @@ pub enum OrderStatus {
     Completed,
     Cancelled,
     CompensationFailed,
+    /// Handed to the carrier by an admin (fulfilment, after the saga completed the order).
+    Shipped,
+    /// Received by the customer; nothing moves it any more.
+    Delivered,
 }
 
 impl OrderStatus {
+    /// The saga is done with the order: nothing of it is in flight and nothing needs
+    /// compensating. `COMPLETED` and `SHIPPED` may still move on through fulfilment (and a
+    /// `COMPLETED` one through the customer's cancellation), but never by the saga.
     pub fn is_terminal(self) -> bool {
-        matches!(self, Self::Completed | Self::Cancelled)
+        matches!(
+            self,
+            Self::Completed | Self::Cancelled | Self::Shipped | Self::Delivered
+        )
     }
 
-    /// The saga's legal moves. The state machine enforces them with conditional writes;
-    /// this is the same table in code, for the rules that live outside the state machine.
+    /// The legal moves: the saga's, and fulfilment's after it. The state machine and the
+    /// fulfilment routes enforce them with conditional writes; this is the same table in code,
+    /// for the rules that live outside the state machine.
     pub fn can_become(self, next: OrderStatus) -> bool {
         use OrderStatus::*;
         matches!(
@@ -144,6 +155,8 @@ impl OrderStatus {
                 | (Paid, Completed)
                 | (Pending | Reserved | Paid, Cancelled)
                 | (Pending | Reserved | Paid | Cancelled, CompensationFailed)
+                | (Completed, Shipped)
+                | (Shipped, Delivered)
         )
     }
 
@@ -155,6 +168,49 @@ impl OrderStatus {
             Self::Completed => "COMPLETED",
             Self::Cancelled => "CANCELLED",
             Self::CompensationFailed => "COMPENSATION_FAILED",
+            Self::Shipped => "SHIPPED",
+            Self::Delivered => "DELIVERED",
+        }
+    }
+}
+
+/// A move of fulfilment, made by an admin after the saga completed the order:
+/// `COMPLETED → SHIPPED`, then `SHIPPED → DELIVERED`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fulfilment {
+    Ship,
+    Deliver,
+}
+
+impl Fulfilment {
+    /// The status the order must be in for the move.
+    pub fn from(self) -> OrderStatus {
+        match self {
+            Self::Ship => OrderStatus::Completed,
+            Self::Deliver => OrderStatus::Shipped,
+        }
+    }
+
+    /// The status the move leaves the order in.
+    pub fn to(self) -> OrderStatus {
+        match self {
+            Self::Ship => OrderStatus::Shipped,
+            Self::Deliver => OrderStatus::Delivered,
+        }
+    }
+
+    /// The milestone the move adds to the timeline.
+    pub fn step(self) -> Step {
+        match self {
+            Self::Ship => Step::Shipped,
+            Self::Deliver => Step::Delivered,
+        }
+    }
+
+    pub fn verb(self) -> &'static str {
+        match self {
+            Self::Ship => "shipped",
+            Self::Deliver => "delivered",
         }
     }
 }
@@ -208,6 +264,8 @@ pub enum Step {
     Completed,
     CancelRequested,
     Cancelled,
+    Shipped,
+    Delivered,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -630,6 +688,42 @@ mod tests {
         assert!(!Cancelled.can_become(Reserved));
         assert!(!Pending.can_become(Completed));
         assert!(Completed.is_terminal() && Cancelled.is_terminal() && !Paid.is_terminal());
+    }
+
+    #[test]
+    fn fulfilment_follows_completion_and_nothing_goes_back() {
+        use OrderStatus::*;
+        assert!(Completed.can_become(Shipped));
+        assert!(Shipped.can_become(Delivered));
+        for early in [Pending, Reserved, Paid, Cancelled, CompensationFailed] {
+            assert!(!early.can_become(Shipped), "{early:?}");
+            assert!(!early.can_become(Delivered), "{early:?}");
+        }
+        assert!(
+            !Completed.can_become(Delivered),
+            "delivered without shipping"
+        );
+        for later in [Shipped, Delivered] {
+            assert!(later.is_terminal(), "{later:?}: the saga is done with it");
+            for back in [
+                Pending,
+                Reserved,
+                Paid,
+                Completed,
+                Cancelled,
+                CompensationFailed,
+            ] {
+                assert!(!later.can_become(back), "{later:?} -> {back:?}");
+            }
+        }
+        assert!(!Delivered.can_become(Shipped));
+        for step in [Fulfilment::Ship, Fulfilment::Deliver] {
+            assert!(step.from().can_become(step.to()), "{step:?}");
+        }
+        let json = |s: OrderStatus| serde_json::to_value(s).unwrap();
+        assert_eq!(json(Shipped), "SHIPPED");
+        assert_eq!(json(Delivered), Delivered.as_str());
+        assert_eq!(serde_json::to_value(Step::Shipped).unwrap(), "SHIPPED");
     }
 
     #[test]

@@ -7,7 +7,7 @@ use crate::error::StoreError;
 use crate::inventory::{Product, Reservation, ReservationLine, ReservationStatus};
 use crate::money::{Currency, Money};
 use crate::notification::Notification;
-use crate::order::{Order, OrderId, OrderStatus, Sku};
+use crate::order::{Fulfilment, Order, OrderId, OrderStatus, Sku};
 use crate::page::{Page, PageRequest};
 use crate::profile::Profile;
 use crate::promotion::Promotion;
@@ -111,11 +111,27 @@ pub trait OrderStore: Send + Sync {
     ) -> impl Future<Output = Result<Page<Order>, StoreError>> + Send;
 
     /// Marks that the customer asked to cancel, if the order is still cancellable
-    /// (`PENDING`, `RESERVED`, `PAID` or `COMPLETED`). Returns the order as it is after the
-    /// write, or `None` when it was no longer cancellable. Repeating it changes nothing.
+    /// (`PENDING`, `RESERVED`, `PAID` or `COMPLETED`; never once `SHIPPED` or `DELIVERED`).
+    /// Returns the order as it is after the write, or `None` when it was no longer
+    /// cancellable. Repeating it changes nothing.
     fn request_cancellation(
         &self,
         order_id: OrderId,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Option<Order>, StoreError>> + Send;
+}
+
+/// Fulfilment's status writes, made by an admin after the saga completed the order.
+pub trait FulfilmentStore: Send + Sync {
+    /// Moves the order from `step.from()` to `step.to()` and records when (`shippedAt`,
+    /// `deliveredAt`; the first time is kept), only while the order is in `step.from()` and no
+    /// cancellation was requested: one conditional write, so the customer's cancellation and
+    /// the shipping can never both land. Returns the order after the write, or `None` when the
+    /// condition did not hold (a missing order too); nothing is written then.
+    fn fulfil(
+        &self,
+        order_id: OrderId,
+        step: Fulfilment,
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<Option<Order>, StoreError>> + Send;
 }

@@ -148,6 +148,13 @@ async fn api_events_are_answered_without_a_server_error() {
     };
     let name = "promotions-api-put.json";
     answered.push((name, api.handle(&request(name)).await.status()));
+    for name in ["fulfilment-api-ship.json", "fulfilment-api-deliver.json"] {
+        let api = shared::api::fulfilment::FulfilmentApi {
+            orders: MemoryOrders::default(),
+            clock: Box::new(shared::clock::SystemClock),
+        };
+        answered.push((name, api.handle(&request(name)).await.status()));
+    }
     for (name, status) in &answered {
         assert!(!status.is_server_error(), "{name}: {status}");
     }
@@ -157,6 +164,9 @@ async fn api_events_are_answered_without_a_server_error() {
     assert_eq!(status("users-api-put-profile.json").as_u16(), 201);
     assert_eq!(status("promotions-api-put.json").as_u16(), 201);
     assert_eq!(status("billing-api-open-account.json").as_u16(), 201);
+    // An admin on an order the empty store does not hold.
+    assert_eq!(status("fulfilment-api-ship.json").as_u16(), 404);
+    assert_eq!(status("fulfilment-api-deliver.json").as_u16(), 404);
 
     // cancel-order and list-orders call the orders API's functions directly.
     for (name, user) in [

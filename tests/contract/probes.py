@@ -66,6 +66,8 @@ def probes(user: str):
     ):
         arguments = {"path_parameters": {"sku": "SKU-MUG"}, "body": body, "admin": False}
         yield label, arguments, {403}, "a customer's token"
+    for label in ("POST /admin/orders/{id}/ship", "POST /admin/orders/{id}/deliver"):
+        yield label, {"path_parameters": {"id": ORDER_ID}, "admin": False}, {403}, "a customer's token"
 
 
 def main() -> int:

@@ -90,6 +90,11 @@ pub async fn check(stack: &Stack, scenario: &Scenario<'_>) -> Checked {
         });
         let status = order["status"].as_str().unwrap_or("?").to_owned();
         *checked.statuses.entry(status.clone()).or_default() += 1;
+        // A shipped or delivered order was completed by the saga and holds what a completed one does.
+        let status = match status.as_str() {
+            "SHIPPED" | "DELIVERED" => "COMPLETED".to_owned(),
+            _ => status,
+        };
         status_of.insert(*order_id, status.clone());
         checked.orders += 1;
         c.check(

@@ -336,7 +336,8 @@ impl Stack {
             let (status, order) = self.get_order(user, id).await;
             assert_eq!(status, 200, "{order}");
             let settled = match order["status"].as_str() {
-                Some("CANCELLED" | "COMPENSATION_FAILED") => true,
+                // Fulfilment (an admin) moved it on after the saga: the saga is done with it.
+                Some("CANCELLED" | "COMPENSATION_FAILED" | "SHIPPED" | "DELIVERED") => true,
                 // A completed order with a pending cancellation is still moving.
                 Some("COMPLETED") => order.get("cancelRequestedAt").is_none(),
                 _ => false,
@@ -451,6 +452,28 @@ impl Stack {
         }
         names
     }
+}
+
+/// Runs the operator's tool, `target/debug/ordertracker ARGS…` (built by `make build`), with the
+/// stack's environment, as a person runs it: (exit code, stdout, stderr).
+pub async fn ordertracker(args: &[&str]) -> (i32, String, String) {
+    let binary = repo_root()
+        .join(std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into()))
+        .join("debug/ordertracker");
+    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(&binary)
+            .args(&args)
+            .output()
+            .unwrap_or_else(|e| panic!("{}: {e} (run `make build` first)", binary.display()))
+    })
+    .await
+    .expect("ordertracker ran");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 pub fn eur() -> Currency {

@@ -110,7 +110,11 @@ impl Case {
 fn route_is_admin(route: &str) -> bool {
     matches!(
         route,
-        "PUT /products/{sku}" | "POST /products/{sku}/stock" | "PUT /promotions/{code}"
+        "PUT /products/{sku}"
+            | "POST /products/{sku}/stock"
+            | "PUT /promotions/{code}"
+            | "POST /admin/orders/{id}/ship"
+            | "POST /admin/orders/{id}/deliver"
     )
 }
 
@@ -363,6 +367,26 @@ fn corpus(fx: &Fixture) -> Vec<Case> {
             .path(format!("/orders/{}/cancel", fx.victim_order))
             .json(format!(r#"{{"sub":"{victim}","userId":"{victim}"}}"#))
             .expect(404),
+        // POST /admin/orders/{id}/ship and /deliver (admin; the fixture's orders are COMPLETED)
+        case("POST /admin/orders/{id}/ship", "not a UUID").path("/admin/orders/ORDER%23x/ship"),
+        case("POST /admin/orders/{id}/ship", "NoSQL operator")
+            .path("/admin/orders/%7B%22%24ne%22%3A1%7D/ship"),
+        case("POST /admin/orders/{id}/ship", "an unknown order")
+            .path("/admin/orders/67e55044-10b1-7000-9247-bb680e5fe0c8/ship")
+            .expect(404),
+        case("POST /admin/orders/{id}/ship", "a customer shipping their own order")
+            .by(Customer)
+            .expect(403),
+        case("POST /admin/orders/{id}/ship", "a customer, forged admin claims in the body")
+            .by(Customer)
+            .json(r#"{"admin":true,"scope":"admin","groups":["admin"]}"#)
+            .expect(403),
+        case("POST /admin/orders/{id}/deliver", "not a UUID")
+            .path("/admin/orders/1%27%20OR%20%271%27%3D%271/deliver"),
+        case("POST /admin/orders/{id}/deliver", "a completed order never shipped").expect(409),
+        case("POST /admin/orders/{id}/deliver", "a customer delivering their own order")
+            .by(Customer)
+            .expect(403),
         // GET /products
         case("GET /products", "limit=0").path("/products?limit=0"),
         case("GET /products", "limit=abc").path("/products?limit=abc"),

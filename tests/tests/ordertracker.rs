@@ -2,36 +2,13 @@
 //! `target/debug` (built by `make build`), with the stack's environment, as a person runs it.
 
 use chrono::Utc;
-use e2e::{Fault, Stack};
+use e2e::{Fault, Stack, ordertracker};
 use serde_json::{Value, json};
 use shared::order::OrderId;
-use std::path::PathBuf;
 
 const STOCK: i64 = 10;
 const PRICE: i64 = 1_000;
 const BALANCE: i64 = 10_000;
-
-/// Runs `ordertracker ARGS…`: (exit code, stdout, stderr).
-async fn ordertracker(args: &[&str]) -> (i32, String, String) {
-    let binary = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join(std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into()))
-        .join("debug/ordertracker");
-    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(&binary)
-            .args(&args)
-            .output()
-            .unwrap_or_else(|e| panic!("{}: {e} (run `make build` first)", binary.display()))
-    })
-    .await
-    .expect("ordertracker ran");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 /// `ordertracker --json ARGS…`, which must succeed: its output.
 async fn json_of(args: &[&str]) -> Value {

@@ -7,7 +7,7 @@ use crate::error::StoreError;
 use crate::inventory::{Product, Reservation, ReservationLine, ReservationStatus};
 use crate::money::Money;
 use crate::notification::Notification;
-use crate::order::{Milestone, Order, OrderId, OrderStatus, Sku, Step};
+use crate::order::{Fulfilment, Milestone, Order, OrderId, OrderStatus, Sku, Step};
 use crate::page::{Page, PageRequest};
 use crate::ports::*;
 use crate::promotion::Promotion;
@@ -605,6 +605,32 @@ impl OrderStore for MemoryOrders {
     }
 }
 
+impl FulfilmentStore for MemoryOrders {
+    async fn fulfil(
+        &self,
+        order_id: OrderId,
+        step: Fulfilment,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Order>, StoreError> {
+        let mut state = lock(&self.state);
+        let Some(order) = state.orders.get_mut(&order_id) else {
+            return Ok(None);
+        };
+        if order.status != step.from() || order.cancel_requested_at.is_some() {
+            return Ok(None);
+        }
+        order.status = step.to();
+        order.updated_at = now;
+        if !order.timeline.iter().any(|m| m.step == step.step()) {
+            order.timeline.push(Milestone {
+                step: step.step(),
+                at: now,
+            });
+        }
+        Ok(Some(order.clone()))
+    }
+}
+
 impl PromotionStore for MemoryOrders {
     async fn promotion(&self, code: &str) -> Result<Option<Promotion>, StoreError> {
         Ok(lock(&self.state).promotions.get(code).cloned())
@@ -811,7 +837,9 @@ impl MemoryOrders {
                 OrderStatus::Paid => Some(Step::Paid),
                 OrderStatus::Completed => Some(Step::Completed),
                 OrderStatus::Cancelled => Some(Step::Cancelled),
-                _ => None,
+                OrderStatus::Shipped => Some(Step::Shipped),
+                OrderStatus::Delivered => Some(Step::Delivered),
+                OrderStatus::Pending | OrderStatus::CompensationFailed => None,
             };
             if let Some(step) = step {
                 order.timeline.push(Milestone { step, at });

@@ -219,7 +219,7 @@ pub async fn list_orders(
             serde_json::from_value::<OrderStatus>(serde_json::Value::String(s.to_owned())).map_err(|_| {
                 ApiError::InvalidRequest(vec![FieldError::new(
                     "status",
-                    "must be one of PENDING, RESERVED, PAID, COMPLETED, CANCELLED, COMPENSATION_FAILED",
+                    "must be one of PENDING, RESERVED, PAID, COMPLETED, SHIPPED, DELIVERED, CANCELLED, COMPENSATION_FAILED",
                 )])
             })
         })
@@ -245,6 +245,9 @@ pub enum Cancellation {
 /// same compensations from an execution named `<orderId>-cancel`; a `PENDING` order's saga is
 /// (re)started, which is harmless if it runs, so an order whose saga never started is
 /// cancelled too. Every start is idempotent by execution name, so retrying is safe.
+///
+/// Once an admin shipped the order (`SHIPPED`, `DELIVERED`) it is a `409`: shipping is
+/// conditional on `cancelRequestedAt` being absent, so exactly one of the two lands.
 pub async fn cancel_order(
     orders: &impl OrderStore,
     saga: &impl SagaStarter,
@@ -263,6 +266,13 @@ pub async fn cancel_order(
             let order = get_order(orders, user_id, order_id).await?;
             return match order.status {
                 OrderStatus::Cancelled => Ok((order, Cancellation::AlreadyCancelled)),
+                status @ (OrderStatus::Shipped | OrderStatus::Delivered) => {
+                    Err(ApiError::Conflict(format!(
+                        "order {} is {}: it has been handed to the carrier and can no longer be cancelled",
+                        order.order_id,
+                        status.as_str()
+                    )))
+                }
                 status => Err(ApiError::Conflict(format!(
                     "order {} is {} and can no longer be cancelled",
                     order.order_id,

@@ -7,10 +7,10 @@ use crate::clock::format_time;
 use crate::delivery::DeliverySlot;
 use crate::error::StoreError;
 use crate::money::{Currency, Money};
-use crate::order::{Milestone, Step};
+use crate::order::{Fulfilment, Milestone, Step};
 use crate::order::{Order, OrderId, OrderLine, OrderStatus, Sku};
 use crate::page::{Page, PageRequest};
-use crate::ports::{IdempotencyRecord, InsertOutcome, OrderStore};
+use crate::ports::{FulfilmentStore, IdempotencyRecord, InsertOutcome, OrderStore};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::ReturnValue;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
@@ -78,6 +78,11 @@ struct OrderItem {
     cancelled_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     cancel_requested_at: Option<DateTime<Utc>>,
+    // Written by fulfilment (fulfilment-api).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    shipped_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    delivered_at: Option<DateTime<Utc>>,
     // Written by CompleteOrder from schedule-delivery's answer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     delivery_from: Option<DateTime<Utc>>,
@@ -129,6 +134,8 @@ impl OrderItem {
             completed_at: None,
             cancelled_at: None,
             cancel_requested_at: order.cancel_requested_at,
+            shipped_at: None,
+            delivered_at: None,
             delivery_from: None,
             delivery_to: None,
         }
@@ -170,6 +177,8 @@ impl OrderItem {
                 (Step::Completed, self.completed_at),
                 (Step::CancelRequested, self.cancel_requested_at),
                 (Step::Cancelled, self.cancelled_at),
+                (Step::Shipped, self.shipped_at),
+                (Step::Delivered, self.delivered_at),
             ]),
         }
     }
@@ -398,6 +407,46 @@ impl OrderStore for DynamoOrders {
             request_hash: i.request_hash,
             created_at: i.created_at,
         }))
+    }
+}
+
+impl FulfilmentStore for DynamoOrders {
+    async fn fulfil(
+        &self,
+        order_id: OrderId,
+        step: Fulfilment,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Order>, StoreError> {
+        let at = match step {
+            Fulfilment::Ship => "shippedAt",
+            Fulfilment::Deliver => "deliveredAt",
+        };
+        // The same attribute the customer's cancellation writes: whichever lands first wins.
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(order_pk(order_id), "ORDER")))
+            .update_expression(
+                "SET #status = :to, #at = if_not_exists(#at, :now), updatedAt = :now",
+            )
+            .condition_expression("#status = :from AND attribute_not_exists(cancelRequestedAt)")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#at", at)
+            .expression_attribute_values(":from", s(step.from().as_str()))
+            .expression_attribute_values(":to", s(step.to().as_str()))
+            .expression_attribute_values(":now", s(format_time(now)))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match result {
+            Ok(output) => output
+                .attributes
+                .map(|item| from_item::<OrderItem>(item).map(OrderItem::into_order))
+                .transpose(),
+            Err(e) if is_condition_failure(&e) => Ok(None),
+            Err(e) => Err(classify(e)),
+        }
     }
 }
 
