@@ -22,7 +22,20 @@
 //!   (the API crashed between writing the order and starting it): its saga is started under the
 //!   order id, which Step Functions treats as the same execution when it exists. An order still
 //!   `PENDING` whose execution has ended (it can no longer move) is treated as expired once it
-//!   is older than the reservation TTL: a reservation may be held for it.
+//!   is older than the reservation TTL: a reservation may be held for it;
+//! - **timed-out sagas**: an order still `PAID` longer after its creation than the saga can run
+//!   (`SAGA_DEADLINE_MINUTES`: the execution timeout and a margin) has a saga that stopped
+//!   between the charge and completion: an execution timeout (EXPRESS executions stop at five
+//!   minutes, possibly mid-compensation), or an operator's `StopExecution`. It is cancelled with
+//!   reason `SAGA_TIMED_OUT` and compensated the same way, so money and stock come back exactly
+//!   once even when no execution is left to do it. (A `RESERVED` one is an expired reservation,
+//!   above; a `PENDING` one a lost saga.) Should its saga still be running after all (one that
+//!   the lost-saga job started late), the cancellation request makes its next forward write
+//!   fail and it compensates itself: both compensations are the same idempotent steps.
+//!
+//! Orders the saga finished (`COMPLETED`, `CANCELLED`) and those fulfilment moved on (`SHIPPED`,
+//! `DELIVERED`) are never looked at: each job reads only orders in a status the saga has not
+//! finished with.
 //!
 //! Time comes from the scheduled event's `time` (tests pass a fixed one); the budget is measured
 //! on the wall clock. DynamoDB TTL (`expiresAt`) is only a backstop: it deletes late and runs no
@@ -47,6 +60,8 @@ pub const EXPIRED: &str = "EXPIRED";
 /// The reason an order the operator's tool compensates is cancelled with (unless the order
 /// already carries one).
 pub const SAGA_FAILED: &str = "SAGA_FAILED";
+/// The reason an order whose saga stopped after the charge is cancelled with.
+pub const SAGA_TIMED_OUT: &str = "SAGA_TIMED_OUT";
 
 /// Limits, from the function's environment (template.yaml); every one has a default.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,6 +72,10 @@ pub struct CleanupConfig {
     pub reservation_ttl: Duration,
     /// `PENDING_GRACE_MINUTES` (5): an order still `PENDING` this long gets its saga started.
     pub pending_grace: Duration,
+    /// `SAGA_DEADLINE_MINUTES` (25): an order still `PAID` this long after its creation has a
+    /// saga that stopped (template.yaml: 25 for STANDARD's 20-minute execution timeout, 10 for
+    /// EXPRESS's 5 minutes).
+    pub saga_deadline: Duration,
     /// `CLEANUP_PAGE_SIZE` (100): items read per query.
     pub page_size: u32,
     /// `CLEANUP_TIME_BUDGET_SECONDS` (60): a run stops starting work after this long; the
@@ -72,6 +91,7 @@ impl Default for CleanupConfig {
             cart_ttl: Duration::minutes(30),
             reservation_ttl: Duration::minutes(30),
             pending_grace: Duration::minutes(5),
+            saga_deadline: Duration::minutes(25),
             page_size: 100,
             time_budget: std::time::Duration::from_secs(60),
             max_items: None,
@@ -107,6 +127,7 @@ impl CleanupConfig {
             cart_ttl: minutes("CART_TTL_MINUTES", defaults.cart_ttl)?,
             reservation_ttl: minutes("RESERVATION_TTL_MINUTES", defaults.reservation_ttl)?,
             pending_grace: minutes("PENDING_GRACE_MINUTES", defaults.pending_grace)?,
+            saga_deadline: minutes("SAGA_DEADLINE_MINUTES", defaults.saga_deadline)?,
             page_size: number("CLEANUP_PAGE_SIZE")?
                 .map(|n| u32::try_from(n.min(1000)).unwrap_or(1000))
                 .unwrap_or(defaults.page_size),
@@ -202,7 +223,8 @@ pub struct CartCounts {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ExpiryCounts {
-    /// Candidates looked at (reserved, or pending with an ended saga, before the cutoff).
+    /// Candidates looked at (reserved, pending with an ended saga, or paid with a stopped saga,
+    /// before the cutoff).
     pub examined: usize,
     /// Moved to `CANCELLED` by this run.
     pub cancelled: usize,
@@ -234,6 +256,8 @@ pub struct CleanupReport {
     pub carts: CartCounts,
     pub expired_orders: ExpiryCounts,
     pub recovered_orders: RecoveryCounts,
+    /// Orders left `PAID` by a saga that stopped (the timed-out-sagas job).
+    pub timed_out_orders: ExpiryCounts,
     /// Items that failed (each logged); they are tried again by the next run.
     pub errors: usize,
     /// The first few failures, for the result.
@@ -252,6 +276,7 @@ impl CleanupReport {
             carts: CartCounts::default(),
             expired_orders: ExpiryCounts::default(),
             recovered_orders: RecoveryCounts::default(),
+            timed_out_orders: ExpiryCounts::default(),
             errors: 0,
             error_samples: Vec::new(),
             drained: false,
@@ -345,6 +370,7 @@ where
 enum Job {
     Expire,
     Recover,
+    TimedOut,
     Carts,
 }
 
@@ -371,7 +397,7 @@ where
     let now = clock.now();
     let mut report = CleanupReport::new(now);
     let mut budget = Budget::new(config);
-    let mut jobs = [Job::Expire, Job::Recover, Job::Carts].map(|job| JobState {
+    let mut jobs = [Job::Expire, Job::Recover, Job::TimedOut, Job::Carts].map(|job| JobState {
         job,
         cursor: None,
         done: false,
@@ -394,6 +420,9 @@ where
                 }
                 Job::Recover => {
                     recover_page(ports, clock, config, &page, &mut budget, &mut report).await
+                }
+                Job::TimedOut => {
+                    timed_out_page(ports, clock, config, &page, &mut budget, &mut report).await
                 }
                 Job::Carts => {
                     carts_page(ports, clock, config, &page, &mut budget, &mut report).await
@@ -479,41 +508,123 @@ where
     B: BillingStore,
     N: NotificationStore,
 {
-    report.expired_orders.examined += 1;
+    let done = cancel_stuck(
+        ports,
+        clock,
+        order,
+        status,
+        cutoff,
+        EXPIRED,
+        &mut report.expired_orders,
+    )
+    .await?;
+    if let Some(done) = done {
+        tracing::info!(
+            order_id = %order.order_id,
+            user_id = %order.user_id,
+            refunded = done.refunded,
+            released = done.released,
+            cancelled = done.cancelled,
+            "order expired: reservation held past its time to live without payment"
+        );
+    }
+    Ok(())
+}
+
+/// Cancels and compensates one order that has been in `status` since before `cutoff`, if it
+/// still is; `None` when it moved on meanwhile (nothing written). Counts go to `counts`.
+async fn cancel_stuck<O, I, B, N, S>(
+    ports: &Ports<'_, O, I, B, N, S>,
+    clock: &dyn Clock,
+    order: &Order,
+    status: OrderStatus,
+    cutoff: DateTime<Utc>,
+    reason: &str,
+    counts: &mut ExpiryCounts,
+) -> Result<Option<Compensation>, StepError>
+where
+    O: OrderSweep,
+    I: InventoryStore,
+    B: BillingStore,
+    N: NotificationStore,
+{
+    counts.examined += 1;
     let Some(order) = ports
         .orders
-        .request_cancellation_for(
-            order.order_id,
-            &[status],
-            Some(cutoff),
-            EXPIRED,
-            clock.now(),
-        )
+        .request_cancellation_for(order.order_id, &[status], Some(cutoff), reason, clock.now())
         .await?
     else {
-        report.expired_orders.not_expired += 1;
-        return Ok(());
+        counts.not_expired += 1;
+        return Ok(None);
     };
     let done = compensate(
         ports,
         clock,
         &order,
-        &[OrderStatus::Pending, OrderStatus::Reserved],
-        EXPIRED,
+        &[
+            OrderStatus::Pending,
+            OrderStatus::Reserved,
+            OrderStatus::Paid,
+        ],
+        reason,
     )
     .await?;
-    report.expired_orders.refunded += usize::from(done.refunded);
-    report.expired_orders.released += usize::from(done.released);
-    report.expired_orders.cancelled += usize::from(done.cancelled);
-    tracing::info!(
-        order_id = %order.order_id,
-        user_id = %order.user_id,
-        refunded = done.refunded,
-        released = done.released,
-        cancelled = done.cancelled,
-        "order expired: reservation held past its time to live without payment"
-    );
-    Ok(())
+    counts.refunded += usize::from(done.refunded);
+    counts.released += usize::from(done.released);
+    counts.cancelled += usize::from(done.cancelled);
+    Ok(Some(done))
+}
+
+async fn timed_out_page<O, I, B, N, S>(
+    ports: &Ports<'_, O, I, B, N, S>,
+    clock: &dyn Clock,
+    config: &CleanupConfig,
+    page: &PageRequest,
+    budget: &mut Budget,
+    report: &mut CleanupReport,
+) -> Result<PageEnd, StoreError>
+where
+    O: OrderSweep,
+    I: InventoryStore,
+    B: BillingStore,
+    N: NotificationStore,
+{
+    let cutoff = report.now - config.saga_deadline;
+    let found = ports
+        .orders
+        .orders_in_status(OrderStatus::Paid, cutoff, page)
+        .await?;
+    for order in &found.items {
+        if !budget.take() {
+            return Ok(PageEnd::Interrupted);
+        }
+        match cancel_stuck(
+            ports,
+            clock,
+            order,
+            OrderStatus::Paid,
+            cutoff,
+            SAGA_TIMED_OUT,
+            &mut report.timed_out_orders,
+        )
+        .await
+        {
+            Ok(Some(done)) => tracing::warn!(
+                order_id = %order.order_id,
+                user_id = %order.user_id,
+                refunded = done.refunded,
+                released = done.released,
+                cancelled = done.cancelled,
+                "order cancelled: its saga stopped after the charge (execution timed out or stopped)"
+            ),
+            Ok(None) => {}
+            Err(e) => report.failed(format!(
+                "cancelling timed-out order {}: {e}",
+                order.order_id
+            )),
+        }
+    }
+    Ok(page_end(found.next_cursor, false))
 }
 
 async fn recover_page<O, I, B, N, S>(

@@ -281,7 +281,7 @@ async fn a_recent_reservation_and_a_paid_order_are_left_alone() {
     // Created long ago, but reserved only 10 minutes before the run: not expired.
     let late = order(&world, "bob", t0()).await;
     reserve(&world, &late, t0() + Duration::minutes(30), false).await;
-    // Paid: the saga won the race; the cleanup never touches it.
+    // Paid: the saga won the race; the cleanup leaves it to the saga (until the saga deadline).
     let paid = order(&world, "bob", t0() + Duration::seconds(1)).await;
     reserve(&world, &paid, t0(), true).await;
     world.orders.set_status(
@@ -290,11 +290,14 @@ async fn a_recent_reservation_and_a_paid_order_are_left_alone() {
         t0() + Duration::seconds(2),
     );
 
-    let report = world
-        .run(t0() + Duration::minutes(40), &CleanupConfig::default())
-        .await;
+    let config = CleanupConfig {
+        saga_deadline: Duration::minutes(60),
+        ..CleanupConfig::default()
+    };
+    let report = world.run(t0() + Duration::minutes(40), &config).await;
     assert_eq!(report.expired_orders.cancelled, 0, "{report:?}");
     assert_eq!(report.expired_orders.not_expired, 1);
+    assert_eq!(report.timed_out_orders.examined, 0, "{report:?}");
     let late = world.orders.get(late.order_id).await.unwrap().unwrap();
     assert_eq!(late.status, OrderStatus::Reserved);
     assert!(late.cancel_requested_at.is_none());
@@ -305,6 +308,127 @@ async fn a_recent_reservation_and_a_paid_order_are_left_alone() {
         .unwrap()
         .unwrap();
     assert_eq!(reservation.status, ReservationStatus::Held);
+}
+
+/// A saga that stopped between the charge and completion (an EXPRESS execution cut at five
+/// minutes, a StopExecution) leaves the order PAID with no execution to finish it.
+#[tokio::test]
+async fn an_order_left_paid_by_a_stopped_saga_is_refunded_released_and_cancelled_once() {
+    let world = World::new();
+    stock_and_account(&world, "carol").await;
+    let stuck = order(&world, "carol", t0()).await;
+    reserve(&world, &stuck, t0(), true).await;
+    world
+        .orders
+        .set_status(stuck.order_id, OrderStatus::Paid, t0());
+    // Paid just as recently, but created inside the deadline: its saga may still be running.
+    let young = order(&world, "carol", t0() + Duration::minutes(9)).await;
+    reserve(&world, &young, t0() + Duration::minutes(9), true).await;
+    world.orders.set_status(
+        young.order_id,
+        OrderStatus::Paid,
+        t0() + Duration::minutes(9),
+    );
+    let config = CleanupConfig {
+        saga_deadline: Duration::minutes(10),
+        ..CleanupConfig::default()
+    };
+
+    let early = world.run(t0() + Duration::minutes(9), &config).await;
+    assert_eq!(early.timed_out_orders.examined, 0, "{early:?}");
+
+    let now = t0() + Duration::minutes(11);
+    let (a, b) = tokio::join!(world.run(now, &config), world.run(now, &config));
+    let c = world.run(now, &config).await;
+    let total = |f: fn(&cleanup::CleanupReport) -> usize| f(&a) + f(&b) + f(&c);
+    assert_eq!(
+        total(|r| r.timed_out_orders.cancelled),
+        1,
+        "{a:?} {b:?} {c:?}"
+    );
+    assert_eq!(total(|r| r.timed_out_orders.refunded), 1);
+    assert_eq!(total(|r| r.timed_out_orders.released), 1);
+
+    let stored = world.orders.get(stuck.order_id).await.unwrap().unwrap();
+    assert_eq!(stored.status, OrderStatus::Cancelled);
+    assert_eq!(stored.reason.as_deref(), Some(cleanup::SAGA_TIMED_OUT));
+    let young = world.orders.get(young.order_id).await.unwrap().unwrap();
+    assert_eq!(young.status, OrderStatus::Paid, "inside the deadline");
+    // Only the young order's charge and reservation remain.
+    assert_eq!(
+        world
+            .billing
+            .account("carol")
+            .await
+            .unwrap()
+            .unwrap()
+            .balance,
+        10_000 - 2598
+    );
+    let product = world.inventory.product(&sku()).unwrap();
+    assert_eq!((product.available, product.reserved), (8, 2));
+    let payment = world
+        .billing
+        .payment(stuck.order_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(payment.status, PaymentStatus::Refunded);
+}
+
+#[tokio::test]
+async fn shipped_and_delivered_orders_are_never_stuck() {
+    use shared::order::Fulfilment;
+    use shared::ports::FulfilmentStore;
+    let world = World::new();
+    stock_and_account(&world, "erin").await;
+    let mut fulfilled = Vec::new();
+    for (i, steps) in [
+        &[Fulfilment::Ship][..],
+        &[Fulfilment::Ship, Fulfilment::Deliver],
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let order = order(&world, "erin", t0() + Duration::seconds(i as i64)).await;
+        reserve(&world, &order, t0(), true).await;
+        for status in [OrderStatus::Paid, OrderStatus::Completed] {
+            world.orders.set_status(order.order_id, status, t0());
+        }
+        for step in steps {
+            let moved = world.orders.fulfil(order.order_id, *step, t0()).await;
+            assert!(moved.unwrap().is_some(), "{step:?}");
+        }
+        fulfilled.push(order.order_id);
+    }
+
+    // Hours later, far past every time to live: nothing to expire, recover or give back.
+    let report = world
+        .run(t0() + Duration::hours(6), &CleanupConfig::default())
+        .await;
+    assert_eq!(report.expired_orders.examined, 0, "{report:?}");
+    assert_eq!(report.recovered_orders.examined, 0, "{report:?}");
+    assert_eq!(report.errors, 0, "{report:?}");
+    for (id, status) in fulfilled
+        .into_iter()
+        .zip([OrderStatus::Shipped, OrderStatus::Delivered])
+    {
+        let stored = world.orders.get(id).await.unwrap().unwrap();
+        assert_eq!(stored.status, status);
+        assert!(stored.cancel_requested_at.is_none());
+        let payment = world.billing.payment(id).await.unwrap().unwrap();
+        assert_eq!(payment.status, PaymentStatus::Charged);
+        let reservation = world.inventory.reservation(id).await.unwrap().unwrap();
+        assert_eq!(reservation.status, ReservationStatus::Held);
+    }
+    assert!(
+        world
+            .notifications
+            .for_user("erin")
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[tokio::test]
