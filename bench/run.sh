@@ -28,17 +28,14 @@ if [[ "${BENCH_ARM64:-1}" != 0 ]] && ! rustup target list --installed | grep -qx
 fi
 phase tools
 
-echo "bench: debug build (the local stack runs target/debug; the harness too)"
+# One build serves everything: the cold start measures these binaries, the scratch stack runs
+# them (so per-order CPU and durations are release figures), and the harness is one of them.
+echo "bench: release build (x86_64, [profile.release]) of ${#functions[@]} functions, the floor and the harness"
 t_phase=$SECONDS
-cargo build --workspace --bins
-phase "debug build"
-
-echo "bench: release build (x86_64, [profile.release]) of ${#functions[@]} functions and the floor"
-t_phase=$SECONDS
-CARGO_TARGET_DIR="$release_dir" cargo build --release --bins "${packages[@]}" -p bench-floor
+CARGO_TARGET_DIR="$release_dir" cargo build --release --bins "${packages[@]}" -p bench-floor -p bench
 phase "release build"
 
-bench="$repo/target/debug/bench"
+bench="$release_dir/release/bench"
 t_phase=$SECONDS
 "$bench" cold --bin-dir "$release_dir/release" --floor hello-floor --runs "${BENCH_RUNS:-40}" \
   --out "$results/cold-start.json" hello-floor sdk-floor "${functions[@]}"
@@ -57,6 +54,7 @@ phase "cold start"
 
 echo "bench: scratch stack"
 t_phase=$SECONDS
+export STACK_BINARIES="$release_dir/release"
 trap 'local/stack.sh down scratch' EXIT
 local/stack.sh up scratch
 "$bench" count --repo "$repo" --orders "${BENCH_ORDERS:-10}" --out "$results/per-order.json" \

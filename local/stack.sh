@@ -18,7 +18,8 @@ set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="$repo/.venv"
 python="$venv/bin/python"
-binaries_dir="${CARGO_TARGET_DIR:-$repo/target}/debug"
+# STACK_BINARIES: another build's binaries (make bench runs the stack on its release build).
+binaries_dir="${STACK_BINARIES:-${CARGO_TARGET_DIR:-$repo/target}/debug}"
 services=(moto lambda functions gateway cleanup-ticker) # in start order
 # Instances per function: concurrent invocations beyond this wait in cargo lambda's queue.
 instances=8

@@ -385,7 +385,7 @@ pub fn run(results: &Path, out: &Path, wall: Option<&str>) {
         {
             let _ = writeln!(md, "| {k} | {:.1} |", f(v));
         }
-        md.push_str("\nCPU time per order, by component of the local stack (utime+stime from /proc, over the same orders). The functions run as **debug** builds here (`local/stack.sh` runs target/debug); release builds were not measured in the stack.\n\n| component | CPU ms per order |\n|---|---:|\n");
+        md.push_str("\nCPU time per order, by component of the local stack (utime+stime from /proc, over the same orders). The functions are the x86_64 release binaries of section 1 (`make bench` starts the scratch stack with `STACK_BINARIES` pointing at them).\n\n| component | CPU ms per order |\n|---|---:|\n");
         for (k, v) in p["cpuMsPerOrderByComponent"]
             .as_object()
             .into_iter()
@@ -393,7 +393,7 @@ pub fn run(results: &Path, out: &Path, wall: Option<&str>) {
         {
             let _ = writeln!(md, "| {k} | {:.1} |", f(v));
         }
-        md.push_str("\nLambda duration by saga state (started → succeeded in the execution history, median; debug binary, moto behind it, so an upper bound of AWS's billed duration):\n\n| state | ms |\n|---|---:|\n");
+        md.push_str("\nLambda duration by saga state (started → succeeded in the execution history, median; release binary, moto behind it, so an upper bound of AWS's billed duration):\n\n| state | ms |\n|---|---:|\n");
         for (k, v) in p["sagaLambdaMsMedianByState"]
             .as_object()
             .into_iter()
@@ -480,7 +480,7 @@ pub fn run(results: &Path, out: &Path, wall: Option<&str>) {
             "| **total** | **{s:.2}** | **{e:.2}** | Express/Standard = **{:.2}** |\n",
             e / s
         );
-        md.push_str("Lambda billed duration is the median of the saga functions' measured durations (debug builds against moto: an upper bound). Express duration uses the unloaded local end-to-end time, also an upper bound (local Lambda and DynamoDB calls are slower than AWS's).\n\n");
+        md.push_str("Lambda billed duration is the median of the saga functions' measured durations (release builds against moto: an upper bound). Express duration uses the unloaded local end-to-end time, also an upper bound (local Lambda and DynamoDB calls are slower than AWS's).\n\n");
         md.push_str("**What Express changes, and why the saga stays correct on it** (`WorkflowType=EXPRESS`, a supported deployment option). (a) *At least once*: a state, or a whole execution, may run twice (Standard runs each once), and (b) *no deduplication by execution name*, so create-order's idempotent retry and the cleanup's restart of a lost saga may start a second execution: every step is idempotent by order id (conditional writes, `VOIDED` markers after a compensation), and a status write that finds the order already moved on by another execution, with no cancellation requested, ends that execution (`AnotherExecutionIsAhead`) instead of compensating a good order. `tests/tests/express.rs` runs two executions of one order at once: charged once, reserved once, neither compensates. (c) Executions stop at **5 minutes**, below the saga's worst case (1115 s, ASL `Comment`), so one can stop mid-saga or mid-compensation: the scheduled cleanup finishes what it left, with the saga's own idempotent compensations: an order `PAID` past `SAGA_DEADLINE_MINUTES` (10 with Express, 25 with Standard) is refunded, released and cancelled (`SAGA_TIMED_OUT`), a `RESERVED` one expires after the reservation TTL, a `PENDING` one gets its saga again. The same test file stops an execution at `PAID` and checks that money and stock come back exactly once. (d) No execution history in the API: the template logs Express executions at `ALL` to CloudWatch Logs (without execution data, which carries user ids and amounts). Not verified here: a deployment on AWS (the emulator runs both types alike and has no account behind it).\n");
     } else {
         md.push_str("(no per-order results)\n");

@@ -155,7 +155,7 @@ impl Stack {
 }
 
 /// CPU seconds used so far by each component of the scratch stack: moto (the launcher's process
-/// group), cargo lambda watch, the function processes (debug binaries), the gateway.
+/// group), cargo lambda watch, the function processes, the gateway.
 pub fn component_cpu(repo: &Path, lambda_port: &str) -> BTreeMap<String, f64> {
     let state = repo.join("local/.state/scratch");
     let group = |service: &str| -> Option<u32> {
