@@ -385,7 +385,7 @@ pub fn run(results: &Path, out: &Path, wall: Option<&str>) {
         {
             let _ = writeln!(md, "| {k} | {:.1} |", f(v));
         }
-        md.push_str("\nCPU time per order, by component of the local stack (utime+stime from /proc, over the same orders). The functions are the x86_64 release binaries of section 1 (`make bench` starts the scratch stack with `STACK_BINARIES` pointing at them).\n\n| component | CPU ms per order |\n|---|---:|\n");
+        md.push_str("\nCPU time per order, by component of the local stack, over the same orders: utime+stime from /proc/<pid>/stat for moto, cargo lambda and the gateway; for the functions, the nanosecond run time of their threads (/proc/<pid>/task/*/schedstat), since 10 ms ticks round a release function's work per order to nothing. The functions are the x86_64 release binaries of section 1 (`make bench` starts the scratch stack with `STACK_BINARIES` pointing at them).\n\n| component | CPU ms per order |\n|---|---:|\n");
         for (k, v) in p["cpuMsPerOrderByComponent"]
             .as_object()
             .into_iter()

@@ -1,7 +1,7 @@
 //! The scratch stack: its env file, tokens, API calls, raw AWS JSON calls to moto, and the CPU
 //! time of each of its components (from /proc).
 
-use crate::util::{TICKS_PER_SEC, environ_has, pids, stat_of};
+use crate::util::{TICKS_PER_SEC, environ_has, pids, stat_of, thread_cpu_ns};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -176,10 +176,11 @@ pub fn component_cpu(repo: &Path, lambda_port: &str) -> BTreeMap<String, f64> {
         let Some((pgrp, ticks)) = stat_of(pid) else {
             continue;
         };
-        let secs = ticks as f64 / TICKS_PER_SEC;
+        let mut secs = ticks as f64 / TICKS_PER_SEC;
         let name = if let Some((n, _)) = groups.iter().find(|(_, g)| *g == pgrp) {
             n.clone()
         } else if Some(pgrp) == functions_group && environ_has(pid, &marker) {
+            secs = thread_cpu_ns(pid).map_or(secs, |ns| ns as f64 / 1e9);
             "functions".to_string()
         } else {
             continue;
