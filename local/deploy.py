@@ -253,6 +253,8 @@ def main():
         JWT_SECRET_FILE=str(devjwt.SECRET_FILE),
         JWT_ISSUER=devjwt.ISSUER,
         JWT_AUDIENCE=devjwt.AUDIENCE,
+        # The profile's state directory: functions/<binary>.log holds each function's stdout.
+        STACK_STATE_DIR=str(args.env_file.parent.resolve()),
     )
     args.env_file.parent.mkdir(parents=True, exist_ok=True)
     partial = args.env_file.with_suffix(".partial")

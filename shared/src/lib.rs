@@ -15,6 +15,7 @@ pub mod delivery;
 pub mod error;
 pub mod faults;
 pub mod inventory;
+pub mod metrics;
 pub mod money;
 pub mod notification;
 pub mod order;

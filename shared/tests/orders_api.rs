@@ -332,3 +332,25 @@ mod listing_and_cancelling {
         );
     }
 }
+
+#[tokio::test]
+async fn reporting_says_whether_the_call_created_the_order() {
+    let api = api().await;
+    let request = body(json!({"items":[{"sku":"MUG","quantity":1}]}));
+    let (first, created) = api
+        .place_order_reporting("alice", Some("k-created"), &request)
+        .await
+        .unwrap();
+    assert!(created, "a new order is created");
+    let (again, created) = api
+        .place_order_reporting("alice", Some("k-created"), &request)
+        .await
+        .unwrap();
+    assert!(!created, "a replay creates nothing");
+    assert_eq!(again, first);
+    let (_, created) = api
+        .place_order_reporting("alice", None, &request)
+        .await
+        .unwrap();
+    assert!(created, "without a key every call is a new order");
+}

@@ -6,8 +6,12 @@ use lambda_http::{Body, Error, Request, Response, service_fn, tracing};
 use shared::adapters::dynamodb::DynamoOrders;
 use shared::adapters::sfn::StepFunctionsSaga;
 use shared::api::{self, ApiError, Cancellation};
-use shared::clock::SystemClock;
+use shared::clock::{Clock, FixedClock, SystemClock};
+use shared::metrics;
 use shared::order::Order;
+
+/// This function's name in metrics.
+const SERVICE: &str = "cancel-order";
 
 struct Ports {
     orders: DynamoOrders,
@@ -38,5 +42,15 @@ async fn handler(ports: &Ports, request: Request) -> Result<Response<Body>, Erro
 async fn cancel(ports: &Ports, request: &Request) -> Result<(Order, Cancellation), ApiError> {
     let user_id = api::caller(request)?;
     let id = api::path_param(request, "id");
-    api::cancel_order(&ports.orders, &ports.saga, &SystemClock, &user_id, &id).await
+    // The time this call records: a repeated request keeps the first one's, so it is not
+    // counted again.
+    let now = SystemClock.now();
+    let clock = FixedClock::at(now);
+    let (order, cancellation) =
+        api::cancel_order(&ports.orders, &ports.saga, &clock, &user_id, &id).await?;
+    if cancellation == Cancellation::Accepted && order.cancel_requested_at == Some(now) {
+        let order_id = order.order_id.to_string();
+        metrics::emit_count(SERVICE, "CancellationsRequested", &order_id);
+    }
+    Ok((order, cancellation))
 }

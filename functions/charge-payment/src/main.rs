@@ -7,6 +7,7 @@ use shared::adapters::dynamodb::DynamoBilling;
 use shared::billing::DeclineReason;
 use shared::clock::SystemClock;
 use shared::faults::{self, FaultPlan};
+use shared::metrics;
 use shared::saga::{self, ChargePaymentInput, ChargePaymentOutput, StepError};
 
 /// This step's name in fault plans.
@@ -29,14 +30,15 @@ async fn handler(
     event: LambdaEvent<Value>,
 ) -> Result<ChargePaymentOutput, Diagnostic> {
     let scope = faults::scope_of(&event.payload);
+    let order_id = metrics::order_id_of(&event.payload);
     let input: ChargePaymentInput = saga::parse_input(event.payload)?;
     let declined = StepError::PaymentDeclined(DeclineReason::InsufficientFunds);
-    faults::around(
+    let step = faults::around(
         faults,
         STEP,
         &scope,
         Some(declined),
         saga::charge_payment(billing, &SystemClock, input),
-    )
-    .await
+    );
+    metrics::timed_step(STEP, &order_id, step).await
 }

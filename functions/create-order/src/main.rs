@@ -7,6 +7,10 @@ use shared::adapters::dynamodb::{DynamoInventory, DynamoOrders};
 use shared::adapters::sfn::StepFunctionsSaga;
 use shared::api::{self, ApiError, OrdersApi};
 use shared::clock::SystemClock;
+use shared::metrics;
+
+/// This function's name in metrics.
+const SERVICE: &str = "create-order";
 
 type Api = OrdersApi<DynamoInventory, DynamoOrders, StepFunctionsSaga>;
 
@@ -44,6 +48,11 @@ async fn place_order(api: &Api, request: &Request) -> Result<api::OrderAccepted,
     let user_id = api::caller(request)?;
     api::require_json(request)?;
     let key = api::idempotency_key(request)?;
-    api.place_order(&user_id, key, api::body_bytes(request))
-        .await
+    let (accepted, created) = api
+        .place_order_reporting(&user_id, key, api::body_bytes(request))
+        .await?;
+    if created {
+        metrics::emit_count(SERVICE, "OrdersCreated", &accepted.order_id.to_string());
+    }
+    Ok(accepted)
 }

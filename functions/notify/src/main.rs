@@ -5,6 +5,7 @@ use serde_json::Value;
 use shared::adapters::dynamodb::DynamoNotifications;
 use shared::clock::SystemClock;
 use shared::faults::{self, FaultPlan};
+use shared::metrics;
 use shared::saga::{self, NotifyInput, NotifyOutput};
 
 /// This step's name in fault plans.
@@ -31,12 +32,19 @@ async fn handler(
 ) -> Result<NotifyOutput, Diagnostic> {
     let scope = faults::scope_of(&event.payload);
     let input: NotifyInput = saga::parse_input(event.payload)?;
-    faults::around(
+    let order_id = input.order_id.to_string();
+    let (outcome, reason) = (input.outcome, input.reason.clone());
+    let step = faults::around(
         faults,
         STEP,
         &scope,
         None,
         saga::notify(notifications, &SystemClock, input),
-    )
-    .await
+    );
+    let output = metrics::timed_step(STEP, &order_id, step).await?;
+    // Counted once per order: a retry that finds the notification recorded counts nothing.
+    if output.notified {
+        metrics::emit_outcome(STEP, &order_id, outcome, reason.as_deref());
+    }
+    Ok(output)
 }

@@ -6,6 +6,7 @@ use serde_json::Value;
 use shared::adapters::dynamodb::DynamoInventory;
 use shared::clock::SystemClock;
 use shared::faults::{self, FaultPlan};
+use shared::metrics;
 use shared::saga::{self, CompensationInput, ReleaseReservationOutput};
 
 /// This step's name in fault plans.
@@ -28,13 +29,14 @@ async fn handler(
     event: LambdaEvent<Value>,
 ) -> Result<ReleaseReservationOutput, Diagnostic> {
     let scope = faults::scope_of(&event.payload);
+    let order_id = metrics::order_id_of(&event.payload);
     let input: CompensationInput = saga::parse_input(event.payload)?;
-    faults::around(
+    let step = faults::around(
         faults,
         STEP,
         &scope,
         None,
         saga::release_reservation(inventory, &SystemClock, input),
-    )
-    .await
+    );
+    metrics::timed_step(STEP, &order_id, step).await
 }

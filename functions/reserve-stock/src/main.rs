@@ -6,6 +6,7 @@ use serde_json::Value;
 use shared::adapters::dynamodb::DynamoInventory;
 use shared::clock::SystemClock;
 use shared::faults::{self, FaultPlan};
+use shared::metrics;
 use shared::saga::{self, ReserveStockInput, ReserveStockOutput, StepError};
 
 /// This step's name in fault plans.
@@ -28,14 +29,15 @@ async fn handler(
     event: LambdaEvent<Value>,
 ) -> Result<ReserveStockOutput, Diagnostic> {
     let scope = faults::scope_of(&event.payload);
+    let order_id = metrics::order_id_of(&event.payload);
     let input: ReserveStockInput = saga::parse_input(event.payload)?;
     let short = StepError::OutOfStock(input.lines.iter().map(|l| l.sku.clone()).collect());
-    faults::around(
+    let step = faults::around(
         faults,
         STEP,
         &scope,
         Some(short),
         saga::reserve_stock(inventory, &SystemClock, input),
-    )
-    .await
+    );
+    metrics::timed_step(STEP, &order_id, step).await
 }

@@ -8,6 +8,7 @@ use shared::adapters::dynamodb::DynamoFaults;
 use shared::clock::SystemClock;
 use shared::delivery::LeadTimeDelivery;
 use shared::faults::{self, FaultPlan};
+use shared::metrics;
 use shared::saga::{self, ScheduleDeliveryInput, ScheduleDeliveryOutput};
 
 /// This step's name in fault plans.
@@ -34,7 +35,9 @@ async fn handler(
     event: LambdaEvent<Value>,
 ) -> Result<ScheduleDeliveryOutput, Diagnostic> {
     let scope = faults::scope_of(&event.payload);
+    let order_id = metrics::order_id_of(&event.payload);
     let input: ScheduleDeliveryInput = saga::parse_input(event.payload)?;
     let booking = saga::schedule_delivery(delivery, &SystemClock, input);
-    faults::around(faults, STEP, &scope, None, booking).await
+    let step = faults::around(faults, STEP, &scope, None, booking);
+    metrics::timed_step(STEP, &order_id, step).await
 }

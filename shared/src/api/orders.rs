@@ -50,6 +50,19 @@ impl<C: Catalog, O: OrderStore + PromotionStore, S: SagaStarter> OrdersApi<C, O,
         idempotency_key: Option<&str>,
         body: &[u8],
     ) -> Result<OrderAccepted, ApiError> {
+        self.place_order_reporting(user_id, idempotency_key, body)
+            .await
+            .map(|(accepted, _)| accepted)
+    }
+
+    /// `place_order`, also saying whether this call created the order (`true`) or answered
+    /// a retry with the order an earlier call created (`false`): what metrics count.
+    pub async fn place_order_reporting(
+        &self,
+        user_id: &str,
+        idempotency_key: Option<&str>,
+        body: &[u8],
+    ) -> Result<(OrderAccepted, bool), ApiError> {
         if body.len() > MAX_BODY_BYTES {
             return Err(ApiError::PayloadTooLarge(body.len()));
         }
@@ -62,7 +75,7 @@ impl<C: Catalog, O: OrderStore + PromotionStore, S: SagaStarter> OrdersApi<C, O,
         if let Some(key) = key
             && let Some(record) = self.orders.idempotency_record(user_id, key).await?
         {
-            return self.replay(user_id, &record, &fingerprint).await;
+            return Ok((self.replay(user_id, &record, &fingerprint).await?, false));
         }
 
         let skus: Vec<_> = request.items.iter().map(|i| i.sku.clone()).collect();
@@ -125,11 +138,11 @@ impl<C: Catalog, O: OrderStore + PromotionStore, S: SagaStarter> OrdersApi<C, O,
                     .ok_or_else(|| {
                         ApiError::Unavailable("a concurrent request holds this key; retry".into())
                     })?;
-                return self.replay(user_id, &record, &fingerprint).await;
+                return Ok((self.replay(user_id, &record, &fingerprint).await?, false));
             }
         }
         self.start_saga(&order).await?;
-        Ok(OrderAccepted::from(&order))
+        Ok((OrderAccepted::from(&order), true))
     }
 
     /// The order an `Idempotency-Key` made, whatever request made it (a checkout cannot
