@@ -190,7 +190,9 @@ pub fn step_latency<'a>(step: &'a str, order_id: &str, millis: f64) -> Record<'a
 /// Runs a saga step's handler and emits its `StepLatency`, whether it succeeded or failed.
 pub async fn timed_step<T>(step: &str, order_id: &str, handler: impl Future<Output = T>) -> T {
     let started = Instant::now();
-    let result = handler.await;
+    // Boxed: inlined into a step's handler, the nested futures (this, the fault wrapper, the
+    // step) made an optimised build overflow rustc's layout query depth.
+    let result = Box::pin(handler).await;
     let millis = started.elapsed().as_secs_f64() * 1000.0;
     emit(step, &step_latency(step, order_id, millis));
     result
