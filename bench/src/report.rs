@@ -264,7 +264,7 @@ pub fn run(results: &Path, out: &Path, wall: Option<&str>) {
         md.push_str("(no results/cold-start.json)\n");
     }
     if let Some(c) = read_json(&results.join("cold-start-certs.json")) {
-        md.push_str("\n### What the SDK costs at start\n\n`sdk-floor` is the floor plus `aws_config::load_defaults` and two clients. Nearly all of that cost is the SDK's default HTTPS client loading the system's root certificates at start (the bundle file *and* every file in the certificate directory: about 150 `openat` calls seen with `strace`). Same binaries, one interleaved run, with the roots restricted through `SSL_CERT_FILE`/`SSL_CERT_DIR`:\n\n| binary, roots | init median (ms) | × floor | peak RSS (MB) |\n|---|---:|---:|---:|\n");
+        md.push_str("\n### What the SDK costs at start\n\n`sdk-floor` is the floor plus `aws_config::load_defaults` and two clients. Most of that cost is the SDK's default HTTPS client loading the system's root certificates at start (the bundle file *and* every file in the certificate directory: about 150 `openat` calls seen with `strace`). The functions do not pay it: their client trusts only the AWS roots compiled into `shared` (`shared::config::aws`, `shared/certs/aws-roots.pem`), so `create-order`'s rows below do not move with the system store while `sdk-floor`'s do. Same binaries, one interleaved run, with the roots restricted through `SSL_CERT_FILE`/`SSL_CERT_DIR`:\n\n| binary, roots | init median (ms) | × floor | peak RSS (MB) |\n|---|---:|---:|---:|\n");
         for b in c["binaries"].as_array().into_iter().flatten() {
             let name = b["name"].as_str().unwrap_or("");
             let label = match name.split_once('@') {
