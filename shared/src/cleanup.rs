@@ -416,13 +416,15 @@ where
             };
             let next = match state.job {
                 Job::Expire => {
-                    expire_page(ports, clock, config, &page, &mut budget, &mut report).await
+                    let sweep = Sweep::Expired;
+                    sweep_page(ports, clock, config, &page, &mut budget, &mut report, sweep).await
                 }
                 Job::Recover => {
                     recover_page(ports, clock, config, &page, &mut budget, &mut report).await
                 }
                 Job::TimedOut => {
-                    timed_out_page(ports, clock, config, &page, &mut budget, &mut report).await
+                    let sweep = Sweep::TimedOut;
+                    sweep_page(ports, clock, config, &page, &mut budget, &mut report, sweep).await
                 }
                 Job::Carts => {
                     carts_page(ports, clock, config, &page, &mut budget, &mut report).await
@@ -461,13 +463,63 @@ fn page_end(next_cursor: Option<String>, interrupted: bool) -> PageEnd {
     }
 }
 
-async fn expire_page<O, I, B, N, S>(
+/// The two ways the cleanup takes an order back: they differ in the reason written, the report
+/// counts and the log line, not in what they do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sweep {
+    /// A reservation held past its time to live without payment (or a `PENDING` order whose
+    /// saga ended), cancelled `EXPIRED`.
+    Expired,
+    /// An order left `PAID` by a saga that stopped, cancelled `SAGA_TIMED_OUT`.
+    TimedOut,
+}
+
+impl Sweep {
+    /// The status this sweep's job pages through, and its cutoff at `now`.
+    fn target(self, config: &CleanupConfig, now: DateTime<Utc>) -> (OrderStatus, DateTime<Utc>) {
+        match self {
+            Self::Expired => (OrderStatus::Reserved, now - config.reservation_ttl),
+            Self::TimedOut => (OrderStatus::Paid, now - config.saga_deadline),
+        }
+    }
+
+    fn reason(self) -> &'static str {
+        match self {
+            Self::Expired => EXPIRED,
+            Self::TimedOut => SAGA_TIMED_OUT,
+        }
+    }
+
+    fn counts(self, report: &mut CleanupReport) -> &mut ExpiryCounts {
+        match self {
+            Self::Expired => &mut report.expired_orders,
+            Self::TimedOut => &mut report.timed_out_orders,
+        }
+    }
+
+    fn log(self, order: &Order, done: &Compensation) {
+        let (order_id, user_id) = (&order.order_id, &order.user_id);
+        let (refunded, released, cancelled) = (done.refunded, done.released, done.cancelled);
+        match self {
+            Self::Expired => tracing::info!(%order_id, %user_id, refunded, released, cancelled,
+                "order expired: reservation held past its time to live without payment"),
+            Self::TimedOut => tracing::warn!(%order_id, %user_id, refunded, released, cancelled,
+                "order cancelled: its saga stopped after the charge (execution timed out or stopped)"),
+        }
+    }
+}
+
+/// A page of the orders in `sweep`'s status since before its cutoff (by creation: a reservation
+/// is never older than its order, so this finds every candidate, and the conditional write
+/// checks the reservation's own time), each taken back.
+async fn sweep_page<O, I, B, N, S>(
     ports: &Ports<'_, O, I, B, N, S>,
     clock: &dyn Clock,
     config: &CleanupConfig,
     page: &PageRequest,
     budget: &mut Budget,
     report: &mut CleanupReport,
+    sweep: Sweep,
 ) -> Result<PageEnd, StoreError>
 where
     O: OrderSweep,
@@ -475,31 +527,32 @@ where
     B: BillingStore,
     N: NotificationStore,
 {
-    let cutoff = report.now - config.reservation_ttl;
-    // A reservation is never older than its order, so this finds every candidate; the
-    // conditional write below checks the reservation's own time.
-    let found = ports
-        .orders
-        .orders_in_status(OrderStatus::Reserved, cutoff, page)
-        .await?;
+    let (status, cutoff) = sweep.target(config, report.now);
+    let found = ports.orders.orders_in_status(status, cutoff, page).await?;
     for order in &found.items {
         if !budget.take() {
             return Ok(PageEnd::Interrupted);
         }
-        if let Err(e) = expire(ports, clock, order, OrderStatus::Reserved, cutoff, report).await {
-            report.failed(format!("expiring order {}: {e}", order.order_id));
+        if let Err(e) = take_back(ports, clock, order, status, cutoff, sweep, report).await {
+            report.failed(format!(
+                "cancelling order {} ({}): {e}",
+                order.order_id,
+                sweep.reason()
+            ));
         }
     }
     Ok(page_end(found.next_cursor, false))
 }
 
-/// Expires one order that has been in `status` since before `cutoff`, if it still is.
-async fn expire<O, I, B, N, S>(
+/// Cancels and compensates one order that has been in `status` since before `cutoff`, if it
+/// still is (when it moved on meanwhile, nothing is written), counting and logging for `sweep`.
+async fn take_back<O, I, B, N, S>(
     ports: &Ports<'_, O, I, B, N, S>,
     clock: &dyn Clock,
     order: &Order,
     status: OrderStatus,
     cutoff: DateTime<Utc>,
+    sweep: Sweep,
     report: &mut CleanupReport,
 ) -> Result<(), StepError>
 where
@@ -508,54 +561,15 @@ where
     B: BillingStore,
     N: NotificationStore,
 {
-    let done = cancel_stuck(
-        ports,
-        clock,
-        order,
-        status,
-        cutoff,
-        EXPIRED,
-        &mut report.expired_orders,
-    )
-    .await?;
-    if let Some(done) = done {
-        tracing::info!(
-            order_id = %order.order_id,
-            user_id = %order.user_id,
-            refunded = done.refunded,
-            released = done.released,
-            cancelled = done.cancelled,
-            "order expired: reservation held past its time to live without payment"
-        );
-    }
-    Ok(())
-}
-
-/// Cancels and compensates one order that has been in `status` since before `cutoff`, if it
-/// still is; `None` when it moved on meanwhile (nothing written). Counts go to `counts`.
-async fn cancel_stuck<O, I, B, N, S>(
-    ports: &Ports<'_, O, I, B, N, S>,
-    clock: &dyn Clock,
-    order: &Order,
-    status: OrderStatus,
-    cutoff: DateTime<Utc>,
-    reason: &str,
-    counts: &mut ExpiryCounts,
-) -> Result<Option<Compensation>, StepError>
-where
-    O: OrderSweep,
-    I: InventoryStore,
-    B: BillingStore,
-    N: NotificationStore,
-{
-    counts.examined += 1;
+    let reason = sweep.reason();
+    sweep.counts(report).examined += 1;
     let Some(order) = ports
         .orders
         .request_cancellation_for(order.order_id, &[status], Some(cutoff), reason, clock.now())
         .await?
     else {
-        counts.not_expired += 1;
-        return Ok(None);
+        sweep.counts(report).not_expired += 1;
+        return Ok(());
     };
     let done = compensate(
         ports,
@@ -569,62 +583,12 @@ where
         reason,
     )
     .await?;
+    let counts = sweep.counts(report);
     counts.refunded += usize::from(done.refunded);
     counts.released += usize::from(done.released);
     counts.cancelled += usize::from(done.cancelled);
-    Ok(Some(done))
-}
-
-async fn timed_out_page<O, I, B, N, S>(
-    ports: &Ports<'_, O, I, B, N, S>,
-    clock: &dyn Clock,
-    config: &CleanupConfig,
-    page: &PageRequest,
-    budget: &mut Budget,
-    report: &mut CleanupReport,
-) -> Result<PageEnd, StoreError>
-where
-    O: OrderSweep,
-    I: InventoryStore,
-    B: BillingStore,
-    N: NotificationStore,
-{
-    let cutoff = report.now - config.saga_deadline;
-    let found = ports
-        .orders
-        .orders_in_status(OrderStatus::Paid, cutoff, page)
-        .await?;
-    for order in &found.items {
-        if !budget.take() {
-            return Ok(PageEnd::Interrupted);
-        }
-        match cancel_stuck(
-            ports,
-            clock,
-            order,
-            OrderStatus::Paid,
-            cutoff,
-            SAGA_TIMED_OUT,
-            &mut report.timed_out_orders,
-        )
-        .await
-        {
-            Ok(Some(done)) => tracing::warn!(
-                order_id = %order.order_id,
-                user_id = %order.user_id,
-                refunded = done.refunded,
-                released = done.released,
-                cancelled = done.cancelled,
-                "order cancelled: its saga stopped after the charge (execution timed out or stopped)"
-            ),
-            Ok(None) => {}
-            Err(e) => report.failed(format!(
-                "cancelling timed-out order {}: {e}",
-                order.order_id
-            )),
-        }
-    }
-    Ok(page_end(found.next_cursor, false))
+    sweep.log(&order, &done);
+    Ok(())
 }
 
 async fn recover_page<O, I, B, N, S>(
@@ -674,12 +638,13 @@ where
                 // stopped or timed out): it can only be compensated, once old enough.
                 report.recovered_orders.ended += 1;
                 if order.created_at < expiry_cutoff
-                    && let Err(e) = expire(
+                    && let Err(e) = take_back(
                         ports,
                         clock,
                         order,
                         OrderStatus::Pending,
                         expiry_cutoff,
+                        Sweep::Expired,
                         report,
                     )
                     .await
