@@ -6,10 +6,10 @@
 
 use chrono::Utc;
 use e2e::invariants::{self, Scenario};
-use e2e::{Fault, Stack};
+use e2e::{Fault, Stack, User};
 use serde_json::{Value, json};
 use shared::clock::format_time;
-use shared::order::OrderId;
+use shared::order::{OrderId, Sku};
 use std::collections::HashMap;
 use std::time::Duration;
 use tokio::sync::Mutex;
@@ -29,17 +29,8 @@ fn execution_arn(stack: &Stack, name: &str) -> String {
 async fn a_second_execution_for_the_same_order_moves_money_and_stock_once() {
     let _turn = TURN.lock().await;
     let stack = Stack::connect().await;
-    let user = stack.user(Some(10_000)).await;
-    let sku = stack.product(10, 1_500).await;
     // The first execution's reservation waits, so the second one overtakes it mid-saga.
-    stack
-        .plan_faults(&user, "reserve-stock", vec![Fault::Delay { ms: 2_000 }])
-        .await;
-    let (status, accepted) = stack
-        .post_order(&user, &json!({"items":[{"sku": sku, "quantity": 2}]}), None)
-        .await;
-    assert_eq!(status, 202, "{accepted}");
-    let id = accepted["orderId"].as_str().expect("orderId").to_owned();
+    let (user, sku, id) = held_order(&stack, "reserve-stock", 2_000).await;
 
     let first = stack
         .sfn
@@ -102,17 +93,8 @@ async fn a_second_execution_for_the_same_order_moves_money_and_stock_once() {
 async fn an_execution_stopped_after_the_charge_is_finished_by_the_cleanup() {
     let _turn = TURN.lock().await;
     let stack = Stack::connect().await;
-    let user = stack.user(Some(10_000)).await;
-    let sku = stack.product(10, 1_500).await;
     // Hold the saga at PAID (booking delivery) long enough to stop it there.
-    stack
-        .plan_faults(&user, "schedule-delivery", vec![Fault::Delay { ms: 3_000 }])
-        .await;
-    let (status, accepted) = stack
-        .post_order(&user, &json!({"items":[{"sku": sku, "quantity": 2}]}), None)
-        .await;
-    assert_eq!(status, 202, "{accepted}");
-    let id = accepted["orderId"].as_str().expect("orderId").to_owned();
+    let (user, sku, id) = held_order(&stack, "schedule-delivery", 3_000).await;
     stack.wait_for_status(&user, &id, "PAID").await;
     stack
         .sfn
@@ -154,6 +136,22 @@ async fn an_execution_stopped_after_the_charge_is_finished_by_the_cleanup() {
     )
     .await;
     println!("express: a stopped execution finished by the cleanup: {checked}");
+}
+
+/// An order for 2 of a new product (10 in stock at 15.00) by a new user with 100.00, whose saga
+/// step `function` waits `ms` before its first call runs: the user, the product, the order id.
+async fn held_order(stack: &Stack, function: &str, ms: u64) -> (User, Sku, String) {
+    let user = stack.user(Some(10_000)).await;
+    let sku = stack.product(10, 1_500).await;
+    stack
+        .plan_faults(&user, function, vec![Fault::Delay { ms }])
+        .await;
+    let (status, accepted) = stack
+        .post_order(&user, &json!({"items":[{"sku": sku, "quantity": 2}]}), None)
+        .await;
+    assert_eq!(status, 202, "{accepted}");
+    let id = accepted["orderId"].as_str().expect("orderId").to_owned();
+    (user, sku, id)
 }
 
 /// The states an execution entered, in order.
