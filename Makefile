@@ -5,7 +5,7 @@ SHELL := /usr/bin/env bash
 
 USER ?= alice
 
-.PHONY: help dev test unit e2e contract lint fmt clippy build token stack-up stack-down bench
+.PHONY: help dev test unit e2e contract lint fmt clippy build token stack-up stack-down bench redrive
 
 help:
 	@echo "make dev    - build, start the local AWS stack, seed demo data, serve the API on :3000"
@@ -13,6 +13,7 @@ help:
 	@echo "make lint   - rustfmt, clippy, openapi.yaml's routes, cfn-lint, sam validate, ASL validator, checkov"
 	@echo "make contract - openapi.yaml against template.yaml and (schemathesis) against a local stack"
 	@echo "make token USER=alice [ARGS=\"--scope admin\"] - print a development JWT for the local gateway"
+	@echo "make redrive QUEUE=<name or url> [PROFILE=dev] - move a dead-letter queue's messages back (ordertracker dlq redrive) on a local stack"
 	@echo "make bench  - measure cold start, sizes, per-order work, load and cost; regenerates BENCHMARKS.md"
 
 build:
@@ -53,6 +54,15 @@ stack-up: build
 
 stack-down:
 	local/stack.sh down $(or $(PROFILE),test)
+
+# Replays a dead-letter queue of a running local stack (default dev) with the operator's tool: a
+# message from a DLQ with one source queue (NotifyDlq) is moved back to it, attributes and all.
+# QUEUE is a name or URL, e.g. the NOTIFY_DLQ_URL of local/.state/dev/env.
+redrive:
+	@[[ -n "$(QUEUE)" ]] || { echo "usage: make redrive QUEUE=<queue name or url> [PROFILE=dev]" >&2; exit 2; }
+	@env_file=local/.state/$(or $(PROFILE),dev)/env; \
+	[[ -f $$env_file ]] || { echo "no $$env_file: start the stack first (local/stack.sh up $(or $(PROFILE),dev))" >&2; exit 1; }; \
+	set -a; . $$env_file; set +a; cargo run -q -p ordertracker -- dlq redrive '$(QUEUE)'
 
 # ARGS="--scope admin" (or --group admin) mints an admin token.
 token:

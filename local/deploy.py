@@ -9,12 +9,16 @@ create the stack, then repair what moto gets wrong:
   substituted definition once the stack exists. This also checks that it landed in moto's executing
   backend (launcher.py arranges that).
 * moto skips some resource types without a word. `AWS::SNS::Subscription` is created here through the
-  API; other skipped types are listed in the output.
+  API (and its filter policy and raw delivery read back); other skipped types are listed in the output.
+* moto's SQS event source mapping is not Lambda's: it invokes inside SendMessage, one record at a time,
+  and ignores batchItemFailures. Every mapping moto made is switched off and deleted, and written to the
+  pollers file instead, which local/poller.py serves the way Lambda does.
+* Template parameters get the local values in LOCAL_PARAMETERS (short timeouts, so tests run quickly).
 Values that exist only once the stack does (ARNs, queue URLs) are resolved by moto itself, through
 extra stack outputs that stand in for the intrinsics.
 
 Usage: deploy.py --stack NAME --moto-port 4566 --lambda-port 9000 --gateway-port 3000 --env-file local/.state/dev/env \
-                 --binaries-file local/.state/dev/binaries
+                 --binaries-file local/.state/dev/binaries --pollers-file local/.state/dev/pollers.json
 """
 
 import argparse
@@ -47,6 +51,12 @@ IGNORED_TYPES = {
     "AWS::SQS::QueuePolicy",
     "AWS::CloudWatch::Alarm",
     "AWS::Scheduler::Schedule",
+}
+# Parameter values of the local stacks, where the template's defaults suit AWS but would make tests wait.
+LOCAL_PARAMETERS = {
+    # A failed notification comes back after 2 s instead of 90 s (so a message reaches NotifyDlq in
+    # seconds). The debug binaries answer well within it; a slower run only sees an early redelivery.
+    "NotifyQueueVisibilityTimeout": "2",
 }
 
 
@@ -142,6 +152,51 @@ def subscribe(sns, props: dict):
     )["SubscriptionArn"]
 
 
+def check_subscription(sns, arn: str, props: dict):
+    """moto skips AWS::SNS::Subscription, so a wrong or missing attribute would only show as messages
+    that go where AWS would not send them: read back what the subscription carries."""
+    attributes = sns.get_subscription_attributes(SubscriptionArn=arn)["Attributes"]
+    for name in ("RawMessageDelivery", "FilterPolicyScope", "FilterPolicy"):
+        if name not in props:
+            continue
+        want, got = props[name], attributes.get(name)
+        if name == "FilterPolicy":
+            want, got = (want if isinstance(want, dict) else json.loads(want)), json.loads(got or "null")
+        elif isinstance(want, bool):
+            want = str(want).lower()
+        if got != want:
+            raise SystemExit(f"deploy: subscription {arn} has {name} {got!r}, the template says {want!r}")
+
+
+def take_over_event_source_mappings(awslambda, sqs, binaries_by_function: dict) -> list:
+    """Switch off and delete every event source mapping moto made; return them for local/poller.py.
+
+    Disabled first: moto's queue keeps its own reference to a mapping and would go on delivering to a
+    deleted one."""
+    pollers = []
+    for page in awslambda.get_paginator("list_event_source_mappings").paginate():
+        for mapping in page["EventSourceMappings"]:
+            awslambda.update_event_source_mapping(UUID=mapping["UUID"], Enabled=False)
+            awslambda.delete_event_source_mapping(UUID=mapping["UUID"])
+            source, function_name = mapping["EventSourceArn"], mapping["FunctionArn"].split(":")[6]
+            if not source.startswith("arn:aws:sqs:"):
+                print(f"  note: event source mapping {source} -> {function_name} removed; nothing serves it locally")
+                continue
+            pollers.append(
+                {
+                    "function": binaries_by_function[function_name],  # the name cargo lambda serves
+                    "functionName": function_name,
+                    "queueArn": source,
+                    "queueUrl": sqs.get_queue_url(QueueName=source.split(":")[5])["QueueUrl"],
+                    "region": source.split(":")[3],
+                    "batchSize": mapping.get("BatchSize") or 10,
+                    "maximumBatchingWindowInSeconds": mapping.get("MaximumBatchingWindowInSeconds") or 0,
+                    "reportBatchItemFailures": "ReportBatchItemFailures" in (mapping.get("FunctionResponseTypes") or []),
+                }
+            )
+    return pollers
+
+
 def env_name(logical_id: str) -> str:
     """OrdersTable -> ORDERS_TABLE, CompensationDlq -> COMPENSATION_DLQ."""
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", logical_id).upper()
@@ -170,12 +225,15 @@ def main():
     parser.add_argument("--gateway-port", type=int, required=True)
     parser.add_argument("--env-file", type=Path, required=True)
     parser.add_argument("--binaries-file", type=Path, required=True, help="gets the functions' binaries, one a line")
+    parser.add_argument("--pollers-file", type=Path, required=True, help="gets the SQS event source mappings (JSON)")
     args = parser.parse_args()
 
     endpoint = f"http://127.0.0.1:{args.moto_port}"
     session = boto3.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name=REGION)
     client = lambda service: session.client(service, endpoint_url=endpoint)  # noqa: E731
-    cloudformation, awslambda, sfn, sns = (client(s) for s in ("cloudformation", "lambda", "stepfunctions", "sns"))
+    cloudformation, awslambda, sfn, sns, sqs = (
+        client(s) for s in ("cloudformation", "lambda", "stepfunctions", "sns", "sqs")
+    )
 
     cfn = sam_to_cfn(args.template)
     binaries = function_binaries(cfn)
@@ -197,6 +255,7 @@ def main():
         StackName=args.stack,
         TemplateBody=json.dumps(cfn),
         Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in LOCAL_PARAMETERS.items()],
     )
     cloudformation.get_waiter("stack_create_complete").wait(StackName=args.stack, WaiterConfig={"Delay": 1})
     stack = cloudformation.describe_stacks(StackName=args.stack)["Stacks"][0]
@@ -216,8 +275,18 @@ def main():
             env.setdefault(key, value)
         print(f"  function {logical_id} -> {physical[logical_id]} (binary {binary})")
 
+    # Before the subscriptions: nothing may reach a queue while moto's own mappings still deliver.
+    pollers = take_over_event_source_mappings(
+        awslambda, sqs, {physical[logical_id]: binary for logical_id, binary in binaries.items()}
+    )
+    for poller in pollers:
+        print(f"  event source mapping {poller['queueArn']} -> {poller['function']} (served by local/poller.py)")
+
     for logical_id, props in subscriptions.items():
-        print(f"  subscription {logical_id} -> {subscribe(sns, fill(props, outputs))}")
+        props = fill(props, outputs)
+        arn = subscribe(sns, props)
+        check_subscription(sns, arn, props)
+        print(f"  subscription {logical_id} -> {arn}")
 
     for logical_id, resource in cfn["Resources"].items():
         kind = resource["Type"]
@@ -261,6 +330,7 @@ def main():
     partial.write_text("".join(f"{key}={shlex.quote(value)}\n" for key, value in sorted(env.items())))
     partial.replace(args.env_file)
     args.binaries_file.write_text("".join(f"{binary}\n" for binary in sorted(set(binaries.values()))))
+    args.pollers_file.write_text(json.dumps(pollers, indent=2) + "\n")
     print(f"deploy: stack {args.stack} ready, {len(env)} variables in {args.env_file}")
 
 

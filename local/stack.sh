@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The local AWS cloud, without Docker: moto (launcher.py) for every AWS API, `cargo lambda watch` for
-# the Lambda APIs, the workspace's debug binaries as function instances, gateway.py for the HTTP API.
+# the Lambda APIs, the workspace's debug binaries as function instances, gateway.py for the HTTP API,
+# poller.py for the SQS event source mappings (Lambda's queue pollers; deploy.py removes moto's own).
 # One set of processes per profile (ports in ARCHITECTURE.md); pids, logs and the env file live in
 # local/.state/<profile>/.
 #
@@ -20,7 +21,7 @@ venv="$repo/.venv"
 python="$venv/bin/python"
 # STACK_BINARIES: another build's binaries (make bench runs the stack on its release build).
 binaries_dir="${STACK_BINARIES:-${CARGO_TARGET_DIR:-$repo/target}/debug}"
-services=(moto lambda functions gateway cleanup-ticker) # in start order
+services=(moto lambda functions poller gateway cleanup-ticker) # in start order
 # Instances per function: concurrent invocations beyond this wait in cargo lambda's queue.
 instances=8
 # Everything here talks to the local endpoints only; a developer's real AWS profile must not leak in.
@@ -81,7 +82,9 @@ serve_functions() {
   while read -r binary; do
     for ((i = 1; i <= instances; i++)); do
       while :; do
+        # LOG_FORMAT JSON: as the template's LoggingConfig makes Lambda set it (one JSON object per line).
         AWS_LAMBDA_FUNCTION_NAME="$binary" AWS_LAMBDA_FUNCTION_VERSION="\$LATEST" AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128 \
+          AWS_LAMBDA_LOG_FORMAT=JSON \
           AWS_LAMBDA_RUNTIME_API="http://127.0.0.1:$lambda_port/.rt/$binary" \
           "$binaries_dir/$binary" >>"$state/functions/$binary.log" 2>&1 || true
         # An instance that exits (a crash, a failed start) is replaced, as Lambda starts a new sandbox.
@@ -112,6 +115,17 @@ wait_functions() {
   done <"$state/binaries"
 }
 
+# The poller opens no port: it is ready once it says it polls every queue of pollers.json.
+wait_poller() {
+  local started=$SECONDS
+  until grep -q '^poller: polling' "$state/poller.log"; do
+    if ! kill -0 "$(cat "$state/poller.pid")" 2>/dev/null || ((SECONDS - started >= 30)); then
+      fail "poller did not start within 30s" "$state/poller.log"
+    fi
+    sleep 0.1
+  done
+}
+
 up() {
   profile "$1"
   local t0=$SECONDS
@@ -138,6 +152,7 @@ up() {
   echo "stack: moto on :$moto_port"
 
   "$python" "$repo/local/deploy.py" --stack "order-saga-$name" --env-file "$env_file" --binaries-file "$state/binaries" \
+    --pollers-file "$state/pollers.json" \
     --moto-port "$moto_port" --lambda-port "$lambda_port" --gateway-port "$gateway_port" || { down "$name"; die "deploy failed"; }
 
   # cargo lambda reads the workspace's binary names through `cargo metadata`, so it runs in the repo.
@@ -147,6 +162,12 @@ up() {
   start functions "$repo/local/stack.sh" serve-functions "$name"
   wait_functions
   echo "stack: cargo lambda watch on :$lambda_port, $instances instances of each of $(wc -l <"$state/binaries") functions"
+
+  # After the functions: a first batch would otherwise wait for an instance in cargo lambda's queue.
+  start poller "$python" "$repo/local/poller.py" --pollers-file "$state/pollers.json" \
+    --moto-port "$moto_port" --lambda-port "$lambda_port"
+  wait_poller
+  echo "stack: $(grep '^poller: polling' "$state/poller.log" | sed 's/^poller: //')"
 
   start gateway "$python" "$repo/local/gateway.py" --port "$gateway_port" --lambda-port "$lambda_port"
   wait_ready gateway "$gateway_port" 30

@@ -271,7 +271,7 @@ fn deposit(input: &Input) {
     }
 }
 
-type Carts = CartApi<MemoryInventory, MemoryOrders, MemorySaga>;
+type Carts = CartApi<MemoryInventory, MemoryOrders, MemorySaga, shared::adapters::memory::MemoryEvents>;
 
 fn cart_api() -> Carts {
     CartApi {
@@ -279,6 +279,7 @@ fn cart_api() -> Carts {
             catalog: catalog(),
             orders: orders(),
             saga: MemorySaga::default(),
+            events: shared::adapters::memory::MemoryEvents::default(),
             clock: clock(),
         },
     }

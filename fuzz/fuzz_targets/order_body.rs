@@ -27,6 +27,7 @@ fuzz_target!(|data: &[u8]| {
         catalog: catalog(),
         orders: orders(),
         saga: MemorySaga::default(),
+        events: shared::adapters::memory::MemoryEvents::default(),
         clock: clock(),
     };
     let parsed: Option<Value> = serde_json::from_slice(body).ok();

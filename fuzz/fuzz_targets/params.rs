@@ -92,6 +92,7 @@ fn cart_sku(value: &str) {
             catalog: catalog(),
             orders: orders(),
             saga: MemorySaga::default(),
+            events: shared::adapters::memory::MemoryEvents::default(),
             clock: clock(),
         },
     };
@@ -238,6 +239,7 @@ fn order_key(value: &str) {
         catalog: catalog(),
         orders: orders(),
         saga: MemorySaga::default(),
+        events: shared::adapters::memory::MemoryEvents::default(),
         clock: clock(),
     };
     let body = br#"{"items":[{"sku":"SKU-MUG","quantity":1}]}"#;

@@ -20,7 +20,7 @@ use std::process::ExitCode;
     long_about = "Diagnose and repair orders of the order saga.\n\n\
         Uses the AWS SDK's usual settings (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL, ...) and the \
         resource names the functions use: ORDERS_TABLE, INVENTORY_TABLE, BILLING_TABLE, \
-        NOTIFICATIONS_TABLE, AUDIT_TABLE, ORDER_SAGA_ARN (locally: set -a; source \
+        NOTIFICATIONS_TABLE, AUDIT_TABLE, ORDER_SAGA_ARN, EVENTS_TOPIC_ARN (locally: set -a; source \
         local/.state/dev/env; set +a).\n\n\
         Exit status: 0 done, 1 failed, 2 bad usage or unknown order."
 )]
@@ -83,9 +83,10 @@ enum DlqCommand {
         /// Queue name or URL, e.g. the CompensationDlq's (COMPENSATION_DLQ_URL).
         queue: String,
     },
-    /// Replays a dead-letter queue: a compensation failure is retried (as `retry` does), a
-    /// notification is delivered again, a message from a source queue is moved back to it.
-    /// Each message is deleted only once its replay succeeded.
+    /// Replays a dead-letter queue: a message from a source queue (NotifyDlq's from
+    /// NotifyQueue) is moved back to it; of the state machine's own dead letters, a compensation
+    /// failure is retried (as `retry` does) and an unpublished event is published. Each message
+    /// is deleted only once its replay succeeded, so running it twice is safe.
     Redrive {
         /// Queue name or URL.
         queue: String,

@@ -9,9 +9,11 @@ use shared::adapters::dynamodb::{
     DynamoBilling, DynamoInventory, DynamoNotifications, DynamoOrders,
 };
 use shared::adapters::sfn::StepFunctionsSaga;
+use shared::adapters::sns::SnsEvents;
 use shared::billing::Payment;
 use shared::cleanup::{self, Compensation, Ports, SAGA_FAILED};
 use shared::clock::{Clock, SystemClock};
+use shared::events::EventPublisher;
 use shared::inventory::Reservation;
 use shared::notification::Notification;
 use shared::order::{Order, OrderId, OrderStatus};
@@ -68,6 +70,7 @@ pub struct Context {
     pub billing: DynamoBilling,
     pub notifications: DynamoNotifications,
     pub saga: StepFunctionsSaga,
+    pub events: SnsEvents,
     pub saga_arn: String,
     pub audit_table: Option<String>,
     pub dynamodb: aws_sdk_dynamodb::Client,
@@ -99,6 +102,7 @@ impl Context {
             billing: DynamoBilling::new(dynamodb.clone(), billing),
             notifications: DynamoNotifications::new(dynamodb.clone(), notifications),
             saga: StepFunctionsSaga::new(sfn.clone(), saga_arn.clone()),
+            events: shared::config::events(&aws).map_err(|e| Failure::Usage(e.to_string()))?,
             saga_arn,
             audit_table: std::env::var("AUDIT_TABLE").ok().filter(|t| !t.is_empty()),
             dynamodb,
@@ -109,20 +113,13 @@ impl Context {
 
     fn ports(
         &self,
-    ) -> Ports<
-        '_,
-        DynamoOrders,
-        DynamoInventory,
-        DynamoBilling,
-        DynamoNotifications,
-        StepFunctionsSaga,
-    > {
+    ) -> Ports<'_, DynamoOrders, DynamoInventory, DynamoBilling, StepFunctionsSaga, SnsEvents> {
         Ports {
             orders: &self.orders,
             inventory: &self.inventory,
             billing: &self.billing,
-            notifications: &self.notifications,
             saga: &self.saga,
+            events: &self.events,
         }
     }
 
@@ -435,6 +432,14 @@ pub async fn retry(ctx: &Context, id: &str) -> Result<RetryOutcome, Failure> {
         OrderStatus::Pending if !has_main => {
             let input =
                 serde_json::to_string(&SagaInput::for_order(&order)).or_fail("saga input")?;
+            let correlation_id = order.correlation();
+            let origin = shared::announce::Origin {
+                correlation_id: &correlation_id,
+                clock: &clock,
+            };
+            shared::announce::order_created(&ctx.events, origin, &order)
+                .await
+                .or_fail("announcing the order")?;
             let started = ctx
                 .saga
                 .start(id, &input)
@@ -469,10 +474,16 @@ pub async fn retry(ctx: &Context, id: &str) -> Result<RetryOutcome, Failure> {
         )),
         OrderStatus::Cancelled => {
             let input = || shared::saga::CompensationInput { order_id: id };
-            let refunded = shared::saga::refund_payment(&ctx.billing, &clock, input())
-                .await
-                .or_fail("refunding")?
-                .refunded;
+            let correlation_id = order.correlation();
+            let origin = shared::announce::Origin {
+                correlation_id: &correlation_id,
+                clock: &clock,
+            };
+            let refunded =
+                shared::announce::refund_payment(&ctx.billing, &ctx.events, origin, input())
+                    .await
+                    .or_fail("refunding")?
+                    .refunded;
             let released = shared::saga::release_reservation(&ctx.inventory, &clock, input())
                 .await
                 .or_fail("releasing")?
@@ -562,6 +573,12 @@ pub struct DlqMessage {
     pub order_id: Option<String>,
     pub kind: String,
     pub body: Value,
+    /// The body as received, and its message attributes: what a move back to the source queue
+    /// sends, so the consumer gets the message it failed on, byte for byte.
+    #[serde(skip)]
+    pub raw_body: String,
+    #[serde(skip)]
+    pub attributes: HashMap<String, aws_sdk_sqs::types::MessageAttributeValue>,
 }
 
 async fn queue_url(ctx: &Context, queue: &str) -> Result<String, Failure> {
@@ -585,8 +602,9 @@ async fn queue_url(ctx: &Context, queue: &str) -> Result<String, Failure> {
 fn classify(body: &Value) -> (String, Option<String>) {
     if let Some(id) = body["order"]["orderId"].as_str() {
         ("compensation".into(), Some(id.to_owned()))
-    } else if let Some(id) = body["notification"]["orderId"].as_str() {
-        ("notification".into(), Some(id.to_owned()))
+    } else if let Some(id) = body["event"]["orderId"].as_str() {
+        // A domain event the state machine could not publish (Announce* states).
+        ("event".into(), Some(id.to_owned()))
     } else {
         (
             "message".into(),
@@ -610,6 +628,7 @@ async fn peek(
             .queue_url(url)
             .max_number_of_messages(10)
             .visibility_timeout(hide_seconds)
+            .message_attribute_names("All")
             .send()
             .await
             .map_err(|e| {
@@ -637,6 +656,8 @@ async fn peek(
                         order_id,
                         kind,
                         body,
+                        raw_body: message.body().unwrap_or_default().to_owned(),
+                        attributes: message.message_attributes().cloned().unwrap_or_default(),
                     },
                     receipt,
                 ),
@@ -738,32 +759,34 @@ pub async fn dlq_redrive(
     Ok(outcome)
 }
 
+/// A dead-letter queue fed by a source queue's redrive policy gets its messages moved back,
+/// whatever they hold; the state machine's own dead letters (no source queue) are replayed by
+/// kind: a compensation is retried, an unpublished event is published.
 async fn replay(ctx: &Context, message: &DlqMessage, sources: &[String]) -> Result<(), String> {
+    if let [source] = sources {
+        return ctx
+            .sqs
+            .send_message()
+            .queue_url(source)
+            .message_body(&message.raw_body)
+            .set_message_attributes(
+                (!message.attributes.is_empty()).then(|| message.attributes.clone()),
+            )
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string());
+    }
     match (message.kind.as_str(), &message.order_id) {
         ("compensation", Some(id)) => retry(ctx, id).await.map(|_| ()).map_err(|e| match e {
             Failure::Usage(m) | Failure::Failed(m) => m,
         }),
-        ("notification", Some(_)) => {
-            let input: shared::saga::NotifyInput =
-                serde_json::from_value(message.body["notification"].clone())
-                    .map_err(|e| e.to_string())?;
-            shared::saga::notify(&ctx.notifications, &SystemClock, input)
-                .await
-                .map(|_| ())
-                .map_err(|e| e.to_string())
+        ("event", Some(_)) => {
+            let event: shared::events::DomainEvent =
+                serde_json::from_value(message.body["event"].clone()).map_err(|e| e.to_string())?;
+            ctx.events.publish(&event).await.map_err(|e| e.to_string())
         }
-        _ => match sources {
-            [source] => ctx
-                .sqs
-                .send_message()
-                .queue_url(source)
-                .message_body(message.body.to_string())
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| e.to_string()),
-            _ => Err("not a saga message and no single source queue to move it back to".into()),
-        },
+        _ => Err("not a saga message and no single source queue to move it back to".into()),
     }
 }
 

@@ -113,12 +113,14 @@ pub fn show(view: &OrderView, json: bool) -> Result<(), Failure> {
     if view.notifications.is_empty() {
         println!("Notifications: none");
     } else {
-        let mut notes = table(&["outcome", "at", "message"]);
+        let mut notes = table(&["event", "channel", "address", "sent", "text"]);
         for n in &view.notifications {
             notes.add_row(vec![
-                n.outcome.as_str().to_owned(),
-                time(&n.created_at),
-                n.message.clone(),
+                n.event_type.to_string(),
+                n.channel.to_string(),
+                n.address.clone(),
+                time(&n.sent_at),
+                n.text.clone(),
             ]);
         }
         println!("Notifications\n{notes}");
@@ -237,8 +239,8 @@ pub fn retry(outcome: &RetryOutcome, json: bool) -> Result<(), Failure> {
     println!("  {}", outcome.action);
     if let Some(c) = &outcome.compensation {
         println!(
-            "  refunded now: {}, released now: {}, cancelled now: {}, notified now: {}",
-            c.refunded, c.released, c.cancelled, c.notified
+            "  refunded now: {}, released now: {}, cancelled now: {} (OrderCancelled announced)",
+            c.refunded, c.released, c.cancelled
         );
     }
     Ok(())

@@ -41,16 +41,17 @@
 //! on the wall clock. DynamoDB TTL (`expiresAt`) is only a backstop: it deletes late and runs no
 //! compensation.
 
+use crate::announce::{self, OrderOutcome, Origin};
 use crate::clock::Clock;
 use crate::error::StoreError;
+use crate::events::EventPublisher;
 use crate::notification::Outcome;
 use crate::order::{Order, OrderStatus};
 use crate::page::PageRequest;
 use crate::ports::{
-    BillingStore, CartSweep, InventoryStore, NotificationStore, OrderStore, OrderSweep, SagaStart,
-    SagaStarter,
+    BillingStore, CartSweep, InventoryStore, OrderStore, OrderSweep, SagaStart, SagaStarter,
 };
-use crate::saga::{self, CompensationInput, NotifyInput, SagaInput, StepError};
+use crate::saga::{self, CompensationInput, SagaInput, StepError};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
@@ -155,6 +156,9 @@ impl CleanupConfig {
 /// The scheduled event (EventBridge's `Scheduled Event`); only `time` and `detail` matter.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct ScheduledEvent {
+    /// EventBridge's id of this run's event: the run's correlation id in the logs.
+    #[serde(default)]
+    pub id: Option<String>,
     /// When the run was scheduled: the cleanup's "now". Absent: the system clock.
     #[serde(default)]
     pub time: Option<DateTime<Utc>>,
@@ -295,12 +299,12 @@ impl CleanupReport {
 }
 
 /// The ports the cleanup and the compensation act through.
-pub struct Ports<'a, O, I, B, N, S> {
+pub struct Ports<'a, O, I, B, S, E> {
     pub orders: &'a O,
     pub inventory: &'a I,
     pub billing: &'a B,
-    pub notifications: &'a N,
     pub saga: &'a S,
+    pub events: &'a E,
 }
 
 /// What one compensation did.
@@ -311,16 +315,14 @@ pub struct Compensation {
     pub released: bool,
     /// This call moved the order to `CANCELLED`.
     pub cancelled: bool,
-    /// This call recorded the cancellation notice.
-    pub notified: bool,
 }
 
 /// Gives the order's money and stock back and cancels it: the saga's compensations, with the
 /// saga's own idempotent steps (refund-payment's and release-reservation's rules), so each
 /// happens exactly once whoever runs it first. The caller has made sure the saga can no longer
 /// move the order forward (a cancellation request, or an order whose saga has ended).
-pub async fn compensate<O, I, B, N, S>(
-    ports: &Ports<'_, O, I, B, N, S>,
+pub async fn compensate<O, I, B, S, E>(
+    ports: &Ports<'_, O, I, B, S, E>,
     clock: &dyn Clock,
     order: &Order,
     from: &[OrderStatus],
@@ -330,12 +332,17 @@ where
     O: OrderSweep,
     I: InventoryStore,
     B: BillingStore,
-    N: NotificationStore,
+    E: EventPublisher,
 {
     let input = || CompensationInput {
         order_id: order.order_id,
     };
-    let refunded = saga::refund_payment(ports.billing, clock, input())
+    let correlation_id = order.correlation();
+    let origin = Origin {
+        correlation_id: &correlation_id,
+        clock,
+    };
+    let refunded = announce::refund_payment(ports.billing, ports.events, origin, input())
         .await?
         .refunded;
     let released = saga::release_reservation(ports.inventory, clock, input())
@@ -345,10 +352,12 @@ where
         .orders
         .mark_cancelled(order.order_id, from, reason, clock.now())
         .await?;
-    let notified = saga::notify(
-        ports.notifications,
-        clock,
-        NotifyInput {
+    // Announced on every call, not only the one that cancelled: an earlier call may have
+    // cancelled and then failed to publish. The event's id is the same each time.
+    announce::order_outcome(
+        ports.events,
+        origin,
+        OrderOutcome {
             order_id: order.order_id,
             user_id: order.user_id.clone(),
             outcome: Outcome::Cancelled,
@@ -356,13 +365,11 @@ where
             total: order.total.clone(),
         },
     )
-    .await?
-    .notified;
+    .await?;
     Ok(Compensation {
         refunded,
         released,
         cancelled,
-        notified,
     })
 }
 
@@ -381,8 +388,8 @@ struct JobState {
 }
 
 /// One run: a page of each job in turn until every job is done or the budget is spent.
-pub async fn run<O, I, B, N, S>(
-    ports: &Ports<'_, O, I, B, N, S>,
+pub async fn run<O, I, B, S, E>(
+    ports: &Ports<'_, O, I, B, S, E>,
     clock: &dyn Clock,
     config: &CleanupConfig,
 ) -> CleanupReport
@@ -390,7 +397,7 @@ where
     O: OrderStore + OrderSweep + CartSweep,
     I: InventoryStore,
     B: BillingStore,
-    N: NotificationStore,
+    E: EventPublisher,
     S: SagaStarter,
 {
     let started = Instant::now();
@@ -512,8 +519,8 @@ impl Sweep {
 /// A page of the orders in `sweep`'s status since before its cutoff (by creation: a reservation
 /// is never older than its order, so this finds every candidate, and the conditional write
 /// checks the reservation's own time), each taken back.
-async fn sweep_page<O, I, B, N, S>(
-    ports: &Ports<'_, O, I, B, N, S>,
+async fn sweep_page<O, I, B, S, E>(
+    ports: &Ports<'_, O, I, B, S, E>,
     clock: &dyn Clock,
     config: &CleanupConfig,
     page: &PageRequest,
@@ -525,7 +532,7 @@ where
     O: OrderSweep,
     I: InventoryStore,
     B: BillingStore,
-    N: NotificationStore,
+    E: EventPublisher,
 {
     let (status, cutoff) = sweep.target(config, report.now);
     let found = ports.orders.orders_in_status(status, cutoff, page).await?;
@@ -546,8 +553,8 @@ where
 
 /// Cancels and compensates one order that has been in `status` since before `cutoff`, if it
 /// still is (when it moved on meanwhile, nothing is written), counting and logging for `sweep`.
-async fn take_back<O, I, B, N, S>(
-    ports: &Ports<'_, O, I, B, N, S>,
+async fn take_back<O, I, B, S, E>(
+    ports: &Ports<'_, O, I, B, S, E>,
     clock: &dyn Clock,
     order: &Order,
     status: OrderStatus,
@@ -559,7 +566,7 @@ where
     O: OrderSweep,
     I: InventoryStore,
     B: BillingStore,
-    N: NotificationStore,
+    E: EventPublisher,
 {
     let reason = sweep.reason();
     sweep.counts(report).examined += 1;
@@ -591,8 +598,8 @@ where
     Ok(())
 }
 
-async fn recover_page<O, I, B, N, S>(
-    ports: &Ports<'_, O, I, B, N, S>,
+async fn recover_page<O, I, B, S, E>(
+    ports: &Ports<'_, O, I, B, S, E>,
     clock: &dyn Clock,
     config: &CleanupConfig,
     page: &PageRequest,
@@ -603,7 +610,7 @@ where
     O: OrderSweep,
     I: InventoryStore,
     B: BillingStore,
-    N: NotificationStore,
+    E: EventPublisher,
     S: SagaStarter,
 {
     let found = ports
@@ -627,6 +634,16 @@ where
                 continue;
             }
         };
+        // Announced before any saga starts (the API may have crashed before announcing it).
+        let correlation_id = order.correlation();
+        let origin = Origin {
+            correlation_id: &correlation_id,
+            clock,
+        };
+        if let Err(e) = announce::order_created(ports.events, origin, order).await {
+            report.failed(format!("announcing order {}: {e}", order.order_id));
+            continue;
+        }
         match ports.saga.start(order.order_id, &input).await {
             Ok(SagaStart::Started) => {
                 report.recovered_orders.started += 1;
@@ -658,8 +675,8 @@ where
     Ok(page_end(found.next_cursor, false))
 }
 
-async fn carts_page<O, I, B, N, S>(
-    ports: &Ports<'_, O, I, B, N, S>,
+async fn carts_page<O, I, B, S, E>(
+    ports: &Ports<'_, O, I, B, S, E>,
     clock: &dyn Clock,
     config: &CleanupConfig,
     page: &PageRequest,

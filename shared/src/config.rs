@@ -54,6 +54,15 @@ fn aws_roots_https_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
         .build_https()
 }
 
+/// The domain-events publisher for the topic in `EVENTS_TOPIC_ARN`.
+pub fn events(aws: &aws_config::SdkConfig) -> Result<crate::adapters::sns::SnsEvents, MissingVar> {
+    let topic = required("EVENTS_TOPIC_ARN")?;
+    Ok(crate::adapters::sns::SnsEvents::new(
+        aws_sdk_sns::Client::new(aws),
+        topic,
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

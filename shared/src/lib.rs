@@ -5,14 +5,17 @@
 //! exercised by the end-to-end tests against the local cloud.
 
 pub mod adapters;
+pub mod announce;
 pub mod api;
 pub mod billing;
 pub mod cart;
 pub mod cleanup;
 pub mod clock;
 pub mod config;
+pub mod correlation;
 pub mod delivery;
 pub mod error;
+pub mod events;
 pub mod faults;
 pub mod inventory;
 pub mod metrics;

@@ -195,6 +195,8 @@ pub async fn timed_step<T>(step: &str, order_id: &str, handler: impl Future<Outp
     let result = Box::pin(handler).await;
     let millis = started.elapsed().as_secs_f64() * 1000.0;
     emit(step, &step_latency(step, order_id, millis));
+    // One line per step run, in the caller's span (order and correlation ids).
+    tracing::info!(step, millis = millis.round(), "step finished");
     result
 }
 

@@ -1,9 +1,36 @@
-//! What the customer is told about their order's outcome.
+//! What the customer is told about their orders, and on which channels.
+//!
+//! The notify function consumes the domain events a buyer hears about (`OrderCompleted`,
+//! `OrderCancelled`, `OrderShipped`, `OrderDelivered`, `RefundIssued`) from its SQS queue. For
+//! each it renders one short text and sends it on every channel of the user's profile (email,
+//! sms, push) and always on the in-app inbox, so that a user without a profile still finds their
+//! notifications in `GET /notifications`.
+//!
+//! Delivery is at least once (SNS to SQS, and a message that failed comes back), so every
+//! notification has an id derived from the event's id and the channel: a second delivery of the
+//! event, or a redriven message, finds each id sent already and sends nothing new.
 
+use crate::clock::Clock;
+use crate::error::StoreError;
+use crate::events::{DomainEvent, EventType, TYPE_ATTRIBUTE};
+use crate::faults::{self, FaultPlan};
+use crate::metrics;
+use crate::money::Money;
 use crate::order::OrderId;
+use crate::ports::{Notifier, ProfileStore, Sent};
+use crate::profile::{self, Profile};
+use crate::saga::StepError;
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use std::fmt;
+use thiserror::Error;
+use tracing::Instrument;
+use uuid::Uuid;
 
+/// How an order's saga ended, for the outcome metrics (`metrics::emit_outcome`) and events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Outcome {
@@ -20,14 +47,418 @@ impl Outcome {
     }
 }
 
-/// One stored message per order and outcome; richer channels come later.
+/// Where a notification goes: the profile's channels, and the in-app inbox that every user has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Channel {
+    Inbox,
+    Email,
+    Sms,
+    Push,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Inbox => "inbox",
+            Self::Email => "email",
+            Self::Sms => "sms",
+            Self::Push => "push",
+        }
+    }
+}
+
+impl fmt::Display for Channel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<profile::Channel> for Channel {
+    fn from(channel: profile::Channel) -> Self {
+        match channel {
+            profile::Channel::Email => Self::Email,
+            profile::Channel::Sms => Self::Sms,
+            profile::Channel::Push => Self::Push,
+        }
+    }
+}
+
+/// One message sent (or recorded) on one channel about one event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Notification {
+    /// `notification_id(event_id, channel)`: the same event on the same channel is one
+    /// notification, however often it is delivered.
+    pub notification_id: Uuid,
+    pub event_id: Uuid,
+    #[serde(rename = "type")]
+    pub event_type: EventType,
     pub order_id: OrderId,
     pub user_id: String,
-    pub outcome: Outcome,
-    pub channel: String,
-    pub message: String,
-    pub created_at: DateTime<Utc>,
+    pub channel: Channel,
+    /// The email address, the E.164 phone number, or the user id (push and inbox).
+    pub address: String,
+    pub text: String,
+    pub sent_at: DateTime<Utc>,
+}
+
+impl Notification {
+    /// The order outcome this notification tells of, if it tells of one.
+    pub fn outcome(&self) -> Option<Outcome> {
+        match self.event_type {
+            EventType::OrderCompleted => Some(Outcome::Completed),
+            EventType::OrderCancelled => Some(Outcome::Cancelled),
+            _ => None,
+        }
+    }
+}
+
+/// The id of the notification of `event_id` on `channel`: laid out like `events::event_id`, a
+/// UUIDv7 with the event id's millisecond time (so ids sort by order) and 74 bits of SHA-256
+/// of the pair.
+pub fn notification_id(event_id: Uuid, channel: Channel) -> Uuid {
+    let digest = Sha256::digest(format!("{event_id}/{channel}"));
+    let mut bytes = [0u8; 16];
+    bytes[..6].copy_from_slice(&event_id.as_bytes()[..6]);
+    bytes[6..].copy_from_slice(&digest[..10]);
+    bytes[6] = 0x70 | (bytes[6] & 0x0f);
+    bytes[8] = 0x80 | (bytes[8] & 0x3f);
+    Uuid::from_bytes(bytes)
+}
+
+/// The event types users are told about; any other is acknowledged and dropped.
+pub const TOLD: [EventType; 5] = [
+    EventType::OrderCompleted,
+    EventType::OrderCancelled,
+    EventType::OrderShipped,
+    EventType::OrderDelivered,
+    EventType::RefundIssued,
+];
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum NotifyError {
+    /// The message is not an event we can tell anyone about (not JSON, not an envelope, an
+    /// unknown type, data missing); retrying will not mend it: it ends in the dead-letter queue.
+    #[error("malformed event: {0}")]
+    Malformed(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<NotifyError> for StepError {
+    fn from(error: NotifyError) -> Self {
+        match error {
+            NotifyError::Malformed(m) => Self::InvalidInput(m),
+            NotifyError::Store(e) => e.into(),
+        }
+    }
+}
+
+/// The text of the notification of `event`, the same on every channel.
+pub fn render(event: &DomainEvent) -> Result<String, NotifyError> {
+    let order = event.order_id;
+    Ok(match event.event_type {
+        EventType::OrderCompleted => {
+            let total: Money = field(event, "total")?;
+            format!("Your order {order} is confirmed. We charged {total}.")
+        }
+        EventType::OrderCancelled => {
+            let reason: Option<String> = field(event, "reason").ok();
+            let why = match reason.as_deref() {
+                Some("OUT_OF_STOCK") => "some items are out of stock",
+                Some("PAYMENT_DECLINED") => "the payment was declined",
+                Some("USER_CANCELLED") => "you asked us to",
+                Some("EXPIRED") => "it was not paid in time",
+                _ => "we could not complete it",
+            };
+            // A cancelled order may have been charged first (a customer's cancellation of a
+            // completed order): the refund is part of the cancellation.
+            format!(
+                "Your order {order} was cancelled because {why}. Anything charged for it has been refunded in full."
+            )
+        }
+        EventType::OrderShipped => format!("Your order {order} has shipped and is on its way."),
+        EventType::OrderDelivered => format!("Your order {order} has been delivered."),
+        EventType::RefundIssued => {
+            let amount: Money = field(event, "amount")?;
+            format!("We refunded {amount} for your order {order} to your account.")
+        }
+        other => {
+            return Err(NotifyError::Malformed(format!(
+                "{other} events are not told to users"
+            )));
+        }
+    })
+}
+
+fn field<T: serde::de::DeserializeOwned>(
+    event: &DomainEvent,
+    name: &str,
+) -> Result<T, NotifyError> {
+    let value = event.data.get(name).cloned().unwrap_or(Value::Null);
+    serde_json::from_value(value).map_err(|e| {
+        NotifyError::Malformed(format!(
+            "{} {}: data.{name}: {e}",
+            event.event_type, event.event_id
+        ))
+    })
+}
+
+/// Where the user is reached: the inbox (always, first), then each channel of their profile.
+pub fn recipients(user_id: &str, profile: Option<&Profile>) -> Vec<(Channel, String)> {
+    let mut to = vec![(Channel::Inbox, user_id.to_owned())];
+    if let Some(profile) = profile {
+        for channel in &profile.channels {
+            let address = match channel {
+                profile::Channel::Email => profile.email.clone(),
+                profile::Channel::Sms => profile.phone.clone(),
+                profile::Channel::Push => user_id.to_owned(),
+            };
+            to.push(((*channel).into(), address));
+        }
+    }
+    to
+}
+
+/// What `deliver` did with one event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    /// A type users are not told about: nothing sent, and that is a success.
+    Ignored(EventType),
+    /// Each channel, and whether this call sent on it or found it sent before.
+    Sent(Vec<(Channel, Sent)>),
+}
+
+impl Delivery {
+    /// Whether this call sent the inbox notification, i.e. it is the first delivery that did.
+    pub fn first_on_inbox(&self) -> bool {
+        matches!(self, Self::Sent(sent) if sent.contains(&(Channel::Inbox, Sent::Sent)))
+    }
+}
+
+/// Tells the user about `event` on the inbox and every channel of their profile, once per event
+/// and channel. Every channel is tried even when one fails, so that one broken channel does not
+/// hold the others back; the first failure is then returned, for the whole event to be delivered
+/// again (the channels that went out find their notification sent and send nothing).
+pub async fn deliver(
+    event: &DomainEvent,
+    profiles: &impl ProfileStore,
+    notifier: &impl Notifier,
+    clock: &dyn Clock,
+) -> Result<Delivery, NotifyError> {
+    if !TOLD.contains(&event.event_type) {
+        return Ok(Delivery::Ignored(event.event_type));
+    }
+    if event.user_id.is_empty() {
+        return Err(NotifyError::Malformed(format!(
+            "{} {} has no userId",
+            event.event_type, event.event_id
+        )));
+    }
+    let text = render(event)?;
+    let profile = profiles.profile(&event.user_id).await?;
+    let sent_at = clock.now();
+    let mut sent = Vec::new();
+    let mut failure = None;
+    for (channel, address) in recipients(&event.user_id, profile.as_ref()) {
+        let notification = Notification {
+            notification_id: notification_id(event.event_id, channel),
+            event_id: event.event_id,
+            event_type: event.event_type,
+            order_id: event.order_id,
+            user_id: event.user_id.clone(),
+            channel,
+            address,
+            text: text.clone(),
+            sent_at,
+        };
+        match notifier.send(&notification).await {
+            Ok(outcome) => sent.push((channel, outcome)),
+            Err(error) => {
+                tracing::warn!(event_id = %event.event_id, %channel, %error, "sending a notification failed");
+                failure.get_or_insert(error);
+            }
+        }
+    }
+    match failure {
+        Some(error) => Err(error.into()),
+        None => Ok(Delivery::Sent(sent)),
+    }
+}
+
+/// The event a queue message carries: the raw-delivered envelope as its body. When the message
+/// has a `type` attribute (the SNS subscription's filter reads it) it must agree with the body's.
+pub fn parse_message(message: &SqsMessage) -> Result<DomainEvent, NotifyError> {
+    let body = message
+        .body
+        .as_deref()
+        .ok_or_else(|| NotifyError::Malformed("the message has no body".into()))?;
+    let event: DomainEvent = serde_json::from_str(body)
+        .map_err(|e| NotifyError::Malformed(format!("the body is not a domain event: {e}")))?;
+    let attribute = message
+        .message_attributes
+        .get(TYPE_ATTRIBUTE)
+        .and_then(|a| a.string_value.as_deref());
+    match attribute {
+        Some(t) if t != event.event_type.as_str() => Err(NotifyError::Malformed(format!(
+            "the type attribute says {}, the body {}",
+            t.chars().take(64).collect::<String>(),
+            event.event_type
+        ))),
+        _ => Ok(event),
+    }
+}
+
+/// This consumer's name in fault plans and metrics.
+pub const STEP: &str = "notify";
+
+/// The notify function's SQS entry point: each record on its own, and only the records that
+/// failed in `batchItemFailures` (the queue's mapping has `ReportBatchItemFailures`), so a bad
+/// message never makes a good one come back. A record fails when its body is not an event this
+/// consumer knows, when a store or channel fails, or when a fault planned for the event's user
+/// under `notify` says so. Each record is timed (`StepLatency`, step `notify`); an order's
+/// `OrdersCompleted` / `OrdersCancelled` is counted when its inbox notification is first
+/// recorded, so once per order however often the event comes.
+///
+/// A record without a message id (never sent by SQS) is reported with an empty id, which fails
+/// the whole batch, as Lambda treats it: nothing is lost.
+pub async fn handle_batch(
+    batch: SqsEvent,
+    profiles: &impl ProfileStore,
+    notifier: &impl Notifier,
+    faults: &impl FaultPlan,
+    clock: &dyn Clock,
+) -> SqsBatchResponse {
+    let mut response = SqsBatchResponse::default();
+    for record in &batch.records {
+        let message_id = record.message_id.clone().unwrap_or_default();
+        // Boxed, as each step's future is (`announce`): nested in the runtime's and the
+        // wrappers' futures, its type is too deep for rustc's layout query otherwise.
+        let handled = Box::pin(handle_record(record, profiles, notifier, faults, clock)).await;
+        if let Err(error) = handled {
+            tracing::warn!(message_id, error = %error.error_message, error_type = %error.error_type, "a notification record failed; it comes back after the visibility timeout");
+            response.add_failure(message_id);
+        }
+    }
+    response
+}
+
+async fn handle_record(
+    record: &SqsMessage,
+    profiles: &impl ProfileStore,
+    notifier: &impl Notifier,
+    faults: &impl FaultPlan,
+    clock: &dyn Clock,
+) -> Result<(), lambda_runtime::Diagnostic> {
+    let event = parse_message(record).map_err(StepError::from)?;
+    let order_id = event.order_id.to_string();
+    // The record's log lines name its order and the correlation id the event carries.
+    let span = tracing::info_span!("order", order_id, correlation_id = %event.correlation_id);
+    handle_event(&event, profiles, notifier, faults, clock)
+        .instrument(span)
+        .await
+}
+
+async fn handle_event(
+    event: &DomainEvent,
+    profiles: &impl ProfileStore,
+    notifier: &impl Notifier,
+    faults: &impl FaultPlan,
+    clock: &dyn Clock,
+) -> Result<(), lambda_runtime::Diagnostic> {
+    let order_id = event.order_id.to_string();
+    let step = async {
+        Box::pin(deliver(event, profiles, notifier, clock))
+            .await
+            .map_err(StepError::from)
+    };
+    let delivery = metrics::timed_step(
+        STEP,
+        &order_id,
+        faults::around(faults, STEP, &event.user_id, None, step),
+    )
+    .await?;
+    if delivery.first_on_inbox() {
+        let outcome = match event.event_type {
+            EventType::OrderCompleted => Some(Outcome::Completed),
+            EventType::OrderCancelled => Some(Outcome::Cancelled),
+            _ => None,
+        };
+        if let Some(outcome) = outcome {
+            let reason = event.data.get("reason").and_then(Value::as_str);
+            metrics::emit_outcome(STEP, &order_id, outcome, reason);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn event(event_type: EventType, data: Value) -> DomainEvent {
+        let at = Utc
+            .timestamp_millis_opt(1_700_000_000_000)
+            .single()
+            .unwrap_or_default();
+        let order = "0193a0c0-0000-7000-8000-00000000abcd"
+            .parse::<OrderId>()
+            .unwrap_or_else(|_| OrderId::new_at(at));
+        DomainEvent::for_order(event_type, order, "alice", at, data)
+    }
+
+    #[test]
+    fn notification_ids_are_stable_per_event_and_channel() {
+        let e = event(EventType::OrderShipped, serde_json::json!({}));
+        let inbox = notification_id(e.event_id, Channel::Inbox);
+        assert_eq!(inbox, notification_id(e.event_id, Channel::Inbox));
+        assert_ne!(inbox, notification_id(e.event_id, Channel::Email));
+        assert_eq!(inbox.get_version_num(), 7);
+        assert_eq!(inbox.as_bytes()[..6], e.event_id.as_bytes()[..6]);
+    }
+
+    #[test]
+    fn texts_keep_the_saga_steps_wording() {
+        let completed = event(
+            EventType::OrderCompleted,
+            serde_json::json!({"total": {"amount": 2500, "currency": "EUR"}}),
+        );
+        assert_eq!(
+            render(&completed).ok().as_deref(),
+            Some(
+                "Your order 0193a0c0-0000-7000-8000-00000000abcd is confirmed. We charged 25.00 EUR."
+            )
+        );
+        let cancelled = event(
+            EventType::OrderCancelled,
+            serde_json::json!({"total": {"amount": 2500, "currency": "EUR"}, "reason": "OUT_OF_STOCK"}),
+        );
+        assert_eq!(
+            render(&cancelled).ok().as_deref(),
+            Some(
+                "Your order 0193a0c0-0000-7000-8000-00000000abcd was cancelled because some items are out of stock. Anything charged for it has been refunded in full."
+            )
+        );
+        let refund = event(
+            EventType::RefundIssued,
+            serde_json::json!({"amount": {"amount": 1999, "currency": "EUR"}}),
+        );
+        assert!(render(&refund).is_ok_and(|t| t.starts_with("We refunded 19.99 EUR")));
+    }
+
+    #[test]
+    fn missing_data_is_malformed_not_a_wrong_text() {
+        let completed = event(EventType::OrderCompleted, serde_json::json!({}));
+        assert!(matches!(render(&completed), Err(NotifyError::Malformed(_))));
+    }
+
+    #[test]
+    fn the_inbox_comes_first_and_profiles_add_channels() {
+        assert_eq!(
+            recipients("bob", None),
+            vec![(Channel::Inbox, "bob".to_owned())]
+        );
+    }
 }

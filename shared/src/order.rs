@@ -31,6 +31,10 @@ impl OrderId {
         );
         Self(Uuid::new_v7(ts))
     }
+
+    pub fn as_uuid(&self) -> &Uuid {
+        &self.0
+    }
 }
 
 impl fmt::Display for OrderId {
@@ -253,6 +257,19 @@ pub struct Order {
     pub updated_at: DateTime<Utc>,
     /// The saga's steps with the time each one happened, oldest first.
     pub timeline: Vec<Milestone>,
+    /// The id of the request that created the order (`shared::correlation`); absent on orders
+    /// written before correlation ids, which then use the order id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correlation_id: Option<String>,
+}
+
+impl Order {
+    /// The correlation id its saga, events and log lines carry.
+    pub fn correlation(&self) -> String {
+        self.correlation_id
+            .clone()
+            .unwrap_or_else(|| self.order_id.to_string())
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

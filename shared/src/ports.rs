@@ -377,18 +377,49 @@ pub enum DepositError {
     Store(StoreError),
 }
 
+/// Notifications as stored: one item per notification id (`notification::notification_id`,
+/// from the event and the channel), never overwritten.
 pub trait NotificationStore: Send + Sync {
-    /// Stores the notification unless one exists for the same order and outcome;
-    /// `true` when this call stored it.
+    /// Stores the notification unless one with its `notification_id` is stored already;
+    /// `true` when this call stored it. A stored notification is never overwritten.
     fn record(
         &self,
         notification: &Notification,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
+    /// The user's notifications, newest first (`sent_at`, then `notification_id`), a page at a
+    /// time. A cursor this store did not hand out for this user is `StoreError::InvalidCursor`.
+    fn list_for_user(
+        &self,
+        user_id: &str,
+        page: &PageRequest,
+    ) -> impl Future<Output = Result<Page<Notification>, StoreError>> + Send;
+
+    /// Every notification of the user, newest first (the operator's tool and the end-to-end
+    /// tests; the API pages with `list_for_user`).
     fn for_user(
         &self,
         user_id: &str,
     ) -> impl Future<Output = Result<Vec<Notification>, StoreError>> + Send;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sent {
+    /// This call sent it.
+    Sent,
+    /// A notification with this id was sent before; nothing was sent now.
+    AlreadySent,
+}
+
+/// Sends one rendered notification on its channel, to its address. Idempotent by
+/// `notification_id`: the same id sent twice goes out once, and the second call answers
+/// `AlreadySent`. A failure is a `StoreError` (transient or not); the caller delivers the whole
+/// event again, and what went out then answers `AlreadySent`.
+pub trait Notifier: Send + Sync {
+    fn send(
+        &self,
+        notification: &Notification,
+    ) -> impl Future<Output = Result<Sent, StoreError>> + Send;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,13 +5,12 @@ use crate::billing::{DeclineReason, PaymentStatus};
 use crate::clock::Clock;
 use crate::delivery::{DeliveryService, DeliverySlot};
 use crate::error::StoreError;
+use crate::events::{EventType, event_id};
 use crate::inventory::{ReservationLine, ReservationStatus};
 use crate::money::Money;
-use crate::notification::{Notification, Outcome};
 use crate::order::{MAX_LINES, MAX_QUANTITY, Order, OrderId, Sku};
 use crate::ports::{
-    BillingStore, ChargeError, InventoryStore, NotificationStore, RefundOutcome, ReleaseOutcome,
-    ReserveError,
+    BillingStore, ChargeError, InventoryStore, RefundOutcome, ReleaseOutcome, ReserveError,
 };
 use lambda_runtime::Diagnostic;
 use serde::de::DeserializeOwned;
@@ -74,6 +73,35 @@ fn join(skus: &[Sku]) -> String {
 }
 
 /// Reads a step's payload; a malformed one is `InvalidInput`, which the saga never retries.
+/// What a step's handler takes from the state machine's payload: the step's own input, and
+/// around it the ids for logs, metrics and fault plans.
+pub struct StepCall<T> {
+    pub input: T,
+    pub order_id: String,
+    /// The fault-plan scope (the order's user).
+    pub scope: String,
+    pub correlation_id: String,
+    /// Where the step's log lines go: a span naming the order and the correlation id.
+    pub span: tracing::Span,
+}
+
+impl<T: DeserializeOwned> StepCall<T> {
+    /// Takes the envelope's `correlationId` off the payload, then parses the rest strictly.
+    pub fn parse(mut payload: serde_json::Value) -> Result<Self, StepError> {
+        let span = crate::correlation::order_span(&payload);
+        let correlation_id = crate::correlation::take(&mut payload);
+        let scope = crate::faults::scope_of(&payload);
+        let order_id = crate::metrics::order_id_of(&payload);
+        Ok(Self {
+            input: parse_input(payload)?,
+            order_id,
+            scope,
+            correlation_id,
+            span,
+        })
+    }
+}
+
 pub fn parse_input<T: DeserializeOwned>(payload: serde_json::Value) -> Result<T, StepError> {
     serde_json::from_value(payload).map_err(|e| StepError::InvalidInput(e.to_string()))
 }
@@ -91,6 +119,17 @@ pub struct SagaInput {
     /// compensations.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub cancel: bool,
+    /// The ids of the two events the state machine publishes itself, which it cannot derive.
+    pub event_ids: OutcomeEventIds,
+    /// The order's correlation id (`shared::correlation`): every step's input carries it.
+    pub correlation_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OutcomeEventIds {
+    pub order_completed: uuid::Uuid,
+    pub order_cancelled: uuid::Uuid,
 }
 
 impl SagaInput {
@@ -108,6 +147,11 @@ impl SagaInput {
                 .collect(),
             total: order.total.clone(),
             cancel: false,
+            correlation_id: order.correlation(),
+            event_ids: OutcomeEventIds {
+                order_completed: event_id(order.order_id, EventType::OrderCompleted),
+                order_cancelled: event_id(order.order_id, EventType::OrderCancelled),
+            },
         }
     }
 
@@ -124,10 +168,8 @@ impl SagaInput {
 pub struct ReserveStockInput {
     pub order_id: OrderId,
     pub lines: Vec<ReservationLine>,
-    /// Whose order. Reserving does not need it; it is accepted so every step sees the same
-    /// identity (logs, fault-plan scope).
-    #[serde(default)]
-    pub user_id: Option<String>,
+    /// Whose order: reserving does not need it, its events (`StockReserved`, `StockFailed`) do.
+    pub user_id: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -143,6 +185,9 @@ pub async fn reserve_stock(
     clock: &dyn Clock,
     input: ReserveStockInput,
 ) -> Result<ReserveStockOutput, StepError> {
+    if input.user_id.is_empty() {
+        return Err(StepError::InvalidInput("userId is empty".into()));
+    }
     validate_lines(&input.lines)?;
     match inventory
         .reserve(input.order_id, &input.lines, clock.now())
@@ -311,70 +356,4 @@ pub async fn refund_payment(
         order_id: input.order_id,
         refunded: outcome == RefundOutcome::Refunded,
     })
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct NotifyInput {
-    pub order_id: OrderId,
-    pub user_id: String,
-    pub outcome: Outcome,
-    #[serde(default)]
-    pub reason: Option<String>,
-    pub total: Money,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct NotifyOutput {
-    pub order_id: OrderId,
-    /// `false` when this outcome had been recorded by an earlier call.
-    pub notified: bool,
-}
-
-pub async fn notify(
-    notifications: &impl NotificationStore,
-    clock: &dyn Clock,
-    input: NotifyInput,
-) -> Result<NotifyOutput, StepError> {
-    if input.user_id.is_empty() {
-        return Err(StepError::InvalidInput("userId is empty".into()));
-    }
-    let notification = Notification {
-        order_id: input.order_id,
-        user_id: input.user_id.clone(),
-        outcome: input.outcome,
-        channel: "inbox".into(),
-        message: render_message(&input),
-        created_at: clock.now(),
-    };
-    let notified = notifications.record(&notification).await?;
-    Ok(NotifyOutput {
-        order_id: input.order_id,
-        notified,
-    })
-}
-
-fn render_message(input: &NotifyInput) -> String {
-    match input.outcome {
-        Outcome::Completed => format!(
-            "Your order {} is confirmed. We charged {}.",
-            input.order_id, input.total
-        ),
-        Outcome::Cancelled => {
-            let why = match input.reason.as_deref() {
-                Some("OUT_OF_STOCK") => "some items are out of stock",
-                Some("PAYMENT_DECLINED") => "the payment was declined",
-                Some("USER_CANCELLED") => "you asked us to",
-                Some("EXPIRED") => "it was not paid in time",
-                _ => "we could not complete it",
-            };
-            // A cancelled order may have been charged first (a customer's cancellation of a
-            // completed order): the refund is part of the cancellation.
-            format!(
-                "Your order {} was cancelled because {why}. Anything charged for it has been refunded in full.",
-                input.order_id
-            )
-        }
-    }
 }

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
-use shared::adapters::memory::{MemoryInventory, MemoryOrders, MemorySaga};
+use shared::adapters::memory::{MemoryEvents, MemoryInventory, MemoryOrders, MemorySaga};
 use shared::api::cart::CartApi;
 use shared::api::promotions::put_promotion;
 use shared::api::{ApiError, OrdersApi};
@@ -13,7 +13,7 @@ use shared::money::{Currency, Money};
 use shared::order::{OrderStatus, Sku};
 use shared::ports::{CartStore, InventoryStore, OrderStore};
 
-type Api = CartApi<MemoryInventory, MemoryOrders, MemorySaga>;
+type Api = CartApi<MemoryInventory, MemoryOrders, MemorySaga, MemoryEvents>;
 
 fn eur(amount: i64) -> Money {
     Money::new(amount, Currency::try_from("EUR").unwrap())
@@ -44,6 +44,7 @@ async fn api() -> Api {
             catalog,
             orders: MemoryOrders::default(),
             saga: MemorySaga::default(),
+            events: MemoryEvents::default(),
             clock: Box::new(FixedClock::at(t0())),
         },
     }
@@ -173,7 +174,7 @@ async fn checkout_orders_the_cart_with_a_promo_and_empties_it() {
     api.set_item("alice", "SKU-1", &qty(2)).await.unwrap();
     api.set_item("alice", "SKU-2", &qty(1)).await.unwrap();
     let accepted = api
-        .checkout("alice", None, br#"{"promoCode":"HALF"}"#)
+        .checkout("alice", None, br#"{"promoCode":"HALF"}"#, None)
         .await
         .unwrap();
     assert_eq!(accepted.status, OrderStatus::Pending);
@@ -189,7 +190,7 @@ async fn checkout_orders_the_cart_with_a_promo_and_empties_it() {
     assert!(api.orders.saga.started().contains_key(&accepted.order_id));
     assert!(api.cart("alice").await.unwrap().items.is_empty());
     // An empty cart cannot be checked out.
-    let error = api.checkout("alice", None, b"").await.unwrap_err();
+    let error = api.checkout("alice", None, b"", None).await.unwrap_err();
     assert!(matches!(
         &error,
         ApiError::Unprocessable {
@@ -203,14 +204,20 @@ async fn checkout_orders_the_cart_with_a_promo_and_empties_it() {
 async fn a_retried_checkout_returns_the_same_order_even_with_the_cart_emptied() {
     let api = api().await;
     api.set_item("alice", "SKU-1", &qty(1)).await.unwrap();
-    let first = api.checkout("alice", Some("c1"), b"{}").await.unwrap();
+    let first = api
+        .checkout("alice", Some("c1"), b"{}", None)
+        .await
+        .unwrap();
     assert!(api.cart("alice").await.unwrap().items.is_empty());
-    let again = api.checkout("alice", Some("c1"), b"{}").await.unwrap();
+    let again = api
+        .checkout("alice", Some("c1"), b"{}", None)
+        .await
+        .unwrap();
     assert_eq!(first.order_id, again.order_id);
     assert_eq!(api.orders.orders.count(), 1);
     // Items added after the first checkout stay, and the key still answers with its order.
     api.set_item("alice", "SKU-2", &qty(4)).await.unwrap();
-    let third = api.checkout("alice", Some("c1"), b"").await.unwrap();
+    let third = api.checkout("alice", Some("c1"), b"", None).await.unwrap();
     assert_eq!(third.order_id, first.order_id);
     assert_eq!(
         lines(&api.cart("alice").await.unwrap()),
@@ -234,7 +241,7 @@ async fn a_retry_after_a_crash_before_emptying_tidies_the_cart() {
         .await
         .unwrap();
     assert_eq!(api.cart("alice").await.unwrap(), cart);
-    let retried = api.checkout("alice", Some("c2"), b"").await.unwrap();
+    let retried = api.checkout("alice", Some("c2"), b"", None).await.unwrap();
     assert_eq!(retried.order_id, placed.order_id);
     assert!(api.cart("alice").await.unwrap().items.is_empty());
 }
@@ -271,7 +278,7 @@ async fn lines_added_or_changed_after_the_order_was_placed_survive() {
             .unwrap()
     );
     // The checkout takes out only what was ordered as it was ordered.
-    let retried = api.checkout("alice", Some("c3"), b"").await.unwrap();
+    let retried = api.checkout("alice", Some("c3"), b"", None).await.unwrap();
     assert_eq!(retried.order_id, placed.order_id);
     assert_eq!(
         lines(&api.cart("alice").await.unwrap()),
@@ -291,7 +298,7 @@ async fn malformed_checkout_bodies_are_400() {
         let body: Value = body;
         assert_eq!(
             fields(
-                api.checkout("alice", None, &serde_json::to_vec(&body).unwrap())
+                api.checkout("alice", None, &serde_json::to_vec(&body).unwrap(), None)
                     .await
                     .unwrap_err()
             ),
@@ -300,7 +307,7 @@ async fn malformed_checkout_bodies_are_400() {
     }
     assert_eq!(
         fields(
-            api.checkout("alice", None, br#"{"promoCode":"NOPE"}"#)
+            api.checkout("alice", None, br#"{"promoCode":"NOPE"}"#, None)
                 .await
                 .unwrap_err()
         ),

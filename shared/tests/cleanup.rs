@@ -2,27 +2,28 @@
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use shared::adapters::memory::{
-    MemoryBilling, MemoryInventory, MemoryNotifications, MemoryOrders, MemorySaga,
+    MemoryBilling, MemoryEvents, MemoryInventory, MemoryOrders, MemorySaga,
 };
 use shared::billing::{Account, PaymentStatus};
 use shared::cart::{Cart, CartItem};
 use shared::cleanup::{self, CleanupConfig, Ports, RunLimits};
 use shared::clock::FixedClock;
+use shared::events::EventType;
 use shared::inventory::{Product, ReservationLine, ReservationStatus};
 use shared::money::{Currency, Money};
 use shared::order::{Milestone, Order, OrderId, OrderLine, OrderStatus, Sku, Step};
-use shared::ports::{BillingStore, CartStore, InventoryStore, NotificationStore, OrderStore};
+use shared::ports::{BillingStore, CartStore, InventoryStore, OrderStore};
 
 struct World {
     orders: MemoryOrders,
     inventory: MemoryInventory,
     billing: MemoryBilling,
-    notifications: MemoryNotifications,
     saga: MemorySaga,
+    events: MemoryEvents,
 }
 
 type MemoryPorts<'a> =
-    Ports<'a, MemoryOrders, MemoryInventory, MemoryBilling, MemoryNotifications, MemorySaga>;
+    Ports<'a, MemoryOrders, MemoryInventory, MemoryBilling, MemorySaga, MemoryEvents>;
 
 impl World {
     fn new() -> Self {
@@ -30,8 +31,8 @@ impl World {
             orders: MemoryOrders::default(),
             inventory: MemoryInventory::default(),
             billing: MemoryBilling::default(),
-            notifications: MemoryNotifications::default(),
             saga: MemorySaga::default(),
+            events: MemoryEvents::default(),
         }
     }
 
@@ -40,8 +41,8 @@ impl World {
             orders: &self.orders,
             inventory: &self.inventory,
             billing: &self.billing,
-            notifications: &self.notifications,
             saga: &self.saga,
+            events: &self.events,
         }
     }
 
@@ -100,6 +101,7 @@ async fn order(world: &World, user: &str, at: DateTime<Utc>) -> Order {
             step: Step::Created,
             at,
         }],
+        correlation_id: None,
     };
     world.orders.insert(&order, None).await.unwrap();
     order
@@ -270,8 +272,21 @@ async fn an_expired_reservation_is_refunded_released_and_cancelled_exactly_once(
     assert_eq!(payment.status, PaymentStatus::Refunded);
     let product = world.inventory.product(&sku()).unwrap();
     assert_eq!((product.available, product.reserved), (10, 0));
-    let notices = world.notifications.for_user("alice").await.unwrap();
-    assert_eq!(notices.len(), 1);
+    // Announced: the refund and the cancellation, each under its one id.
+    let announced: Vec<_> = world
+        .events
+        .published()
+        .iter()
+        .filter(|e| e.order_id == order.order_id)
+        .map(|e| (e.event_type, e.data["reason"].clone()))
+        .collect();
+    assert_eq!(
+        announced,
+        [
+            (EventType::RefundIssued, serde_json::Value::Null),
+            (EventType::OrderCancelled, serde_json::json!("EXPIRED"))
+        ]
+    );
 }
 
 #[tokio::test]
@@ -422,12 +437,8 @@ async fn shipped_and_delivered_orders_are_never_stuck() {
         assert_eq!(reservation.status, ReservationStatus::Held);
     }
     assert!(
-        world
-            .notifications
-            .for_user("erin")
-            .await
-            .unwrap()
-            .is_empty()
+        world.events.published().iter().all(|e| e.user_id != "erin"),
+        "nothing announced for orders left alone"
     );
 }
 

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
-use shared::adapters::memory::{MemoryOrders, MemorySaga};
+use shared::adapters::memory::{MemoryEvents, MemoryOrders, MemorySaga};
 use shared::api::fulfilment::{Fulfilled, FulfilmentApi, fulfil_order};
 use shared::api::{ApiError, Cancellation, cancel_order};
 use shared::clock::{Clock, FixedClock};
@@ -14,7 +14,7 @@ use shared::order::{Fulfilment, Milestone, Order, OrderId, OrderLine, OrderStatu
 use shared::ports::OrderStore;
 use std::sync::Arc;
 
-type Api = FulfilmentApi<MemoryOrders>;
+type Api = FulfilmentApi<MemoryOrders, MemoryEvents>;
 
 fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap()
@@ -34,6 +34,7 @@ fn api() -> (Api, Arc<FixedClock>) {
     let clock = Arc::new(FixedClock::at(t0()));
     let api = FulfilmentApi {
         orders: MemoryOrders::default(),
+        events: MemoryEvents::default(),
         clock: Box::new(TestClock(clock.clone())),
     };
     (api, clock)
@@ -68,6 +69,7 @@ async fn order_in(api: &Api, status: OrderStatus) -> OrderId {
             step: Step::Created,
             at: created,
         }],
+        correlation_id: None,
     };
     api.orders.insert(&order, None).await.unwrap();
     let path: &[OrderStatus] = match status {
@@ -346,6 +348,10 @@ async fn only_admins_ship_and_deliver() {
         OrderStatus::Completed,
         "a refused caller moves nothing"
     );
+    assert!(
+        api.events.published().is_empty(),
+        "a refusal announces nothing"
+    );
 
     let (status, shipped) = answer(api.handle(&event(Caller::AdminScope, SHIP, &id)).await);
     assert_eq!(status, 200, "{shipped}");
@@ -356,6 +362,31 @@ async fn only_admins_ship_and_deliver() {
     let (status, delivered) = answer(api.handle(&event(Caller::AdminGroup, DELIVER, &id)).await);
     assert_eq!(status, 200, "{delivered}");
     assert_eq!(delivered["status"], "DELIVERED");
+    // Each answered move announces itself; the repeated ship announces the same event again.
+    let announced: Vec<(String, String, String)> = api
+        .events
+        .published()
+        .iter()
+        .map(|e| {
+            (
+                e.event_type.to_string(),
+                e.order_id.to_string(),
+                e.user_id.clone(),
+            )
+        })
+        .collect();
+    let event = |t: &str| (t.to_owned(), id.clone(), "alice".to_owned());
+    assert_eq!(
+        announced,
+        [
+            event("OrderShipped"),
+            event("OrderShipped"),
+            event("OrderDelivered")
+        ]
+    );
+    let published = api.events.published();
+    assert_eq!(published[0].event_id, published[1].event_id);
+    assert_ne!(published[0].event_id, published[2].event_id);
     let timeline: Vec<&str> = delivered["timeline"]
         .as_array()
         .unwrap()

@@ -2,16 +2,17 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
-use shared::adapters::memory::{MemoryInventory, MemoryOrders, MemorySaga};
+use shared::adapters::memory::{MemoryEvents, MemoryInventory, MemoryOrders, MemorySaga};
 use shared::api::{ApiError, MAX_BODY_BYTES, OrdersApi, get_order};
 use shared::clock::FixedClock;
+use shared::events::EventType;
 use shared::inventory::Product;
 use shared::money::{Currency, Money};
 use shared::order::{OrderStatus, Sku};
 use shared::ports::InventoryStore;
 use shared::saga::SagaInput;
 
-type Api = OrdersApi<MemoryInventory, MemoryOrders, MemorySaga>;
+type Api = OrdersApi<MemoryInventory, MemoryOrders, MemorySaga, MemoryEvents>;
 
 async fn api() -> Api {
     let catalog = MemoryInventory::default();
@@ -34,6 +35,7 @@ async fn api() -> Api {
         catalog,
         orders: MemoryOrders::default(),
         saga: MemorySaga::default(),
+        events: MemoryEvents::default(),
         clock: Box::new(FixedClock::at(t0)),
     }
 }
@@ -145,6 +147,41 @@ async fn a_retry_starts_the_saga_a_crashed_attempt_did_not() {
         .unwrap();
     assert_eq!(api.orders.count(), 1);
     assert!(api.saga.started().contains_key(&retried.order_id));
+}
+
+#[tokio::test]
+async fn an_order_is_announced_before_its_saga_starts_and_a_lost_announcement_is_retried() {
+    let api = api().await;
+    let request = body(json!({"items":[{"sku":"MUG","quantity":1}]}));
+    api.events.fail_next(1);
+    let err = api
+        .place_order("alice", Some("k-announce"), &request)
+        .await
+        .unwrap_err();
+    assert_eq!(err.status().as_u16(), 503, "{err}");
+    assert_eq!(api.orders.count(), 1, "saved before the announcement");
+    assert!(
+        api.saga.started().is_empty(),
+        "no saga for an order never announced"
+    );
+
+    let retried = api
+        .place_order("alice", Some("k-announce"), &request)
+        .await
+        .unwrap();
+    assert!(api.saga.started().contains_key(&retried.order_id));
+    let announced = api.events.published();
+    assert_eq!(announced.len(), 1, "{announced:?}");
+    let created = &announced[0];
+    assert_eq!(created.event_type, EventType::OrderCreated);
+    assert_eq!(
+        (created.order_id, created.user_id.as_str()),
+        (retried.order_id, "alice")
+    );
+    assert_eq!(
+        created.data,
+        json!({"total": {"amount": 1299, "currency": "EUR"}})
+    );
 }
 
 #[tokio::test]
@@ -338,18 +375,18 @@ async fn reporting_says_whether_the_call_created_the_order() {
     let api = api().await;
     let request = body(json!({"items":[{"sku":"MUG","quantity":1}]}));
     let (first, created) = api
-        .place_order_reporting("alice", Some("k-created"), &request)
+        .place_order_reporting("alice", Some("k-created"), &request, None)
         .await
         .unwrap();
     assert!(created, "a new order is created");
     let (again, created) = api
-        .place_order_reporting("alice", Some("k-created"), &request)
+        .place_order_reporting("alice", Some("k-created"), &request, None)
         .await
         .unwrap();
     assert!(!created, "a replay creates nothing");
     assert_eq!(again, first);
     let (_, created) = api
-        .place_order_reporting("alice", None, &request)
+        .place_order_reporting("alice", None, &request, None)
         .await
         .unwrap();
     assert!(created, "without a key every call is a new order");

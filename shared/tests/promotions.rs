@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
-use shared::adapters::memory::{MemoryInventory, MemoryOrders, MemorySaga};
+use shared::adapters::memory::{MemoryEvents, MemoryInventory, MemoryOrders, MemorySaga};
 use shared::api::promotions::put_promotion;
 use shared::api::{ApiError, OrdersApi};
 use shared::clock::FixedClock;
@@ -14,7 +14,7 @@ use shared::ports::{InventoryStore, OrderStore, PromotionStore, Upsert};
 use shared::saga::SagaInput;
 use std::sync::Arc;
 
-type Api = OrdersApi<MemoryInventory, MemoryOrders, MemorySaga>;
+type Api = OrdersApi<MemoryInventory, MemoryOrders, MemorySaga, MemoryEvents>;
 
 fn t0() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2026-11-22T10:00:00Z")
@@ -42,6 +42,7 @@ async fn api() -> Api {
         catalog,
         orders: MemoryOrders::default(),
         saga: MemorySaga::default(),
+        events: MemoryEvents::default(),
         clock: Box::new(FixedClock::at(t0())),
     }
 }

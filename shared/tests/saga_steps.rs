@@ -1,14 +1,13 @@
 //! The saga's steps against the in-memory adapters: effects, idempotency and typed errors.
 
 use chrono::{DateTime, Utc};
-use shared::adapters::memory::{MemoryBilling, MemoryInventory, MemoryNotifications};
+use shared::adapters::memory::{MemoryBilling, MemoryInventory};
 use shared::billing::{Account, DeclineReason, PaymentStatus};
 use shared::clock::FixedClock;
 use shared::inventory::{Product, ReservationLine, ReservationStatus};
 use shared::money::{Currency, Money};
-use shared::notification::Outcome;
 use shared::order::{OrderId, Sku};
-use shared::ports::{BillingStore, InventoryStore, NotificationStore};
+use shared::ports::{BillingStore, InventoryStore};
 use shared::saga::*;
 
 fn t0() -> DateTime<Utc> {
@@ -77,7 +76,7 @@ async fn reserve_takes_every_line_and_is_idempotent() {
     let clock = FixedClock::at(t0());
     let order = OrderId::new_at(t0());
     let input = || ReserveStockInput {
-        user_id: None,
+        user_id: "alice".into(),
         order_id: order,
         lines: vec![line("A", 3), line("B", 2)],
     };
@@ -103,7 +102,7 @@ async fn reserve_is_all_or_nothing_and_names_the_short_skus() {
         &inventory,
         &FixedClock::at(t0()),
         ReserveStockInput {
-            user_id: None,
+            user_id: "alice".into(),
             order_id: OrderId::new_at(t0()),
             lines: vec![line("A", 2), line("B", 2), line("C", 1), line("NOPE", 1)],
         },
@@ -132,7 +131,7 @@ async fn release_gives_stock_back_exactly_once() {
         &inventory,
         &clock,
         ReserveStockInput {
-            user_id: None,
+            user_id: "alice".into(),
             order_id: order,
             lines: vec![line("A", 4)],
         },
@@ -165,7 +164,7 @@ async fn release_without_reservation_is_a_noop_that_blocks_a_late_reserve() {
         &inventory,
         &clock,
         ReserveStockInput {
-            user_id: None,
+            user_id: "alice".into(),
             order_id: order,
             lines: vec![line("A", 1)],
         },
@@ -190,7 +189,7 @@ async fn reserve_rejects_malformed_lines() {
             &inventory,
             &clock,
             ReserveStockInput {
-                user_id: None,
+                user_id: "alice".into(),
                 order_id: OrderId::new_at(t0()),
                 lines,
             },
@@ -361,66 +360,6 @@ async fn charge_rejects_non_positive_amounts() {
     assert_eq!(balance(&billing, "alice").await, 10_000);
 }
 
-#[tokio::test]
-async fn notify_records_one_message_per_outcome() {
-    let store = MemoryNotifications::default();
-    let clock = FixedClock::at(t0());
-    let order = OrderId::new_at(t0());
-    let input = |outcome, reason: Option<&str>| NotifyInput {
-        order_id: order,
-        user_id: "alice".into(),
-        outcome,
-        reason: reason.map(str::to_owned),
-        total: eur(2598),
-    };
-    assert!(
-        notify(&store, &clock, input(Outcome::Completed, None))
-            .await
-            .unwrap()
-            .notified
-    );
-    assert!(
-        !notify(&store, &clock, input(Outcome::Completed, None))
-            .await
-            .unwrap()
-            .notified
-    );
-    let stored = store.for_user("alice").await.unwrap();
-    assert_eq!(stored.len(), 1);
-    assert!(
-        stored[0].message.contains("25.98 EUR"),
-        "{}",
-        stored[0].message
-    );
-
-    notify(
-        &store,
-        &clock,
-        input(Outcome::Cancelled, Some("OUT_OF_STOCK")),
-    )
-    .await
-    .unwrap();
-    let stored = store.for_user("alice").await.unwrap();
-    assert!(stored[1].message.contains("out of stock"));
-
-    // Each cancellation reason has its own words; a refund is promised, never "not charged".
-    for (reason, words) in [
-        ("USER_CANCELLED", "you asked us to"),
-        ("EXPIRED", "not paid in time"),
-        ("SAGA_FAILED", "could not complete it"),
-    ] {
-        let other = NotifyInput {
-            order_id: OrderId::new_at(t0() + chrono::Duration::seconds(1)),
-            ..input(Outcome::Cancelled, Some(reason))
-        };
-        let store = MemoryNotifications::default();
-        notify(&store, &clock, other).await.unwrap();
-        let message = &store.for_user("alice").await.unwrap()[0].message;
-        assert!(message.contains(words), "{reason}: {message}");
-        assert!(message.contains("refunded in full"), "{message}");
-    }
-}
-
 #[test]
 fn step_errors_become_diagnostics_with_stable_types() {
     let d: lambda_runtime::Diagnostic = StepError::PaymentDeclined(DeclineReason::NoAccount).into();
@@ -428,6 +367,30 @@ fn step_errors_become_diagnostics_with_stable_types() {
     assert!(d.error_message.contains("NoAccount"));
     let d: lambda_runtime::Diagnostic = StepError::Transient("throttled".into()).into();
     assert_eq!(d.error_type, "Transient");
+}
+
+#[test]
+fn a_step_call_takes_the_correlation_id_off_and_parses_the_rest_strictly() {
+    let order = OrderId::new_at(t0());
+    let payload = |extra: (&str, serde_json::Value)| {
+        let mut p = serde_json::json!({"orderId": order, "userId": "alice",
+            "amount": {"amount": 100, "currency": "EUR"}});
+        p[extra.0] = extra.1;
+        p
+    };
+    let call =
+        StepCall::<ChargePaymentInput>::parse(payload(("correlationId", "req-9".into()))).unwrap();
+    assert_eq!(call.correlation_id, "req-9");
+    assert_eq!(
+        (call.scope.as_str(), call.order_id),
+        ("alice", order.to_string())
+    );
+    assert_eq!(call.input.amount, eur(100));
+    // Without one, the order id stands in; any other unknown field is still refused.
+    let call = StepCall::<ChargePaymentInput>::parse(payload(("userId", "alice".into()))).unwrap();
+    assert_eq!(call.correlation_id, order.to_string());
+    let refused = StepCall::<ChargePaymentInput>::parse(payload(("surprise", 1.into())));
+    assert_eq!(refused.err().map(|e| e.error_type()), Some("InvalidInput"));
 }
 
 #[test]

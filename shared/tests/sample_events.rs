@@ -28,8 +28,47 @@ fn every_step_event_parses_as_its_input() {
     for name in ["release-reservation.json", "refund-payment.json"] {
         parse_input::<CompensationInput>(json(name)).unwrap();
     }
-    for name in ["notify-completed.json", "notify-cancelled.json"] {
-        parse_input::<NotifyInput>(json(name)).unwrap();
+}
+
+/// The notify events are SQS batches as NotifyQueue delivers them: each record's body a
+/// raw-delivered domain event, with its type as the `type` message attribute. Run through the
+/// consumer over in-memory stores, every record succeeds and lands in the inbox.
+#[tokio::test]
+async fn notify_events_are_batches_of_domain_events_the_consumer_takes() {
+    use aws_lambda_events::event::sqs::SqsEvent;
+    use shared::adapters::memory::{MemoryNotifications, MemoryProfiles};
+    use shared::events::EventType;
+    use shared::ports::NotificationStore;
+    for (name, event_type) in [
+        ("notify-completed.json", EventType::OrderCompleted),
+        ("notify-cancelled.json", EventType::OrderCancelled),
+    ] {
+        let batch: SqsEvent = serde_json::from_value(json(name)).unwrap();
+        assert!(!batch.records.is_empty(), "{name}");
+        for record in &batch.records {
+            let event = shared::notification::parse_message(record).unwrap();
+            assert_eq!(event.event_type, event_type, "{name}");
+            assert_eq!(
+                event.event_id,
+                shared::events::event_id(event.order_id, event_type),
+                "{name}: the id the publisher derives"
+            );
+        }
+        let notifications = MemoryNotifications::default();
+        let response = shared::notification::handle_batch(
+            batch.clone(),
+            &MemoryProfiles::default(),
+            &notifications,
+            &shared::faults::NoFaults,
+            &shared::clock::SystemClock,
+        )
+        .await;
+        assert!(
+            response.batch_item_failures.is_empty(),
+            "{name}: {response:?}"
+        );
+        let inbox = notifications.for_user("alice").await.unwrap();
+        assert_eq!(inbox.len(), batch.records.len(), "{name}");
     }
 }
 
@@ -40,6 +79,7 @@ async fn http_events_carry_a_caller_and_the_expected_bodies() {
         catalog: MemoryInventory::default(),
         orders: MemoryOrders::default(),
         saga: MemorySaga::default(),
+        events: shared::adapters::memory::MemoryEvents::default(),
         clock: Box::new(shared::clock::SystemClock),
     };
     for (name, user) in [
@@ -104,6 +144,7 @@ async fn api_events_are_answered_without_a_server_error() {
         catalog: MemoryInventory::default(),
         orders: MemoryOrders::default(),
         saga: MemorySaga::default(),
+        events: shared::adapters::memory::MemoryEvents::default(),
         clock: Box::new(shared::clock::SystemClock),
     };
     let request = |name: &str| lambda_http::request::from_str(&event(name)).unwrap();
@@ -130,12 +171,26 @@ async fn api_events_are_answered_without_a_server_error() {
         };
         answered.push((name, api.handle(&request(name)).await.status()));
     }
-    for name in ["users-api-put-profile.json", "users-api-get-profile.json"] {
-        let api = ProfilesApi {
-            profiles: MemoryProfiles::default(),
-            clock: Box::new(shared::clock::SystemClock),
+    for name in [
+        "users-api-put-profile.json",
+        "users-api-get-profile.json",
+        "users-api-list-notifications.json",
+    ] {
+        // As the users-api function routes them.
+        let request = request(name);
+        let status = if shared::api::notifications::serves(&request) {
+            let api = shared::api::notifications::NotificationsApi {
+                notifications: shared::adapters::memory::MemoryNotifications::default(),
+            };
+            api.handle(&request).await.status()
+        } else {
+            let api = ProfilesApi {
+                profiles: MemoryProfiles::default(),
+                clock: Box::new(shared::clock::SystemClock),
+            };
+            api.handle(&request).await.status()
         };
-        answered.push((name, api.handle(&request(name)).await.status()));
+        answered.push((name, status));
     }
     for name in ["cart-api-put-item.json", "cart-api-checkout.json"] {
         let api = CartApi {
@@ -151,6 +206,7 @@ async fn api_events_are_answered_without_a_server_error() {
     for name in ["fulfilment-api-ship.json", "fulfilment-api-deliver.json"] {
         let api = shared::api::fulfilment::FulfilmentApi {
             orders: MemoryOrders::default(),
+            events: shared::adapters::memory::MemoryEvents::default(),
             clock: Box::new(shared::clock::SystemClock),
         };
         answered.push((name, api.handle(&request(name)).await.status()));
@@ -162,6 +218,7 @@ async fn api_events_are_answered_without_a_server_error() {
     let status = |wanted: &str| answered.iter().find(|(n, _)| *n == wanted).unwrap().1;
     assert_eq!(status("catalog-api-put-product.json").as_u16(), 201);
     assert_eq!(status("users-api-put-profile.json").as_u16(), 201);
+    assert_eq!(status("users-api-list-notifications.json").as_u16(), 200);
     assert_eq!(status("promotions-api-put.json").as_u16(), 201);
     assert_eq!(status("billing-api-open-account.json").as_u16(), 201);
     // An admin on an order the empty store does not hold.

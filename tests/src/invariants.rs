@@ -4,8 +4,8 @@
 use crate::{Stack, User};
 use serde_json::Value;
 use shared::billing::{EntryType, PaymentStatus};
+use shared::events::EventType;
 use shared::inventory::ReservationStatus;
-use shared::notification::Outcome;
 use shared::order::{OrderId, Sku};
 use shared::page::PageRequest;
 use shared::ports::{BillingStore, InventoryStore, NotificationStore};
@@ -77,8 +77,7 @@ pub async fn check(stack: &Stack, scenario: &Scenario<'_>) -> Checked {
     };
     let mut checked = Checked::default();
     let compensation_dlq = stack.dlq_order_ids("COMPENSATION_DLQ_URL").await;
-    let notification_dlq = stack.dlq_order_ids("NOTIFICATION_DLQ_URL").await;
-    checked.dlq_messages = compensation_dlq.len() + notification_dlq.len();
+    checked.dlq_messages = compensation_dlq.len();
 
     // Orders: terminal, or given up loudly; what each holds matches where it ended.
     let mut held_by_sku: HashMap<Sku, i64> = HashMap::new();
@@ -175,28 +174,58 @@ pub async fn check(stack: &Stack, scenario: &Scenario<'_>) -> Checked {
         }
     }
 
-    // Notifications: one final notification per order and channel, or a DLQ message for it.
-    let mut users_seen = HashSet::new();
-    let mut sent: HashMap<(OrderId, bool), usize> = HashMap::new();
-    for (_, user) in &scenario.orders {
-        if users_seen.insert(user.id.clone()) {
-            for n in stack
-                .notifications
-                .for_user(&user.id)
-                .await
-                .expect("read notifications")
-            {
-                checked.notifications += 1;
-                *sent
-                    .entry((n.order_id, n.outcome == Outcome::Completed))
-                    .or_default() += 1;
+    // Notifications: the buyer's inbox has one notice of each terminal order's outcome, or its
+    // event is dead-lettered (unpublished: EventDlq; undeliverable: NotifyDlq). The notify
+    // function reads the events queue after the saga, so the notices are waited for.
+    let expected = |status: &str| match status {
+        "COMPLETED" => Some(EventType::OrderCompleted),
+        "CANCELLED" => Some(EventType::OrderCancelled),
+        _ => None,
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let (sent, dead_letters) = loop {
+        let dead_letters: HashSet<OrderId> = stack
+            .dlq_order_ids("EVENT_DLQ_URL")
+            .await
+            .union(&stack.dlq_order_ids("NOTIFY_DLQ_URL").await)
+            .copied()
+            .collect();
+        let mut sent: HashMap<(OrderId, EventType), usize> = HashMap::new();
+        let mut users_seen = HashSet::new();
+        for (_, user) in &scenario.orders {
+            if users_seen.insert(user.id.clone()) {
+                let notices = stack
+                    .notifications
+                    .for_user(&user.id)
+                    .await
+                    .expect("read notifications");
+                for n in notices.iter().filter(|n| is_inbox(n)) {
+                    *sent.entry((n.order_id, n.event_type)).or_default() += 1;
+                }
             }
         }
-    }
+        let all_there = status_of.iter().all(|(order_id, status)| {
+            expected(status).is_none_or(|t| {
+                sent.contains_key(&(*order_id, t)) || dead_letters.contains(order_id)
+            })
+        });
+        if all_there || std::time::Instant::now() >= deadline {
+            break (sent, dead_letters);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    };
+    checked.dlq_messages += dead_letters.len();
+    checked.notifications = sent.values().sum();
     for (order_id, status) in &status_of {
-        let completed = sent.get(&(*order_id, true)).copied().unwrap_or(0);
-        let cancelled = sent.get(&(*order_id, false)).copied().unwrap_or(0);
-        let dead_lettered = notification_dlq.contains(order_id);
+        let completed = sent
+            .get(&(*order_id, EventType::OrderCompleted))
+            .copied()
+            .unwrap_or(0);
+        let cancelled = sent
+            .get(&(*order_id, EventType::OrderCancelled))
+            .copied()
+            .unwrap_or(0);
+        let dead_lettered = dead_letters.contains(order_id);
         match status.as_str() {
             "COMPLETED" => c.check(
                 (completed == 1 || (completed == 0 && dead_lettered)) && cancelled == 0,
@@ -330,4 +359,9 @@ async fn full_ledger(stack: &Stack, user_id: &str) -> Vec<shared::billing::Ledge
 fn sorted(mut v: Vec<(String, u64)>) -> Vec<(String, u64)> {
     v.sort();
     v
+}
+
+/// The in-app channel every buyer has, profile or not.
+fn is_inbox(notification: &shared::notification::Notification) -> bool {
+    serde_json::to_value(notification).is_ok_and(|n| n["channel"] == "inbox")
 }

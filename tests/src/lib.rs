@@ -13,7 +13,7 @@ pub mod invariants;
 use shared::inventory::Product;
 use shared::money::{Currency, Money};
 use shared::order::{OrderId, Sku};
-use shared::ports::{BillingStore, Catalog, InventoryStore};
+use shared::ports::{BillingStore, Catalog, InventoryStore, NotificationStore};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -306,6 +306,7 @@ impl Stack {
                 step: Step::Created,
                 at: now,
             }],
+            correlation_id: None,
         };
         self.orders.insert(&order, None).await.expect("write order");
         order.order_id.to_string()
@@ -352,6 +353,39 @@ impl Stack {
             );
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
+    }
+
+    /// The user's notifications once `count` have arrived (the notify function reads them from
+    /// its queue after the saga, so they lag the order's status), read again a few seconds later
+    /// so that a duplicate arriving late is seen too.
+    pub async fn wait_for_notifications(
+        &self,
+        user_id: &str,
+        count: usize,
+    ) -> Vec<shared::notification::Notification> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let sent = self
+                .notifications
+                .for_user(user_id)
+                .await
+                .expect("read notifications");
+            if sent.len() >= count {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{user_id} has {} of {count} notifications after 60 s: {sent:?}",
+                sent.len()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        // Longer than the local queue's visibility timeout: a redelivery would have landed.
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        self.notifications
+            .for_user(user_id)
+            .await
+            .expect("read notifications")
     }
 
     /// Invokes a function the way Step Functions does, straight on the Lambda emulator.
@@ -431,7 +465,9 @@ impl Stack {
                     .expect("DLQ messages are JSON");
                 let id = body["order"]["orderId"]
                     .as_str()
-                    .or(body["notification"]["orderId"].as_str());
+                    .or(body["event"]["orderId"].as_str())
+                    // The notify queue's dead letters are raw events.
+                    .or(body["orderId"].as_str());
                 ids.extend(id.and_then(|id| id.parse::<OrderId>().ok()));
             }
         }
@@ -478,6 +514,51 @@ pub async fn ordertracker(args: &[&str]) -> (i32, String, String) {
 
 pub fn eur() -> Currency {
     Currency::try_from("EUR").expect("EUR")
+}
+
+/// A domain event as the saga publishes it.
+pub fn order_event(
+    event_type: shared::events::EventType,
+    order_id: OrderId,
+    user_id: &str,
+    data: Value,
+) -> shared::events::DomainEvent {
+    shared::events::DomainEvent::for_order(event_type, order_id, user_id, chrono::Utc::now(), data)
+}
+
+/// The event Lambda's SQS poller hands the notify function for `events`, one record each, raw
+/// (as the SNS subscription delivers them), with the `type` message attribute.
+pub fn sqs_event(events: &[shared::events::DomainEvent]) -> Value {
+    let records: Vec<Value> = events
+        .iter()
+        .enumerate()
+        .map(|(i, event)| {
+            serde_json::json!({
+                "messageId": format!("{}-{i}", event.event_id),
+                "receiptHandle": format!("receipt-{i}"),
+                "body": serde_json::to_string(event).expect("event as JSON"),
+                "attributes": {
+                    "ApproximateReceiveCount": "1",
+                    "SentTimestamp": "1700000000000",
+                    "SenderId": "AIDAEXAMPLE",
+                    "ApproximateFirstReceiveTimestamp": "1700000000001"
+                },
+                "messageAttributes": {
+                    "type": {
+                        "stringValue": event.event_type.as_str(),
+                        "stringListValues": [],
+                        "binaryListValues": [],
+                        "dataType": "String"
+                    }
+                },
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:notify-queue",
+                "awsRegion": "us-east-1"
+            })
+        })
+        .collect();
+    serde_json::json!({ "Records": records })
 }
 
 async fn read(response: reqwest::Response) -> (u16, Value) {

@@ -347,6 +347,14 @@ fn corpus(fx: &Fixture) -> Vec<Case> {
         case("GET /orders", "NoSQL operator as cursor")
             .path("/orders?cursor=%7B%22%24ne%22%3Anull%7D"),
         case("GET /orders", "a 4 KiB cursor").path(format!("/orders?cursor={}", "A".repeat(4096))),
+        // GET /notifications
+        case("GET /notifications", "limit=0").path("/notifications?limit=0"),
+        case("GET /notifications", "limit=101").path("/notifications?limit=101"),
+        case("GET /notifications", "limit=1e2").path("/notifications?limit=1e2"),
+        case("GET /notifications", "NoSQL operator as cursor")
+            .path("/notifications?cursor=%7B%22%24ne%22%3Anull%7D"),
+        case("GET /notifications", "a 4 KiB cursor")
+            .path(format!("/notifications?cursor={}", "A".repeat(4096))),
         // GET /orders/{id}
         case("GET /orders/{id}", "not a UUID").path("/orders/not-an-id"),
         case("GET /orders/{id}", "a UUIDv4").path("/orders/67e55044-10b1-426f-9247-bb680e5fe0c8"),

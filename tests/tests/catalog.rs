@@ -236,7 +236,7 @@ async fn reserved_units_cannot_be_restocked_away() {
     let (status, reservation) = stack
         .invoke(
             "reserve-stock",
-            &json!({"orderId": order_id, "lines": [{"sku": sku, "quantity": 3}]}),
+            &json!({"orderId": order_id, "userId": "alice", "lines": [{"sku": sku, "quantity": 3}]}),
         )
         .await;
     assert_eq!(status, 200, "{reservation}");

@@ -200,12 +200,6 @@ async fn cancelling_at_every_step_of_the_saga_gives_everything_back_once() {
             finds: "PAID",
         },
         CancelPoint {
-            name: "completed, while the buyer is notified",
-            hold: hold("notify", Fault::Delay { ms: HOLD_MS }),
-            ready: Ready::Status("COMPLETED"),
-            finds: "COMPLETED",
-        },
-        CancelPoint {
             name: "after the saga ended",
             hold: None,
             ready: Ready::SagaEnded,

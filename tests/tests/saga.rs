@@ -47,11 +47,15 @@ async fn happy_path_completes_takes_stock_and_money() {
     assert_eq!(stack.stock(&mug).await, (4, 1));
     assert_eq!(stack.balance(&user).await, 10_000 - total);
 
-    let notes = shared::ports::NotificationStore::for_user(&stack.notifications, &user.id)
-        .await
-        .unwrap();
-    assert_eq!(notes.len(), 1);
-    assert_eq!(notes[0].outcome, shared::notification::Outcome::Completed);
+    // The buyer hears of it through the events queue, after the saga: on the inbox only (no
+    // profile), once.
+    let notes = stack.wait_for_notifications(&user.id, 1).await;
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert_eq!(
+        notes[0].event_type,
+        shared::events::EventType::OrderCompleted
+    );
+    assert_eq!(notes[0].order_id.to_string(), id);
     assert!(
         stack.execution_names().await.contains(&id.to_string()),
         "execution not named by order id"

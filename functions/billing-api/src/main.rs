@@ -2,10 +2,12 @@
 //! `GET /billing/transactions`, routed on API Gateway's route key. The caller's own account
 //! only; the rules live in `shared::api::billing`.
 
-use lambda_http::{Body, Error, Request, Response, service_fn, tracing};
+use lambda_http::tracing::{self, Instrument};
+use lambda_http::{Body, Error, Request, Response, service_fn};
 use shared::adapters::dynamodb::DynamoBilling;
 use shared::api::billing::BillingApi;
 use shared::clock::SystemClock;
+use shared::correlation;
 
 type Api = BillingApi<DynamoBilling>;
 
@@ -18,7 +20,13 @@ async fn main() -> Result<(), Error> {
         billing: DynamoBilling::new(aws_sdk_dynamodb::Client::new(&aws), table),
         clock: Box::new(SystemClock),
     };
-    lambda_http::run(service_fn(move |request| handler(api, request))).await
+    lambda_http::run(service_fn(move |request: Request| {
+        // Every log line of the invocation names the request's correlation id.
+        let span = correlation::request_span(&request);
+        // Boxed, so the runtime's future type stays shallow enough for an optimised build.
+        Box::pin(handler(api, request).instrument(span))
+    }))
+    .await
 }
 
 async fn handler(api: &Api, request: Request) -> Result<Response<Body>, Error> {

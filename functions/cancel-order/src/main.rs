@@ -2,11 +2,13 @@
 //! then gives back stock and money exactly once and ends the order `CANCELLED`.
 
 use lambda_http::http::StatusCode;
-use lambda_http::{Body, Error, Request, Response, service_fn, tracing};
+use lambda_http::tracing::{self, Instrument};
+use lambda_http::{Body, Error, Request, Response, service_fn};
 use shared::adapters::dynamodb::DynamoOrders;
 use shared::adapters::sfn::StepFunctionsSaga;
 use shared::api::{self, ApiError, Cancellation};
 use shared::clock::{Clock, FixedClock, SystemClock};
+use shared::correlation;
 use shared::metrics;
 use shared::order::Order;
 
@@ -28,7 +30,13 @@ async fn main() -> Result<(), Error> {
         orders: DynamoOrders::new(aws_sdk_dynamodb::Client::new(&aws), table),
         saga: StepFunctionsSaga::new(aws_sdk_sfn::Client::new(&aws), saga_arn),
     };
-    lambda_http::run(service_fn(move |request| handler(ports, request))).await
+    lambda_http::run(service_fn(move |request: Request| {
+        // Every log line of the invocation names the request's correlation id.
+        let span = correlation::request_span(&request);
+        // Boxed, so the runtime's future type stays shallow enough for an optimised build.
+        Box::pin(handler(ports, request).instrument(span))
+    }))
+    .await
 }
 
 async fn handler(ports: &Ports, request: Request) -> Result<Response<Body>, Error> {

@@ -2,14 +2,17 @@
 //! and `POST /cart/checkout`, routed on API Gateway's route key. The caller's own cart only;
 //! checkout places the order as create-order does. The rules live in `shared::api::cart`.
 
-use lambda_http::{Body, Error, Request, Response, service_fn, tracing};
+use lambda_http::tracing::{self, Instrument};
+use lambda_http::{Body, Error, Request, Response, service_fn};
 use shared::adapters::dynamodb::{DynamoInventory, DynamoOrders};
 use shared::adapters::sfn::StepFunctionsSaga;
+use shared::adapters::sns::SnsEvents;
 use shared::api::OrdersApi;
 use shared::api::cart::CartApi;
 use shared::clock::SystemClock;
+use shared::correlation;
 
-type Api = CartApi<DynamoInventory, DynamoOrders, StepFunctionsSaga>;
+type Api = CartApi<DynamoInventory, DynamoOrders, StepFunctionsSaga, SnsEvents>;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
@@ -24,10 +27,17 @@ async fn main() -> Result<(), Error> {
             catalog: DynamoInventory::new(dynamodb.clone(), inventory_table),
             orders: DynamoOrders::new(dynamodb, orders_table),
             saga: StepFunctionsSaga::new(aws_sdk_sfn::Client::new(&aws), saga_arn),
+            events: shared::config::events(&aws)?,
             clock: Box::new(SystemClock),
         },
     };
-    lambda_http::run(service_fn(move |request| handler(api, request))).await
+    lambda_http::run(service_fn(move |request: Request| {
+        // Every log line of the invocation names the request's correlation id.
+        let span = correlation::request_span(&request);
+        // Boxed, so the runtime's future type stays shallow enough for an optimised build.
+        Box::pin(handler(api, request).instrument(span))
+    }))
+    .await
 }
 
 async fn handler(api: &Api, request: Request) -> Result<Response<Body>, Error> {

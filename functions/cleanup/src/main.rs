@@ -4,12 +4,12 @@
 //! `shared::cleanup` for the rules.
 
 use chrono::Utc;
-use lambda_runtime::{Diagnostic, LambdaEvent, service_fn, tracing};
+use lambda_runtime::tracing::{self, Instrument};
+use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde_json::Value;
-use shared::adapters::dynamodb::{
-    DynamoBilling, DynamoInventory, DynamoNotifications, DynamoOrders,
-};
+use shared::adapters::dynamodb::{DynamoBilling, DynamoInventory, DynamoOrders};
 use shared::adapters::sfn::StepFunctionsSaga;
+use shared::adapters::sns::SnsEvents;
 use shared::cleanup::{self, CleanupConfig, CleanupReport, Ports, ScheduledEvent};
 use shared::clock::{Clock, FixedClock, SystemClock};
 
@@ -21,8 +21,8 @@ struct Function {
     orders: DynamoOrders,
     inventory: DynamoInventory,
     billing: DynamoBilling,
-    notifications: DynamoNotifications,
     saga: StepFunctionsSaga,
+    events: SnsEvents,
     config: CleanupConfig,
     production: bool,
 }
@@ -33,7 +33,6 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let orders_table = shared::config::required("ORDERS_TABLE")?;
     let inventory_table = shared::config::required("INVENTORY_TABLE")?;
     let billing_table = shared::config::required("BILLING_TABLE")?;
-    let notifications_table = shared::config::required("NOTIFICATIONS_TABLE")?;
     let saga_arn = shared::config::required("ORDER_SAGA_ARN")?;
     let config = CleanupConfig::from_env()?;
     let aws = shared::config::aws().await;
@@ -42,13 +41,21 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         orders: DynamoOrders::new(dynamodb.clone(), orders_table),
         inventory: DynamoInventory::new(dynamodb.clone(), inventory_table),
         billing: DynamoBilling::new(dynamodb.clone(), billing_table),
-        notifications: DynamoNotifications::new(dynamodb, notifications_table),
         saga: StepFunctionsSaga::new(aws_sdk_sfn::Client::new(&aws), saga_arn),
+        events: shared::config::events(&aws)?,
         config,
         production: std::env::var("STAGE").is_ok_and(|s| s == "prod"),
     };
     tracing::info!(config = ?function.config, "cleanup ready");
-    lambda_runtime::run(service_fn(move |event| handler(function, event))).await
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        // Every line of a run names it: the schedule's event id, else the Lambda request id.
+        let run = event.payload["id"]
+            .as_str()
+            .unwrap_or(&event.context.request_id);
+        let span = tracing::info_span!("cleanup", correlation_id = %run);
+        Box::pin(handler(function, event).instrument(span))
+    }))
+    .await
 }
 
 async fn handler(
@@ -74,8 +81,8 @@ async fn handler(
         orders: &function.orders,
         inventory: &function.inventory,
         billing: &function.billing,
-        notifications: &function.notifications,
         saga: &function.saga,
+        events: &function.events,
     };
     let report = cleanup::run(&ports, &FixedClock::at(now), &config).await;
     tracing::info!(

@@ -1,18 +1,22 @@
 //! create-order: `POST /orders`. Prices the order from the catalog, saves it `PENDING` and
-//! starts the saga named by the order id; an `Idempotency-Key` makes retries safe.
+//! starts the saga named by the order id (announcing `OrderCreated` first); an
+//! `Idempotency-Key` makes retries safe.
 
 use lambda_http::http::{HeaderValue, StatusCode, header};
-use lambda_http::{Body, Error, Request, Response, service_fn, tracing};
+use lambda_http::tracing::{self, Instrument};
+use lambda_http::{Body, Error, Request, Response, service_fn};
 use shared::adapters::dynamodb::{DynamoInventory, DynamoOrders};
 use shared::adapters::sfn::StepFunctionsSaga;
+use shared::adapters::sns::SnsEvents;
 use shared::api::{self, ApiError, OrdersApi};
 use shared::clock::SystemClock;
+use shared::correlation;
 use shared::metrics;
 
 /// This function's name in metrics.
 const SERVICE: &str = "create-order";
 
-type Api = OrdersApi<DynamoInventory, DynamoOrders, StepFunctionsSaga>;
+type Api = OrdersApi<DynamoInventory, DynamoOrders, StepFunctionsSaga, SnsEvents>;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
@@ -26,9 +30,16 @@ async fn main() -> Result<(), Error> {
         catalog: DynamoInventory::new(dynamodb.clone(), inventory_table),
         orders: DynamoOrders::new(dynamodb, orders_table),
         saga: StepFunctionsSaga::new(aws_sdk_sfn::Client::new(&aws), saga_arn),
+        events: shared::config::events(&aws)?,
         clock: Box::new(SystemClock),
     };
-    lambda_http::run(service_fn(move |request| handler(api, request))).await
+    lambda_http::run(service_fn(move |request: Request| {
+        // Every log line of the invocation names the request's correlation id.
+        let span = correlation::request_span(&request);
+        // Boxed, so the runtime's future type stays shallow enough for an optimised build.
+        Box::pin(handler(api, request).instrument(span))
+    }))
+    .await
 }
 
 async fn handler(api: &Api, request: Request) -> Result<Response<Body>, Error> {
@@ -48,11 +59,18 @@ async fn place_order(api: &Api, request: &Request) -> Result<api::OrderAccepted,
     let user_id = api::caller(request)?;
     api::require_json(request)?;
     let key = api::idempotency_key(request)?;
+    let correlation_id = correlation::of_request(request);
     let (accepted, created) = api
-        .place_order_reporting(&user_id, key, api::body_bytes(request))
+        .place_order_reporting(
+            &user_id,
+            key,
+            api::body_bytes(request),
+            Some(&correlation_id),
+        )
         .await?;
     if created {
         metrics::emit_count(SERVICE, "OrdersCreated", &accepted.order_id.to_string());
     }
+    tracing::info!(order_id = %accepted.order_id, created, "order accepted");
     Ok(accepted)
 }

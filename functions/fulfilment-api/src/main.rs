@@ -2,12 +2,15 @@
 //! `POST /admin/orders/{id}/deliver` (`SHIPPED → DELIVERED`). The rules live in
 //! `shared::api::fulfilment`.
 
-use lambda_http::{Body, Error, Request, Response, service_fn, tracing};
+use lambda_http::tracing::{self, Instrument};
+use lambda_http::{Body, Error, Request, Response, service_fn};
 use shared::adapters::dynamodb::DynamoOrders;
+use shared::adapters::sns::SnsEvents;
 use shared::api::fulfilment::FulfilmentApi;
 use shared::clock::SystemClock;
+use shared::correlation;
 
-type Api = FulfilmentApi<DynamoOrders>;
+type Api = FulfilmentApi<DynamoOrders, SnsEvents>;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
@@ -16,9 +19,16 @@ async fn main() -> Result<(), Error> {
     let aws = shared::config::aws().await;
     let api: &Api = &FulfilmentApi {
         orders: DynamoOrders::new(aws_sdk_dynamodb::Client::new(&aws), table),
+        events: shared::config::events(&aws)?,
         clock: Box::new(SystemClock),
     };
-    lambda_http::run(service_fn(move |request| handler(api, request))).await
+    lambda_http::run(service_fn(move |request: Request| {
+        // Every log line of the invocation names the request's correlation id.
+        let span = correlation::request_span(&request);
+        // Boxed, so the runtime's future type stays shallow enough for an optimised build.
+        Box::pin(handler(api, request).instrument(span))
+    }))
+    .await
 }
 
 async fn handler(api: &Api, request: Request) -> Result<Response<Body>, Error> {

@@ -1,9 +1,11 @@
 //! list-orders: `GET /orders?status=&limit=&cursor=`. The caller's orders, newest first.
 
 use lambda_http::http::StatusCode;
-use lambda_http::{Body, Error, Request, Response, service_fn, tracing};
+use lambda_http::tracing::{self, Instrument};
+use lambda_http::{Body, Error, Request, Response, service_fn};
 use shared::adapters::dynamodb::DynamoOrders;
 use shared::api::{self, ApiError};
+use shared::correlation;
 use shared::order::Order;
 use shared::page::{Page, PageRequest};
 
@@ -13,7 +15,13 @@ async fn main() -> Result<(), Error> {
     let table = shared::config::required("ORDERS_TABLE")?;
     let aws = shared::config::aws().await;
     let orders = &DynamoOrders::new(aws_sdk_dynamodb::Client::new(&aws), table);
-    lambda_http::run(service_fn(move |request| handler(orders, request))).await
+    lambda_http::run(service_fn(move |request: Request| {
+        // Every log line of the invocation names the request's correlation id.
+        let span = correlation::request_span(&request);
+        // Boxed, so the runtime's future type stays shallow enough for an optimised build.
+        Box::pin(handler(orders, request).instrument(span))
+    }))
+    .await
 }
 
 async fn handler(orders: &DynamoOrders, request: Request) -> Result<Response<Body>, Error> {

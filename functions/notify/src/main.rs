@@ -1,50 +1,48 @@
-//! notify: records the saga's outcome for the customer, once per order and outcome.
+//! notify: tells buyers about their orders. Consumes the buyer-facing domain events from
+//! NotifyQueue (SQS, partial batch failures) and sends each on the inbox and the channels of the
+//! user's profile, once per event and channel. The rules live in `shared::notification`.
+//!
+//! `NOTIFIER` picks how notifications go out: `record` (the default, and the only one so far)
+//! stores each in the notifications table, where `GET /notifications` lists them.
 
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn, tracing};
-use serde_json::Value;
-use shared::adapters::dynamodb::DynamoNotifications;
+use shared::adapters::dynamodb::{DynamoNotifications, DynamoProfiles};
 use shared::clock::SystemClock;
 use shared::faults::{self, FaultPlan};
-use shared::metrics;
-use shared::saga::{self, NotifyInput, NotifyOutput};
-
-/// This step's name in fault plans.
-const STEP: &str = "notify";
+use shared::notification;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     tracing::init_default_subscriber();
-    let table = shared::config::required("NOTIFICATIONS_TABLE")?;
+    match std::env::var("NOTIFIER").unwrap_or_default().as_str() {
+        "" | "record" => {}
+        other => {
+            return Err(format!(
+                "NOTIFIER={} is not supported; `record` (the default) stores notifications in NOTIFICATIONS_TABLE",
+                other.chars().take(32).collect::<String>()
+            )
+            .into());
+        }
+    }
+    let notifications_table = shared::config::required("NOTIFICATIONS_TABLE")?;
+    let users_table = shared::config::required("USERS_TABLE")?;
     let aws = shared::config::aws().await;
     let client = aws_sdk_dynamodb::Client::new(&aws);
     let faults = &faults::plan_from_env(&client)?;
-    let notifications = &DynamoNotifications::new(client, table);
+    let profiles = &DynamoProfiles::new(client.clone(), users_table);
+    let notifier = &DynamoNotifications::new(client, notifications_table);
     lambda_runtime::run(service_fn(move |event| {
-        handler(notifications, faults, event)
+        handler(profiles, notifier, faults, event)
     }))
     .await
 }
 
 async fn handler(
-    notifications: &DynamoNotifications,
+    profiles: &DynamoProfiles,
+    notifier: &DynamoNotifications,
     faults: &impl FaultPlan,
-    event: LambdaEvent<Value>,
-) -> Result<NotifyOutput, Diagnostic> {
-    let scope = faults::scope_of(&event.payload);
-    let input: NotifyInput = saga::parse_input(event.payload)?;
-    let order_id = input.order_id.to_string();
-    let (outcome, reason) = (input.outcome, input.reason.clone());
-    let step = faults::around(
-        faults,
-        STEP,
-        &scope,
-        None,
-        saga::notify(notifications, &SystemClock, input),
-    );
-    let output = metrics::timed_step(STEP, &order_id, step).await?;
-    // Counted once per order: a retry that finds the notification recorded counts nothing.
-    if output.notified {
-        metrics::emit_outcome(STEP, &order_id, outcome, reason.as_deref());
-    }
-    Ok(output)
+    event: LambdaEvent<SqsEvent>,
+) -> Result<SqsBatchResponse, Diagnostic> {
+    Ok(notification::handle_batch(event.payload, profiles, notifier, faults, &SystemClock).await)
 }

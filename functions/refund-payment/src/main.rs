@@ -1,13 +1,16 @@
 //! refund-payment: compensation of charge-payment. Credits the order's payment back exactly
 //! once; an order that was never charged is a successful no-op.
 
-use lambda_runtime::{Diagnostic, LambdaEvent, service_fn, tracing};
+use lambda_runtime::tracing::{self, Instrument};
+use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde_json::Value;
 use shared::adapters::dynamodb::DynamoBilling;
+use shared::adapters::sns::SnsEvents;
+use shared::announce::{self, Origin};
 use shared::clock::SystemClock;
 use shared::faults::{self, FaultPlan};
 use shared::metrics;
-use shared::saga::{self, CompensationInput, RefundPaymentOutput};
+use shared::saga::{CompensationInput, RefundPaymentOutput, StepCall};
 
 /// This step's name in fault plans.
 const STEP: &str = "refund-payment";
@@ -19,24 +22,34 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let aws = shared::config::aws().await;
     let client = aws_sdk_dynamodb::Client::new(&aws);
     let faults = &faults::plan_from_env(&client)?;
+    let events = &shared::config::events(&aws)?;
     let billing = &DynamoBilling::new(client, table);
-    lambda_runtime::run(service_fn(move |event| handler(billing, faults, event))).await
+    lambda_runtime::run(service_fn(move |event| {
+        handler(billing, events, faults, event)
+    }))
+    .await
 }
 
 async fn handler(
     billing: &DynamoBilling,
+    events: &SnsEvents,
     faults: &impl FaultPlan,
     event: LambdaEvent<Value>,
 ) -> Result<RefundPaymentOutput, Diagnostic> {
-    let scope = faults::scope_of(&event.payload);
-    let order_id = metrics::order_id_of(&event.payload);
-    let input: CompensationInput = saga::parse_input(event.payload)?;
+    let call: StepCall<CompensationInput> = StepCall::parse(event.payload)?;
+    let input = call.input;
+    let origin = Origin {
+        correlation_id: &call.correlation_id,
+        clock: &SystemClock,
+    };
     let step = faults::around(
         faults,
         STEP,
-        &scope,
+        &call.scope,
         None,
-        saga::refund_payment(billing, &SystemClock, input),
+        announce::refund_payment(billing, events, origin, input),
     );
-    metrics::timed_step(STEP, &order_id, step).await
+    // Boxed: nested in the runtime's futures, the step's type is too deep for rustc's layout
+    // query in an optimised build otherwise.
+    Box::pin(metrics::timed_step(STEP, &call.order_id, step).instrument(call.span)).await
 }

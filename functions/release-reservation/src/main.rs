@@ -1,13 +1,14 @@
 //! release-reservation: compensation of reserve-stock. Gives the order's reserved stock back
 //! exactly once; an order that holds no reservation is a successful no-op.
 
-use lambda_runtime::{Diagnostic, LambdaEvent, service_fn, tracing};
+use lambda_runtime::tracing::{self, Instrument};
+use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde_json::Value;
 use shared::adapters::dynamodb::DynamoInventory;
 use shared::clock::SystemClock;
 use shared::faults::{self, FaultPlan};
 use shared::metrics;
-use shared::saga::{self, CompensationInput, ReleaseReservationOutput};
+use shared::saga::{self, CompensationInput, ReleaseReservationOutput, StepCall};
 
 /// This step's name in fault plans.
 const STEP: &str = "release-reservation";
@@ -28,15 +29,16 @@ async fn handler(
     faults: &impl FaultPlan,
     event: LambdaEvent<Value>,
 ) -> Result<ReleaseReservationOutput, Diagnostic> {
-    let scope = faults::scope_of(&event.payload);
-    let order_id = metrics::order_id_of(&event.payload);
-    let input: CompensationInput = saga::parse_input(event.payload)?;
+    let call: StepCall<CompensationInput> = StepCall::parse(event.payload)?;
+    let input = call.input;
     let step = faults::around(
         faults,
         STEP,
-        &scope,
+        &call.scope,
         None,
         saga::release_reservation(inventory, &SystemClock, input),
     );
-    metrics::timed_step(STEP, &order_id, step).await
+    // Boxed: nested in the runtime's futures, the step's type is too deep for rustc's layout
+    // query in an optimised build otherwise.
+    Box::pin(metrics::timed_step(STEP, &call.order_id, step).instrument(call.span)).await
 }

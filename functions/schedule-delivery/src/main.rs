@@ -1,15 +1,18 @@
 //! schedule-delivery: the saga's step after payment. Books a delivery slot for the order
 //! through the `DeliveryService` port (locally: the first whole-hour window after a lead time);
-//! CompleteOrder records the slot on the order.
+//! CompleteOrder records the slot on the order. Publishes `DeliveryScheduled`.
 
-use lambda_runtime::{Diagnostic, LambdaEvent, service_fn, tracing};
+use lambda_runtime::tracing::{self, Instrument};
+use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde_json::Value;
 use shared::adapters::dynamodb::DynamoFaults;
+use shared::adapters::sns::SnsEvents;
+use shared::announce::{self, Origin};
 use shared::clock::SystemClock;
 use shared::delivery::LeadTimeDelivery;
 use shared::faults::{self, FaultPlan};
 use shared::metrics;
-use shared::saga::{self, ScheduleDeliveryInput, ScheduleDeliveryOutput};
+use shared::saga::{ScheduleDeliveryInput, ScheduleDeliveryOutput, StepCall};
 
 /// This step's name in fault plans.
 const STEP: &str = "schedule-delivery";
@@ -18,26 +21,32 @@ const STEP: &str = "schedule-delivery";
 async fn main() -> Result<(), lambda_runtime::Error> {
     tracing::init_default_subscriber();
     let delivery = &LeadTimeDelivery::from_env()?;
-    // This step calls no AWS service itself: build a client only for a local fault plan.
-    let faults = &match faults::table_from_env()? {
-        Some(table) => {
-            let client = aws_sdk_dynamodb::Client::new(&shared::config::aws().await);
-            Some(DynamoFaults::new(client, table))
-        }
-        None => None,
-    };
-    lambda_runtime::run(service_fn(move |event| handler(delivery, faults, event))).await
+    let aws = shared::config::aws().await;
+    let events = &shared::config::events(&aws)?;
+    // The booking itself calls no AWS service: a DynamoDB client only for a local fault plan.
+    let faults = &faults::table_from_env()?
+        .map(|table| DynamoFaults::new(aws_sdk_dynamodb::Client::new(&aws), table));
+    lambda_runtime::run(service_fn(move |event| {
+        handler(delivery, events, faults, event)
+    }))
+    .await
 }
 
 async fn handler(
     delivery: &LeadTimeDelivery,
+    events: &SnsEvents,
     faults: &impl FaultPlan,
     event: LambdaEvent<Value>,
 ) -> Result<ScheduleDeliveryOutput, Diagnostic> {
-    let scope = faults::scope_of(&event.payload);
-    let order_id = metrics::order_id_of(&event.payload);
-    let input: ScheduleDeliveryInput = saga::parse_input(event.payload)?;
-    let booking = saga::schedule_delivery(delivery, &SystemClock, input);
-    let step = faults::around(faults, STEP, &scope, None, booking);
-    metrics::timed_step(STEP, &order_id, step).await
+    let call: StepCall<ScheduleDeliveryInput> = StepCall::parse(event.payload)?;
+    let input = call.input;
+    let origin = Origin {
+        correlation_id: &call.correlation_id,
+        clock: &SystemClock,
+    };
+    let booking = announce::schedule_delivery(delivery, events, origin, input);
+    let step = faults::around(faults, STEP, &call.scope, None, booking);
+    // Boxed: nested in the runtime's futures, the step's type is too deep for rustc's layout
+    // query in an optimised build otherwise.
+    Box::pin(metrics::timed_step(STEP, &call.order_id, step).instrument(call.span)).await
 }

@@ -4,6 +4,7 @@
 use crate::billing::{Account, DeclineReason, EntryType, LedgerEntry, Payment, PaymentStatus};
 use crate::cart::Cart;
 use crate::error::StoreError;
+use crate::events::{DomainEvent, EventPublisher};
 use crate::inventory::{Product, Reservation, ReservationLine, ReservationStatus};
 use crate::money::Money;
 use crate::notification::Notification;
@@ -746,29 +747,147 @@ impl SagaStarter for MemorySaga {
     }
 }
 
+/// Keeps what was published, in order; can be made to fail to test a lost publish.
+#[derive(Debug, Default)]
+pub struct MemoryEvents {
+    published: Mutex<Vec<DomainEvent>>,
+    failures_left: Mutex<u32>,
+}
+
+impl MemoryEvents {
+    /// Makes the next `n` publishes fail with a transient error.
+    pub fn fail_next(&self, n: u32) {
+        *lock(&self.failures_left) = n;
+    }
+
+    pub fn published(&self) -> Vec<DomainEvent> {
+        lock(&self.published).clone()
+    }
+}
+
+impl EventPublisher for MemoryEvents {
+    async fn publish(&self, event: &DomainEvent) -> Result<(), StoreError> {
+        {
+            let mut left = lock(&self.failures_left);
+            if *left > 0 {
+                *left -= 1;
+                return Err(StoreError::Transient("sns unavailable".into()));
+            }
+        }
+        lock(&self.published).push(event.clone());
+        Ok(())
+    }
+}
+
+/// Stored notifications, and the recording `Notifier` of tests: sending stores. Can be made to
+/// fail, to test a store that is briefly unavailable.
 #[derive(Debug, Default)]
 pub struct MemoryNotifications {
     items: Mutex<Vec<Notification>>,
+    failures_left: Mutex<u32>,
+}
+
+impl MemoryNotifications {
+    /// Makes the next `n` records (and so sends) fail with a transient error.
+    pub fn fail_next(&self, n: u32) {
+        *lock(&self.failures_left) = n;
+    }
+
+    /// Every notification stored, in the order stored.
+    pub fn all(&self) -> Vec<Notification> {
+        lock(&self.items).clone()
+    }
+}
+
+/// Newest first: by `sent_at`, then `notification_id`, both descending.
+fn notification_order(n: &Notification) -> std::cmp::Reverse<(DateTime<Utc>, uuid::Uuid)> {
+    std::cmp::Reverse((n.sent_at, n.notification_id))
+}
+
+/// The cursor of a page of notifications: the last one's `sentAt` and id.
+fn notification_cursor(n: &Notification) -> String {
+    format!(
+        "{}#{}",
+        crate::clock::format_time(n.sent_at),
+        n.notification_id
+    )
+}
+
+fn parse_notification_cursor(cursor: &str) -> Result<(DateTime<Utc>, uuid::Uuid), StoreError> {
+    let (at, id) = cursor.split_once('#').ok_or(StoreError::InvalidCursor)?;
+    let at = DateTime::parse_from_rfc3339(at)
+        .map_err(|_| StoreError::InvalidCursor)?
+        .with_timezone(&Utc);
+    let id = uuid::Uuid::try_parse(id).map_err(|_| StoreError::InvalidCursor)?;
+    Ok((at, id))
 }
 
 impl NotificationStore for MemoryNotifications {
     async fn record(&self, notification: &Notification) -> Result<bool, StoreError> {
+        {
+            let mut left = lock(&self.failures_left);
+            if *left > 0 {
+                *left -= 1;
+                return Err(StoreError::Transient("notifications unavailable".into()));
+            }
+        }
         let mut items = lock(&self.items);
         let duplicate = items
             .iter()
-            .any(|n| n.order_id == notification.order_id && n.outcome == notification.outcome);
+            .any(|n| n.notification_id == notification.notification_id);
         if !duplicate {
             items.push(notification.clone());
         }
         Ok(!duplicate)
     }
 
+    async fn list_for_user(
+        &self,
+        user_id: &str,
+        page: &PageRequest,
+    ) -> Result<Page<Notification>, StoreError> {
+        let after = page
+            .cursor
+            .as_deref()
+            .map(parse_notification_cursor)
+            .transpose()?;
+        let items = lock(&self.items);
+        let mut mine: Vec<&Notification> = items
+            .iter()
+            .filter(|n| n.user_id == user_id)
+            .filter(|n| after.is_none_or(|after| (n.sent_at, n.notification_id) < after))
+            .collect();
+        mine.sort_by_key(|n| notification_order(n));
+        let limit = page.limit as usize;
+        let more = mine.len() > limit;
+        let window: Vec<Notification> = mine.into_iter().take(limit).cloned().collect();
+        let next_cursor = more
+            .then(|| window.last().map(notification_cursor))
+            .flatten();
+        Ok(Page {
+            items: window,
+            next_cursor,
+        })
+    }
+
     async fn for_user(&self, user_id: &str) -> Result<Vec<Notification>, StoreError> {
-        Ok(lock(&self.items)
+        let mut mine: Vec<Notification> = lock(&self.items)
             .iter()
             .filter(|n| n.user_id == user_id)
             .cloned()
-            .collect())
+            .collect();
+        mine.sort_by_key(notification_order);
+        Ok(mine)
+    }
+}
+
+impl Notifier for MemoryNotifications {
+    async fn send(&self, notification: &Notification) -> Result<Sent, StoreError> {
+        Ok(if self.record(notification).await? {
+            Sent::Sent
+        } else {
+            Sent::AlreadySent
+        })
     }
 }
 

@@ -3,3 +3,4 @@
 pub mod dynamodb;
 pub mod memory;
 pub mod sfn;
+pub mod sns;

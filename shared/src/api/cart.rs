@@ -12,6 +12,7 @@ use super::{
     validate_idempotency_key,
 };
 use crate::cart::{Cart, CartItem};
+use crate::events::EventPublisher;
 use crate::order::{FieldError, MAX_QUANTITY, Order, Sku};
 use crate::ports::{CartStore, Catalog, OrderStore, PromotionStore, SagaStarter};
 use crate::promotion::validate_code;
@@ -23,15 +24,16 @@ use serde_json::{Value, json};
 const MAX_CART_RETRIES: usize = 5;
 
 /// The cart API: the orders API plus the cart store (the cart lives in the orders table).
-pub struct CartApi<C, O, S> {
-    pub orders: OrdersApi<C, O, S>,
+pub struct CartApi<C, O, S, E> {
+    pub orders: OrdersApi<C, O, S, E>,
 }
 
-impl<C, O, S> CartApi<C, O, S>
+impl<C, O, S, E> CartApi<C, O, S, E>
 where
     C: Catalog,
     O: OrderStore + PromotionStore + CartStore,
     S: SagaStarter,
+    E: EventPublisher,
 {
     /// The caller's cart; one never filled is `{"items":[],"updatedAt":null}`.
     pub async fn cart(&self, user_id: &str) -> Result<Cart, ApiError> {
@@ -140,6 +142,7 @@ where
         user_id: &str,
         key: Option<&str>,
         body: &[u8],
+        correlation_id: Option<&str>,
     ) -> Result<OrderAccepted, ApiError> {
         let key = key.map(validate_idempotency_key).transpose()?;
         let promo_code = parse_checkout(body)?;
@@ -162,7 +165,12 @@ where
             object.insert("promoCode".into(), Value::String(code.clone()));
         }
         let bytes = serde_json::to_vec(&request).map_err(|e| ApiError::Internal(e.to_string()))?;
-        let accepted = match self.orders.place_order(user_id, key, &bytes).await {
+        let placed = self
+            .orders
+            .place_order_reporting(user_id, key, &bytes, correlation_id)
+            .await
+            .map(|(accepted, _)| accepted);
+        let accepted = match placed {
             // A cart line whose product was since withdrawn names `items[i].sku`.
             Err(ApiError::InvalidRequest(errors)) => {
                 return Err(ApiError::UnprocessableOrder(errors));
@@ -249,7 +257,10 @@ where
             "POST /cart/checkout" => {
                 require_json(request)?;
                 let key = idempotency_key(request)?;
-                let accepted = self.checkout(&user_id, key, body_bytes(request)).await?;
+                let correlation_id = crate::correlation::of_request(request);
+                let accepted = self
+                    .checkout(&user_id, key, body_bytes(request), Some(&correlation_id))
+                    .await?;
                 let mut response = json_response(StatusCode::ACCEPTED, &accepted);
                 if let Ok(location) =
                     HeaderValue::from_str(&format!("/orders/{}", accepted.order_id))

@@ -9,7 +9,9 @@
 
 use super::billing::route_key;
 use super::{ApiError, admin, json_response, path_param, problem_response};
+use crate::announce::{self, Origin};
 use crate::clock::{Clock, format_time};
+use crate::events::{EventPublisher, EventType};
 use crate::order::{FieldError, Fulfilment, Order, OrderId, OrderStatus};
 use crate::ports::{FulfilmentStore, OrderStore};
 use lambda_http::http::StatusCode;
@@ -80,12 +82,13 @@ fn refusal(order: &Order, step: Fulfilment) -> String {
 }
 
 /// The fulfilment routes over the orders. Built once per process in `main`.
-pub struct FulfilmentApi<O> {
+pub struct FulfilmentApi<O, E> {
     pub orders: O,
+    pub events: E,
     pub clock: Box<dyn Clock>,
 }
 
-impl<O: OrderStore + FulfilmentStore> FulfilmentApi<O> {
+impl<O: OrderStore + FulfilmentStore, E: EventPublisher> FulfilmentApi<O, E> {
     /// Answers either route, errors as problem documents.
     pub async fn handle(&self, request: &Request) -> Response<Body> {
         match self.route(request).await {
@@ -108,6 +111,24 @@ impl<O: OrderStore + FulfilmentStore> FulfilmentApi<O> {
         };
         let id = path_param(request, "id");
         let (order, _) = fulfil_order(&self.orders, &*self.clock, &id, step).await?;
+        // Also when the move was made before: that call may have failed to publish.
+        let event_type = match step {
+            Fulfilment::Ship => EventType::OrderShipped,
+            Fulfilment::Deliver => EventType::OrderDelivered,
+        };
+        let origin = Origin {
+            correlation_id: &order.correlation(),
+            clock: &*self.clock,
+        };
+        announce::fulfilled(
+            &self.events,
+            origin,
+            event_type,
+            order.order_id,
+            &order.user_id,
+        )
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("publishing {event_type}: {e}")))?;
         Ok(json_response(StatusCode::OK, &order))
     }
 }

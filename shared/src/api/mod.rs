@@ -5,6 +5,7 @@ pub mod billing;
 pub mod cart;
 pub mod catalog;
 pub mod fulfilment;
+pub mod notifications;
 pub mod orders;
 pub mod profiles;
 pub mod promotions;

@@ -1,7 +1,9 @@
 //! `POST /orders` (idempotent by `Idempotency-Key`) and `GET /orders/{id}`.
 
 use super::{ApiError, MAX_BODY_BYTES, validate_idempotency_key};
+use crate::announce::{self, Origin};
 use crate::clock::Clock;
+use crate::events::EventPublisher;
 use crate::money::Money;
 use crate::order::{
     FieldError, Milestone, Order, OrderId, OrderRequest, OrderStatus, Step, price_lines,
@@ -33,14 +35,17 @@ impl From<&Order> for OrderAccepted {
 }
 
 /// The orders API over its ports. Built once per process in `main`.
-pub struct OrdersApi<C, O, S> {
+pub struct OrdersApi<C, O, S, E> {
     pub catalog: C,
     pub orders: O,
     pub saga: S,
+    pub events: E,
     pub clock: Box<dyn Clock>,
 }
 
-impl<C: Catalog, O: OrderStore + PromotionStore, S: SagaStarter> OrdersApi<C, O, S> {
+impl<C: Catalog, O: OrderStore + PromotionStore, S: SagaStarter, E: EventPublisher>
+    OrdersApi<C, O, S, E>
+{
     /// Places an order for `user_id`. With an idempotency key, a retry of the same request
     /// returns the same order and starts no second saga; a retry also finishes the work of
     /// an attempt that crashed between saving the order and starting its saga.
@@ -50,18 +55,21 @@ impl<C: Catalog, O: OrderStore + PromotionStore, S: SagaStarter> OrdersApi<C, O,
         idempotency_key: Option<&str>,
         body: &[u8],
     ) -> Result<OrderAccepted, ApiError> {
-        self.place_order_reporting(user_id, idempotency_key, body)
+        self.place_order_reporting(user_id, idempotency_key, body, None)
             .await
             .map(|(accepted, _)| accepted)
     }
 
     /// `place_order`, also saying whether this call created the order (`true`) or answered
-    /// a retry with the order an earlier call created (`false`): what metrics count.
+    /// a retry with the order an earlier call created (`false`): what metrics count. A new
+    /// order keeps `correlation_id` (the request's, `shared::correlation`); a retry's order
+    /// keeps the one it was created with.
     pub async fn place_order_reporting(
         &self,
         user_id: &str,
         idempotency_key: Option<&str>,
         body: &[u8],
+        correlation_id: Option<&str>,
     ) -> Result<(OrderAccepted, bool), ApiError> {
         if body.len() > MAX_BODY_BYTES {
             return Err(ApiError::PayloadTooLarge(body.len()));
@@ -112,6 +120,7 @@ impl<C: Catalog, O: OrderStore + PromotionStore, S: SagaStarter> OrdersApi<C, O,
                 step: Step::Created,
                 at: now,
             }],
+            correlation_id: correlation_id.map(str::to_owned),
         };
         let record = key.map(|key| IdempotencyRecord {
             user_id: user_id.to_owned(),
@@ -191,7 +200,20 @@ impl<C: Catalog, O: OrderStore + PromotionStore, S: SagaStarter> OrdersApi<C, O,
         Ok(order)
     }
 
+    /// Announces the order (`OrderCreated`), then starts its saga; both again on a retry.
     async fn start_saga(&self, order: &Order) -> Result<(), ApiError> {
+        let origin = Origin {
+            correlation_id: &order.correlation(),
+            clock: &*self.clock,
+        };
+        announce::order_created(&self.events, origin, order)
+            .await
+            .map_err(|e| {
+                ApiError::Unavailable(format!(
+                    "order {} was saved but could not be announced ({e}); retry with the same Idempotency-Key",
+                    order.order_id
+                ))
+            })?;
         let input = saga_input(&SagaInput::for_order(order))?;
         self.saga.start(order.order_id, &input).await.map_err(|e| {
             tracing::error!(order_id = %order.order_id, error = %e, "saga did not start");

@@ -1,13 +1,29 @@
-use super::{classify, from_item, put_if_absent, s, to_item};
+//! Notifications in the notifications table, and the recording `Notifier` of the local stack
+//! (`NOTIFIER=record`): sending a notification is storing it.
+//!
+//! Item layout: one item per notification, `pk = NOTIFICATION#<notificationId>`,
+//! `sk = NOTIFICATION`, written with a conditional put (never overwritten), so the key itself
+//! makes a second send of the same id a no-op. The `ByUser` index lists a user's notifications
+//! newest first: `gsi1pk = USER#<userId>`, `gsi1sk = <sentAt>#<notificationId>` (`sentAt` as
+//! RFC 3339 with milliseconds and `Z`, which sorts as text the way it sorts in time).
+
+use super::{Item, classify, decode_cursor, encode_cursor, from_item, put_if_absent, s, to_item};
+use crate::clock::format_time;
 use crate::error::StoreError;
-use crate::notification::{Notification, Outcome};
+use crate::events::EventType;
+use crate::notification::{Channel, Notification};
 use crate::order::OrderId;
-use crate::ports::NotificationStore;
+use crate::page::{Page, PageRequest};
+use crate::ports::{NotificationStore, Notifier, Sent};
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
-/// Stored notifications, one partition per user, in the notifications table.
+/// The index of a user's notifications, newest first.
+const BY_USER_INDEX: &str = "ByUser";
+const SK: &str = "NOTIFICATION";
+
 #[derive(Debug, Clone)]
 pub struct DynamoNotifications {
     client: Client,
@@ -28,28 +44,133 @@ impl DynamoNotifications {
 struct NotificationItem {
     pk: String,
     sk: String,
+    gsi1pk: String,
+    gsi1sk: String,
+    notification_id: Uuid,
+    event_id: Uuid,
+    #[serde(rename = "type")]
+    event_type: EventType,
     order_id: OrderId,
     user_id: String,
-    outcome: Outcome,
-    channel: String,
-    message: String,
-    created_at: DateTime<Utc>,
+    channel: Channel,
+    address: String,
+    text: String,
+    sent_at: DateTime<Utc>,
+}
+
+impl NotificationItem {
+    fn from_notification(n: &Notification) -> Self {
+        Self {
+            pk: notification_pk(n.notification_id),
+            sk: SK.to_owned(),
+            gsi1pk: user_gsi_pk(&n.user_id),
+            gsi1sk: format!("{}#{}", format_time(n.sent_at), n.notification_id),
+            notification_id: n.notification_id,
+            event_id: n.event_id,
+            event_type: n.event_type,
+            order_id: n.order_id,
+            user_id: n.user_id.clone(),
+            channel: n.channel,
+            address: n.address.clone(),
+            text: n.text.clone(),
+            sent_at: n.sent_at,
+        }
+    }
+
+    fn into_notification(self) -> Notification {
+        Notification {
+            notification_id: self.notification_id,
+            event_id: self.event_id,
+            event_type: self.event_type,
+            order_id: self.order_id,
+            user_id: self.user_id,
+            channel: self.channel,
+            address: self.address,
+            text: self.text,
+            sent_at: self.sent_at,
+        }
+    }
+}
+
+fn notification_pk(id: Uuid) -> String {
+    format!("NOTIFICATION#{id}")
+}
+
+fn user_gsi_pk(user_id: &str) -> String {
+    format!("USER#{user_id}")
+}
+
+/// Only the exact index key of one of this user's notifications passes: another user's cursor
+/// must not page through their notifications, and a malformed start key would fail the query.
+fn decode_notifications_cursor(cursor: &str, user_id: &str) -> Result<Item, StoreError> {
+    let start = decode_cursor(cursor, &["pk", "sk", "gsi1pk", "gsi1sk"])?;
+    let text = |name: &str| {
+        start
+            .get(name)
+            .and_then(|v| v.as_s().ok())
+            .map(String::as_str)
+    };
+    let id = text("gsi1sk")
+        .and_then(|sk| sk.split_once('#'))
+        .filter(|(at, _)| DateTime::parse_from_rfc3339(at).is_ok())
+        .and_then(|(_, id)| Uuid::try_parse(id).ok())
+        .ok_or(StoreError::InvalidCursor)?;
+    let expected = [
+        ("pk", notification_pk(id)),
+        ("sk", SK.to_owned()),
+        ("gsi1pk", user_gsi_pk(user_id)),
+    ];
+    if expected
+        .iter()
+        .all(|(name, value)| text(name) == Some(value.as_str()))
+    {
+        Ok(start)
+    } else {
+        Err(StoreError::InvalidCursor)
+    }
 }
 
 impl NotificationStore for DynamoNotifications {
     async fn record(&self, n: &Notification) -> Result<bool, StoreError> {
-        let item = to_item(&NotificationItem {
-            pk: format!("USER#{}", n.user_id),
-            // One per order and outcome: the key itself deduplicates retries.
-            sk: format!("NOTIFICATION#{}#{}", n.order_id, n.outcome.as_str()),
-            order_id: n.order_id,
-            user_id: n.user_id.clone(),
-            outcome: n.outcome,
-            channel: n.channel.clone(),
-            message: n.message.clone(),
-            created_at: n.created_at,
-        })?;
+        let item = to_item(&NotificationItem::from_notification(n))?;
         put_if_absent(&self.client, &self.table, item).await
+    }
+
+    async fn list_for_user(
+        &self,
+        user_id: &str,
+        page: &PageRequest,
+    ) -> Result<Page<Notification>, StoreError> {
+        let start = page
+            .cursor
+            .as_deref()
+            .map(|c| decode_notifications_cursor(c, user_id))
+            .transpose()?;
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(BY_USER_INDEX)
+            .key_condition_expression("gsi1pk = :user")
+            .expression_attribute_values(":user", s(user_gsi_pk(user_id)))
+            .scan_index_forward(false)
+            .limit(i32::try_from(page.limit).unwrap_or(i32::MAX))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(classify)?;
+        let items = output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|item| {
+                from_item::<NotificationItem>(item).map(NotificationItem::into_notification)
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Page {
+            items,
+            next_cursor: output.last_evaluated_key.as_ref().and_then(encode_cursor),
+        })
     }
 
     async fn for_user(&self, user_id: &str) -> Result<Vec<Notification>, StoreError> {
@@ -57,9 +178,10 @@ impl NotificationStore for DynamoNotifications {
             .client
             .query()
             .table_name(&self.table)
-            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-            .expression_attribute_values(":pk", s(format!("USER#{user_id}")))
-            .expression_attribute_values(":prefix", s("NOTIFICATION#"))
+            .index_name(BY_USER_INDEX)
+            .key_condition_expression("gsi1pk = :user")
+            .expression_attribute_values(":user", s(user_gsi_pk(user_id)))
+            .scan_index_forward(false)
             .into_paginator()
             .items()
             .send()
@@ -69,15 +191,55 @@ impl NotificationStore for DynamoNotifications {
         items
             .into_iter()
             .map(|item| {
-                from_item::<NotificationItem>(item).map(|i| Notification {
-                    order_id: i.order_id,
-                    user_id: i.user_id,
-                    outcome: i.outcome,
-                    channel: i.channel,
-                    message: i.message,
-                    created_at: i.created_at,
-                })
+                from_item::<NotificationItem>(item).map(NotificationItem::into_notification)
             })
             .collect()
+    }
+}
+
+impl Notifier for DynamoNotifications {
+    async fn send(&self, notification: &Notification) -> Result<Sent, StoreError> {
+        Ok(if self.record(notification).await? {
+            Sent::Sent
+        } else {
+            Sent::AlreadySent
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_this_users_exact_index_key_is_a_cursor() {
+        let id = "0193a0c0-0000-7000-8000-00000000abcd";
+        let good = super::super::key(format!("NOTIFICATION#{id}"), "NOTIFICATION");
+        let mut good = good;
+        good.insert("gsi1pk".into(), s("USER#alice"));
+        good.insert("gsi1sk".into(), s(format!("2026-01-01T00:00:00.000Z#{id}")));
+        let cursor = encode_cursor(&good).unwrap_or_default();
+        assert_eq!(
+            decode_notifications_cursor(&cursor, "alice"),
+            Ok(good.clone())
+        );
+        assert_eq!(
+            decode_notifications_cursor(&cursor, "bob"),
+            Err(StoreError::InvalidCursor)
+        );
+        let mut other = good.clone();
+        other.insert("pk".into(), s("NOTIFICATION#x"));
+        let cursor = encode_cursor(&other).unwrap_or_default();
+        assert_eq!(
+            decode_notifications_cursor(&cursor, "alice"),
+            Err(StoreError::InvalidCursor)
+        );
+        let mut no_time = good;
+        no_time.insert("gsi1sk".into(), s(format!("x#{id}")));
+        let cursor = encode_cursor(&no_time).unwrap_or_default();
+        assert_eq!(
+            decode_notifications_cursor(&cursor, "alice"),
+            Err(StoreError::InvalidCursor)
+        );
     }
 }

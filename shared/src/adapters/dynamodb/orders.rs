@@ -58,6 +58,8 @@ struct OrderItem {
     discount: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     promo_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    correlation_id: Option<String>,
     total: i64,
     currency: Currency,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -122,6 +124,7 @@ impl OrderItem {
             subtotal: Some(order.subtotal.amount),
             discount: Some(order.discount.amount),
             promo_code: order.promo_code.clone(),
+            correlation_id: order.correlation_id.clone(),
             total: order.total.amount,
             currency: order.total.currency.clone(),
             reason: order.reason.clone(),
@@ -161,6 +164,7 @@ impl OrderItem {
             subtotal: money(self.subtotal.unwrap_or(self.total)),
             discount: money(self.discount.unwrap_or(0)),
             promo_code: self.promo_code,
+            correlation_id: self.correlation_id,
             total: money(self.total),
             reason: self.reason,
             cancel_requested_at: self.cancel_requested_at,
