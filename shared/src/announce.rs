@@ -1,4 +1,5 @@
-//! The saga's steps, each followed by the domain event its result announces.
+//! The saga's steps, each followed by the domain event its result announces, and the events
+//! the other writers announce (the orders API, fulfilment, the cleanup, `ordertracker`).
 //!
 //! A step writes first and publishes after, so a crash in between leaves the write without its
 //! event; the step then fails (or is retried by Step Functions or the caller), runs again, finds
