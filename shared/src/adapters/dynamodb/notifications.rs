@@ -16,6 +16,7 @@ use crate::order::OrderId;
 use crate::page::{Page, PageRequest};
 use crate::ports::{NotificationStore, Notifier, Sent};
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -147,54 +148,49 @@ impl NotificationStore for DynamoNotifications {
             .map(|c| decode_notifications_cursor(c, user_id))
             .transpose()?;
         let output = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(BY_USER_INDEX)
-            .key_condition_expression("gsi1pk = :user")
-            .expression_attribute_values(":user", s(user_gsi_pk(user_id)))
-            .scan_index_forward(false)
+            .query_by_user(user_id)
             .limit(i32::try_from(page.limit).unwrap_or(i32::MAX))
             .set_exclusive_start_key(start)
             .send()
             .await
             .map_err(classify)?;
-        let items = output
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(|item| {
-                from_item::<NotificationItem>(item).map(NotificationItem::into_notification)
-            })
-            .collect::<Result<_, _>>()?;
         Ok(Page {
-            items,
+            items: notifications(output.items.unwrap_or_default())?,
             next_cursor: output.last_evaluated_key.as_ref().and_then(encode_cursor),
         })
     }
 
     async fn for_user(&self, user_id: &str) -> Result<Vec<Notification>, StoreError> {
         let items = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(BY_USER_INDEX)
-            .key_condition_expression("gsi1pk = :user")
-            .expression_attribute_values(":user", s(user_gsi_pk(user_id)))
-            .scan_index_forward(false)
+            .query_by_user(user_id)
             .into_paginator()
             .items()
             .send()
             .collect::<Result<Vec<_>, _>>()
             .await
             .map_err(classify)?;
-        items
-            .into_iter()
-            .map(|item| {
-                from_item::<NotificationItem>(item).map(NotificationItem::into_notification)
-            })
-            .collect()
+        notifications(items)
     }
+}
+
+impl DynamoNotifications {
+    /// The user's notifications on the `ByUser` index, newest first.
+    fn query_by_user(&self, user_id: &str) -> QueryFluentBuilder {
+        self.client
+            .query()
+            .table_name(&self.table)
+            .index_name(BY_USER_INDEX)
+            .key_condition_expression("gsi1pk = :user")
+            .expression_attribute_values(":user", s(user_gsi_pk(user_id)))
+            .scan_index_forward(false)
+    }
+}
+
+fn notifications(items: Vec<Item>) -> Result<Vec<Notification>, StoreError> {
+    items
+        .into_iter()
+        .map(|item| from_item::<NotificationItem>(item).map(NotificationItem::into_notification))
+        .collect()
 }
 
 impl Notifier for DynamoNotifications {
