@@ -179,11 +179,29 @@ def take_over_event_source_mappings(awslambda, sqs, binaries_by_function: dict) 
             awslambda.update_event_source_mapping(UUID=mapping["UUID"], Enabled=False)
             awslambda.delete_event_source_mapping(UUID=mapping["UUID"])
             source, function_name = mapping["EventSourceArn"], mapping["FunctionArn"].split(":")[6]
+            if ":dynamodb:" in source and "/stream/" in source:
+                pollers.append(
+                    {
+                        "kind": "stream",
+                        "function": binaries_by_function[function_name],
+                        "functionName": function_name,
+                        "streamArn": source,
+                        "region": source.split(":")[3],
+                        "batchSize": mapping.get("BatchSize") or 100,
+                        "maximumBatchingWindowInSeconds": mapping.get("MaximumBatchingWindowInSeconds") or 0,
+                        "startingPosition": mapping.get("StartingPosition") or "TRIM_HORIZON",
+                        "maximumRetryAttempts": mapping.get("MaximumRetryAttempts", -1),
+                        "onFailure": ((mapping.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination"),
+                        "reportBatchItemFailures": "ReportBatchItemFailures" in (mapping.get("FunctionResponseTypes") or []),
+                    }
+                )
+                continue
             if not source.startswith("arn:aws:sqs:"):
                 print(f"  note: event source mapping {source} -> {function_name} removed; nothing serves it locally")
                 continue
             pollers.append(
                 {
+                    "kind": "queue",
                     "function": binaries_by_function[function_name],  # the name cargo lambda serves
                     "functionName": function_name,
                     "queueArn": source,
@@ -280,7 +298,8 @@ def main():
         awslambda, sqs, {physical[logical_id]: binary for logical_id, binary in binaries.items()}
     )
     for poller in pollers:
-        print(f"  event source mapping {poller['queueArn']} -> {poller['function']} (served by local/poller.py)")
+        source = poller.get("queueArn") or poller.get("streamArn")
+        print(f"  event source mapping {source} -> {poller['function']} (served by local/poller.py)")
 
     for logical_id, props in subscriptions.items():
         props = fill(props, outputs)

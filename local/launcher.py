@@ -1,7 +1,7 @@
 """Run moto (pinned 5.2.5) as the local AWS, with Step Functions executing and Lambda on cargo-lambda.
 
 moto runs Lambda code in Docker, which this project does not have, and lets conditional writes race.
-Three patches fix that:
+Five patches fix that:
 
 * `LambdaFunction._invoke_lambda` POSTs the event to `cargo lambda watch` instead. The binary to run is
   the function's `local:binary` tag, which deploy.py sets from the SAM `BuildProperties.Binary`.
@@ -13,6 +13,13 @@ Three patches fix that:
   machine deployed from the template the same one `StartExecution` runs.
 * DynamoDB requests are serialized (see `serialize_dynamodb`), so a condition and its write
   are atomic, as on DynamoDB, and reads never see a table mid-change.
+* moto hands a DynamoDB stream's records to a mapped function inside the write itself (holding
+  that lock while the function writes back: a deadlock) and then forgets them. It is switched off:
+  the records stay in the stream, and local/poller.py reads them with GetRecords, as Lambda does.
+* A cancelled transaction puts back a deep copy of each table it touched, stream included, so a
+  shard iterator handed out before it reads a stream nobody writes to any more: it stalls. Each
+  GetRecords now reads the table's current stream, and forgets the iterator it used (moto keeps
+  every iterator it ever made; a poller asks for one a few times a second).
 
 Usage: launcher.py --port 4566 --lambda-port 9000
 """
@@ -25,10 +32,11 @@ import urllib.error
 import urllib.request
 
 from moto import server
-from moto.awslambda.models import LambdaFunction
+from moto.awslambda.models import LambdaBackend, LambdaFunction
 from moto.core.config import default_user_config
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.responses import DynamoHandler
+from moto.dynamodbstreams.models import DynamoDBStreamsBackend, ShardIterator
 from moto.stepfunctions import models as sfn_models
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
@@ -86,6 +94,32 @@ def serialize_dynamodb():
     DynamoHandler.call_action = locked(DynamoHandler.call_action)
 
 
+def keep_stream_records(self, function_arn, items, source):
+    """Replaces moto's in-write delivery of stream records: nothing is sent, nothing is dropped."""
+    return None
+
+
+def follow_restored_streams():
+    read = ShardIterator.get
+
+    def get(self, limit=1000):
+        table = self.streams_backend.dynamodb.tables.get(self.stream_shard.table.name)
+        if table is not None and table.stream_shard is not None:
+            self.stream_shard = table.stream_shard
+        return read(self, limit)
+
+    ShardIterator.get = get
+    get_records = DynamoDBStreamsBackend.get_records
+
+    def get_records_once(self, iterator_arn, limit):
+        try:
+            return get_records(self, iterator_arn, limit)
+        finally:
+            self.shard_iterators.pop(iterator_arn, None)
+
+    DynamoDBStreamsBackend.get_records = get_records_once
+
+
 def _error(error_type, message):
     return json.dumps({"errorType": error_type, "errorMessage": message})
 
@@ -99,6 +133,8 @@ def main():
     default_user_config["stepfunctions"]["execute_state_machine"] = True
     sfn_models.stepfunctions_backends = stepfunctions_parser_backends
     LambdaFunction._invoke_lambda = cargo_lambda_invoke(args.lambda_port)
+    LambdaBackend.send_dynamodb_items = keep_stream_records
+    follow_restored_streams()
     serialize_dynamodb()
     server.main(["--host", "127.0.0.1", "--port", str(args.port)])
 

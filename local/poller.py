@@ -12,7 +12,18 @@ One thread per mapping does what Lambda's pollers do:
 A message left in the queue comes back after the visibility timeout; the queue's RedrivePolicy moves it
 to the dead-letter queue after maxReceiveCount receives (moto does that, as SQS does).
 
-Not emulated: scaling out to several concurrent batches per mapping, and the 6 MB payload limit.
+DynamoDB stream mappings (moto would hand records over inside the write; launcher.py stops that) get
+one thread per stream that does what Lambda's stream pollers do:
+* GetRecords from the mapping's StartingPosition, up to BatchSize records, gathered for up to the
+  batching window, sent in order as one DynamoDB stream event;
+* on success, go on after the batch; with ReportBatchItemFailures and a failure named by its sequence
+  number, go on from that record; on a function error, from the batch's first record, after a pause;
+* after MaximumRetryAttempts failed tries of the same record (-1: forever, until the record expires),
+  send its position and the error to the OnFailure destination (an SQS queue) and go past it.
+Records stay in order: a shard never moves on past a record that has not succeeded or been parked.
+
+Not emulated: scaling out to several concurrent batches per mapping, BisectBatchOnFunctionError, stream
+filter criteria (the function skips items it does not follow), and the 6 MB payload limit.
 
 Usage: poller.py --pollers-file local/.state/dev/pollers.json --moto-port 4566 --lambda-port 9000
 Logs one line per batch: function, batch size, failed messages.
@@ -139,6 +150,135 @@ def poll_once(sqs, mapping: dict, lambda_port: int):
     print(f"poller: {function}: batch of {len(messages)}, {len(failed)} failed{error}", flush=True)
 
 
+def stream_event(records: list, mapping: dict) -> dict:
+    """The event Lambda sends a function for a batch of stream records (times as epoch seconds)."""
+    out = []
+    for r in records:
+        change = dict(r["dynamodb"])
+        created = change.get("ApproximateCreationDateTime")
+        if hasattr(created, "timestamp"):
+            change["ApproximateCreationDateTime"] = created.timestamp()
+        out.append(
+            {
+                "eventID": r["eventID"],
+                "eventName": r["eventName"],
+                "eventVersion": r.get("eventVersion", "1.1"),
+                "eventSource": "aws:dynamodb",
+                "awsRegion": mapping["region"],
+                "dynamodb": change,
+                "eventSourceARN": mapping["streamArn"],
+            }
+        )
+    return {"Records": out}
+
+
+def first_failed(status: int, payload: bytes, sequences: list, report_failures: bool):
+    """The index of the record to retry from, or None when the whole batch succeeded."""
+    if status != 200:
+        return 0
+    if not report_failures:
+        return None
+    try:
+        answer = json.loads(payload or b"null")
+        if answer is None or (isinstance(answer, dict) and not answer.get("batchItemFailures")):
+            return None
+        ids = [failure["itemIdentifier"] for failure in answer["batchItemFailures"]]
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return 0
+    if not all(i in sequences for i in ids):
+        return 0  # an identifier not in the batch fails the whole batch, as on AWS
+    return min(sequences.index(i) for i in ids)
+
+
+class StreamPoller:
+    """One shard's reader (moto keeps one shard per stream)."""
+
+    def __init__(self, streams, sqs, mapping: dict, lambda_port: int):
+        self.streams, self.sqs, self.mapping, self.lambda_port = streams, sqs, mapping, lambda_port
+        arn = mapping["streamArn"]
+        self.shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+        position = "LATEST" if mapping["startingPosition"] == "LATEST" else "TRIM_HORIZON"
+        self.iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=self.shard, ShardIteratorType=position)[
+            "ShardIterator"
+        ]
+        self.pending = []  # records read but not yet done, oldest first
+        self.tries = 0  # failed tries of pending[0]
+
+    def read(self):
+        limit = self.mapping["batchSize"] - len(self.pending)
+        if limit <= 0:
+            return
+        answer = self.streams.get_records(ShardIterator=self.iterator, Limit=limit)
+        self.pending += answer.get("Records", [])
+        self.iterator = answer.get("NextShardIterator") or self.iterator
+
+    def poll_once(self):
+        mapping = self.mapping
+        self.read()
+        deadline = time.monotonic() + mapping["maximumBatchingWindowInSeconds"]
+        while self.pending and len(self.pending) < mapping["batchSize"] and time.monotonic() < deadline:
+            time.sleep(0.1)
+            self.read()
+        if not self.pending:
+            time.sleep(0.2)
+            return
+        batch = self.pending[: mapping["batchSize"]]
+        sequences = [r["dynamodb"]["SequenceNumber"] for r in batch]
+        status, payload = invoke(self.lambda_port, mapping["function"], stream_event(batch, mapping))
+        failed = first_failed(status, payload, sequences, mapping["reportBatchItemFailures"])
+        if failed is None:
+            self.pending = self.pending[len(batch):]
+            self.tries = 0
+            print(f"poller: {mapping['function']}: {len(batch)} stream record(s)", flush=True)
+            return
+        if failed > 0:
+            self.pending = self.pending[failed:]
+            self.tries = 0
+        self.tries += 1
+        error = payload[:300].decode(errors="replace")
+        print(f"poller: {mapping['function']}: stream record {sequences[failed]} failed (try {self.tries}): {error}",
+              flush=True)
+        limit = mapping["maximumRetryAttempts"]
+        if limit is not None and limit >= 0 and self.tries > limit:
+            self.park(self.pending[0], error)
+            self.pending = self.pending[1:]
+            self.tries = 0
+        else:
+            time.sleep(min(0.2 * 2 ** min(self.tries, 5), 5))
+
+    def park(self, record: dict, error: str):
+        """What Lambda sends an on-failure destination: where the record is, not the record."""
+        destination = self.mapping.get("onFailure")
+        sequence = record["dynamodb"]["SequenceNumber"]
+        if not destination:
+            print(f"poller: {self.mapping['function']}: stream record {sequence} dropped (no destination)", flush=True)
+            return
+        body = {
+            "requestContext": {"condition": "RetryAttemptsExhausted", "functionArn": self.mapping["functionName"]},
+            "responseContext": {"functionError": "Unhandled"},
+            "DDBStreamBatchInfo": {
+                "shardId": self.shard,
+                "startSequenceNumber": sequence,
+                "endSequenceNumber": sequence,
+                "batchSize": 1,
+                "streamArn": self.mapping["streamArn"],
+            },
+            "error": error,
+        }
+        url = self.sqs.get_queue_url(QueueName=destination.split(":")[5])["QueueUrl"]
+        self.sqs.send_message(QueueUrl=url, MessageBody=json.dumps(body))
+        print(f"poller: {self.mapping['function']}: stream record {sequence} parked in {destination}", flush=True)
+
+
+def poll_stream(poller: StreamPoller):
+    while True:
+        try:
+            poller.poll_once()
+        except Exception as error:  # moto briefly busy, or going down with the stack: try again
+            print(f"poller: {poller.mapping['function']}: {poller.mapping['streamArn']}: {error}", flush=True)
+            threading.Event().wait(1)
+
+
 def poll(sqs, mapping: dict, lambda_port: int):
     while True:
         try:
@@ -159,20 +299,30 @@ def main():
     threads = []
     for mapping in mappings:
         # Created here, one at a time (boto3's client creation is not thread-safe), then used by one thread.
-        sqs = boto3.client(
-            "sqs",
-            endpoint_url=f"http://127.0.0.1:{args.moto_port}",
-            region_name=mapping["region"],
-            aws_access_key_id="test",
-            aws_secret_access_key="test",
-        )
+        def client(service):
+            return boto3.client(
+                service,
+                endpoint_url=f"http://127.0.0.1:{args.moto_port}",
+                region_name=mapping["region"],
+                aws_access_key_id="test",
+                aws_secret_access_key="test",
+            )
+
+        sqs = client("sqs")
+        if mapping.get("kind") == "stream":
+            poller = StreamPoller(client("dynamodbstreams"), sqs, mapping, args.lambda_port)
+            thread = threading.Thread(target=poll_stream, args=(poller,))
+            thread.start()
+            threads.append(thread)
+            print(f"poller: {mapping['streamArn']} -> {mapping['function']} (batch {mapping['batchSize']})", flush=True)
+            continue
         thread = threading.Thread(target=poll, args=(sqs, mapping, args.lambda_port))
         thread.start()
         threads.append(thread)
         print(f"poller: {mapping['queueUrl']} -> {mapping['function']} (batch {mapping['batchSize']}, "
               f"partial failures {'on' if mapping['reportBatchItemFailures'] else 'off'})", flush=True)
     # stack.sh waits for this line.
-    print(f"poller: polling {len(threads)} queue(s) for their functions, a line per batch in poller.log", flush=True)
+    print(f"poller: polling {len(threads)} queue(s) and stream(s) for their functions, a line per batch in poller.log", flush=True)
     if not threads:
         threading.Event().wait()  # stay up like the other services; stack.sh down stops it
     for thread in threads:

@@ -479,12 +479,14 @@ pub async fn retry(ctx: &Context, id: &str) -> Result<RetryOutcome, Failure> {
                 correlation_id: &correlation_id,
                 clock: &clock,
             };
+            // The operator's retry finishes the scheduler's work, and is audited as it.
+            let by = shared::audit::ChangedBy::scheduler(Some(&correlation_id));
             let refunded =
-                shared::announce::refund_payment(&ctx.billing, &ctx.events, origin, input())
+                shared::announce::refund_payment(&ctx.billing, &ctx.events, origin, &by, input())
                     .await
                     .or_fail("refunding")?
                     .refunded;
-            let released = shared::saga::release_reservation(&ctx.inventory, &clock, input())
+            let released = shared::saga::release_reservation(&ctx.inventory, &clock, &by, input())
                 .await
                 .or_fail("releasing")?
                 .released;

@@ -9,6 +9,7 @@
 //! Each step's future is boxed: nested inside the fault and metrics wrappers, its type is too
 //! deep for rustc's layout query in an optimised build otherwise.
 
+use crate::audit::ChangedBy;
 use crate::billing::PaymentStatus;
 use crate::clock::Clock;
 use crate::delivery::DeliveryService;
@@ -52,7 +53,14 @@ pub async fn reserve_stock(
     input: ReserveStockInput,
 ) -> Result<ReserveStockOutput, StepError> {
     let (order_id, user_id) = (input.order_id, input.user_id.clone());
-    match Box::pin(saga::reserve_stock(inventory, origin.clock, input)).await {
+    match Box::pin(saga::reserve_stock(
+        inventory,
+        origin.clock,
+        &ChangedBy::saga(Some(origin.correlation_id)),
+        input,
+    ))
+    .await
+    {
         Ok(output) => {
             let data = json!({ "lines": output.lines });
             publish(
@@ -91,7 +99,14 @@ pub async fn charge_payment(
     input: ChargePaymentInput,
 ) -> Result<ChargePaymentOutput, StepError> {
     let (order_id, user_id, amount) = (input.order_id, input.user_id.clone(), input.amount.clone());
-    match Box::pin(saga::charge_payment(billing, origin.clock, input)).await {
+    match Box::pin(saga::charge_payment(
+        billing,
+        origin.clock,
+        &ChangedBy::saga(Some(origin.correlation_id)),
+        input,
+    ))
+    .await
+    {
         Ok(output) => {
             let data = json!({ "amount": output.amount });
             publish(
@@ -152,9 +167,10 @@ pub async fn refund_payment(
     billing: &impl BillingStore,
     events: &impl EventPublisher,
     origin: Origin<'_>,
+    by: &ChangedBy,
     input: CompensationInput,
 ) -> Result<RefundPaymentOutput, StepError> {
-    let output = Box::pin(saga::refund_payment(billing, origin.clock, input)).await?;
+    let output = Box::pin(saga::refund_payment(billing, origin.clock, by, input)).await?;
     if let Some(payment) = billing.payment(output.order_id).await?
         && payment.status == PaymentStatus::Refunded
     {

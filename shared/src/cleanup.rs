@@ -42,6 +42,7 @@
 //! compensation.
 
 use crate::announce::{self, OrderOutcome, Origin};
+use crate::audit::ChangedBy;
 use crate::clock::Clock;
 use crate::error::StoreError;
 use crate::events::EventPublisher;
@@ -342,10 +343,12 @@ where
         correlation_id: &correlation_id,
         clock,
     };
-    let refunded = announce::refund_payment(ports.billing, ports.events, origin, input())
+    // The cleanup's own compensations are the scheduler's, on the order's correlation id.
+    let by = ChangedBy::scheduler(Some(&correlation_id));
+    let refunded = announce::refund_payment(ports.billing, ports.events, origin, &by, input())
         .await?
         .refunded;
-    let released = saga::release_reservation(ports.inventory, clock, input())
+    let released = saga::release_reservation(ports.inventory, clock, &by, input())
         .await?
         .released;
     let cancelled = ports

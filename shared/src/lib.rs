@@ -7,6 +7,7 @@
 pub mod adapters;
 pub mod announce;
 pub mod api;
+pub mod audit;
 pub mod billing;
 pub mod cart;
 pub mod cleanup;

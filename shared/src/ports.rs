@@ -1,6 +1,7 @@
 //! The ports the rules need. Each has a DynamoDB (or Step Functions) adapter for AWS and an
 //! in-memory adapter for fast tests; both keep the same promises, spelled out here.
 
+use crate::audit::ChangedBy;
 use crate::billing::{Account, DeclineReason, LedgerEntry, Payment, PaymentStatus};
 use crate::cart::Cart;
 use crate::error::StoreError;
@@ -132,6 +133,7 @@ pub trait FulfilmentStore: Send + Sync {
         &self,
         order_id: OrderId,
         step: Fulfilment,
+        by: &ChangedBy,
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<Option<Order>, StoreError>> + Send;
 }
@@ -185,6 +187,7 @@ pub trait InventoryStore: Catalog {
         &self,
         order_id: OrderId,
         lines: &[ReservationLine],
+        by: &ChangedBy,
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<Reservation, ReserveError>> + Send;
 
@@ -193,6 +196,7 @@ pub trait InventoryStore: Catalog {
     fn release(
         &self,
         order_id: OrderId,
+        by: &ChangedBy,
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<ReleaseOutcome, StoreError>> + Send;
 
@@ -297,6 +301,7 @@ pub trait BillingStore: Send + Sync {
         order_id: OrderId,
         user_id: &str,
         amount: &Money,
+        by: &ChangedBy,
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<Payment, ChargeError>> + Send;
 
@@ -305,6 +310,7 @@ pub trait BillingStore: Send + Sync {
     fn refund(
         &self,
         order_id: OrderId,
+        by: &ChangedBy,
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<RefundOutcome, StoreError>> + Send;
 
@@ -326,6 +332,8 @@ pub trait BillingStore: Send + Sync {
     fn open_account(
         &self,
         account: &Account,
+        by: &ChangedBy,
+        now: DateTime<Utc>,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Credits the deposit `entry` to the account and adds it to the ledger, with the key's
@@ -335,6 +343,7 @@ pub trait BillingStore: Send + Sync {
         user_id: &str,
         entry: &LedgerEntry,
         idempotency: Option<&DepositKey>,
+        by: &ChangedBy,
     ) -> impl Future<Output = Result<DepositOutcome, DepositError>> + Send;
 
     fn deposit_key(

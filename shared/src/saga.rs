@@ -1,6 +1,7 @@
 //! The saga's steps as plain functions over ports. Each is idempotent by order id; each
 //! failure has a stable `error_type` that the state machine matches by name.
 
+use crate::audit::ChangedBy;
 use crate::billing::{DeclineReason, PaymentStatus};
 use crate::clock::Clock;
 use crate::delivery::{DeliveryService, DeliverySlot};
@@ -183,6 +184,7 @@ pub struct ReserveStockOutput {
 pub async fn reserve_stock(
     inventory: &impl InventoryStore,
     clock: &dyn Clock,
+    by: &ChangedBy,
     input: ReserveStockInput,
 ) -> Result<ReserveStockOutput, StepError> {
     if input.user_id.is_empty() {
@@ -190,7 +192,7 @@ pub async fn reserve_stock(
     }
     validate_lines(&input.lines)?;
     match inventory
-        .reserve(input.order_id, &input.lines, clock.now())
+        .reserve(input.order_id, &input.lines, by, clock.now())
         .await
     {
         Ok(reservation) => Ok(ReserveStockOutput {
@@ -250,9 +252,10 @@ pub struct ReleaseReservationOutput {
 pub async fn release_reservation(
     inventory: &impl InventoryStore,
     clock: &dyn Clock,
+    by: &ChangedBy,
     input: CompensationInput,
 ) -> Result<ReleaseReservationOutput, StepError> {
-    let outcome = inventory.release(input.order_id, clock.now()).await?;
+    let outcome = inventory.release(input.order_id, by, clock.now()).await?;
     Ok(ReleaseReservationOutput {
         order_id: input.order_id,
         released: outcome == ReleaseOutcome::Released,
@@ -278,6 +281,7 @@ pub struct ChargePaymentOutput {
 pub async fn charge_payment(
     billing: &impl BillingStore,
     clock: &dyn Clock,
+    by: &ChangedBy,
     input: ChargePaymentInput,
 ) -> Result<ChargePaymentOutput, StepError> {
     if input.amount.amount <= 0 {
@@ -290,7 +294,13 @@ pub async fn charge_payment(
         return Err(StepError::InvalidInput("userId is empty".into()));
     }
     match billing
-        .charge(input.order_id, &input.user_id, &input.amount, clock.now())
+        .charge(
+            input.order_id,
+            &input.user_id,
+            &input.amount,
+            by,
+            clock.now(),
+        )
         .await
     {
         Ok(payment) => Ok(ChargePaymentOutput {
@@ -349,9 +359,10 @@ pub struct RefundPaymentOutput {
 pub async fn refund_payment(
     billing: &impl BillingStore,
     clock: &dyn Clock,
+    by: &ChangedBy,
     input: CompensationInput,
 ) -> Result<RefundPaymentOutput, StepError> {
-    let outcome = billing.refund(input.order_id, clock.now()).await?;
+    let outcome = billing.refund(input.order_id, by, clock.now()).await?;
     Ok(RefundPaymentOutput {
         order_id: input.order_id,
         refunded: outcome == RefundOutcome::Refunded,

@@ -210,11 +210,11 @@ async fn a_refund_is_announced_even_by_the_retry_that_finds_it_done() {
     // The refund is written, then its publish fails: the retry must still announce it.
     events.fail_next(1);
     let refund = || CompensationInput { order_id: order };
-    let error = announce::refund_payment(&billing, &events, origin(&clock), refund())
+    let error = announce::refund_payment(&billing, &events, origin(&clock), &by(), refund())
         .await
         .unwrap_err();
     assert_eq!(error.error_type(), "Transient");
-    let retried = announce::refund_payment(&billing, &events, origin(&clock), refund())
+    let retried = announce::refund_payment(&billing, &events, origin(&clock), &by(), refund())
         .await
         .unwrap();
     assert!(
@@ -247,6 +247,7 @@ async fn an_order_never_charged_announces_no_refund() {
         &billing,
         &events,
         origin(&clock),
+        &by(),
         CompensationInput { order_id: order },
     )
     .await
@@ -309,4 +310,8 @@ async fn delivery_and_outcomes_are_announced_with_their_data() {
         published[2].data,
         json!({ "total": { "amount": 2500, "currency": "EUR" }, "reason": "USER_CANCELLED" })
     );
+}
+
+fn by() -> shared::audit::ChangedBy {
+    shared::audit::ChangedBy::saga(Some("test"))
 }

@@ -48,7 +48,7 @@ fn body(v: Value) -> Vec<u8> {
 
 async fn opened(user: &str) -> (BillingApi<MemoryBilling>, Arc<FixedClock>) {
     let (api, clock) = api();
-    api.open_account(user, b"").await.unwrap();
+    api.open_account(user, b"", None).await.unwrap();
     (api, clock)
 }
 
@@ -84,20 +84,20 @@ fn field_names(error: &ApiError) -> Vec<String> {
 #[tokio::test]
 async fn opening_an_account_is_idempotent() {
     let (api, _) = api();
-    let (account, created) = api.open_account("alice", b"").await.unwrap();
+    let (account, created) = api.open_account("alice", b"", None).await.unwrap();
     assert!(created);
     assert_eq!(account.balance, eur(0));
     assert_eq!(account.user_id, "alice");
 
     // An existing account comes back as it is, even when another currency is asked for.
     for again in [&b"{}"[..], &body(json!({"currency": "USD"}))] {
-        let (same, created) = api.open_account("alice", again).await.unwrap();
+        let (same, created) = api.open_account("alice", again, None).await.unwrap();
         assert!(!created);
         assert_eq!(same, account);
     }
 
     let (usd, created) = api
-        .open_account("bob", &body(json!({"currency": "USD"})))
+        .open_account("bob", &body(json!({"currency": "USD"})), None)
         .await
         .unwrap();
     assert!(created);
@@ -114,12 +114,12 @@ async fn opening_an_account_refuses_malformed_bodies() {
         (json!([]), vec![""]),
     ] {
         let err = api
-            .open_account("alice", &body(bad.clone()))
+            .open_account("alice", &body(bad.clone()), None)
             .await
             .unwrap_err();
         assert_eq!(field_names(&err), fields, "{bad}");
     }
-    let err = api.open_account("alice", b"{").await.unwrap_err();
+    let err = api.open_account("alice", b"{", None).await.unwrap_err();
     assert!(matches!(err, ApiError::MalformedJson(_)), "{err:?}");
     assert!(
         api.billing.account("alice").await.unwrap().is_none(),
@@ -135,6 +135,7 @@ async fn a_deposit_credits_the_account_and_the_ledger() {
             "alice",
             None,
             &body(json!({"amount": 5000, "currency": "EUR"})),
+            None,
         )
         .await
         .unwrap();
@@ -150,6 +151,7 @@ async fn a_deposit_credits_the_account_and_the_ledger() {
         "alice",
         None,
         &body(json!({"amount": 5000, "currency": "EUR"})),
+        None,
     )
     .await
     .unwrap();
@@ -161,7 +163,10 @@ async fn a_deposit_credits_the_account_and_the_ledger() {
 async fn a_deposit_key_credits_once_and_refuses_another_amount() {
     let (api, clock) = opened("alice").await;
     let request = body(json!({"amount": 5000, "currency": "EUR"}));
-    let first = api.deposit("alice", Some("dep-1"), &request).await.unwrap();
+    let first = api
+        .deposit("alice", Some("dep-1"), &request, None)
+        .await
+        .unwrap();
     assert!(!first.replayed);
 
     clock.advance(Duration::seconds(5));
@@ -171,6 +176,7 @@ async fn a_deposit_key_credits_once_and_refuses_another_amount() {
             "alice",
             Some("dep-1"),
             br#"{ "currency":"EUR", "amount":5000 }"#,
+            None,
         )
         .await
         .unwrap();
@@ -183,6 +189,7 @@ async fn a_deposit_key_credits_once_and_refuses_another_amount() {
             "alice",
             Some("dep-1"),
             &body(json!({"amount": 5001, "currency": "EUR"})),
+            None,
         )
         .await
         .unwrap_err();
@@ -194,15 +201,21 @@ async fn a_deposit_key_credits_once_and_refuses_another_amount() {
     assert_eq!(reused.kind(), "idempotency-key-reused");
 
     // Keys belong to their user: bob's "dep-1" is a deposit of its own.
-    api.open_account("bob", b"").await.unwrap();
-    let bobs = api.deposit("bob", Some("dep-1"), &request).await.unwrap();
+    api.open_account("bob", b"", None).await.unwrap();
+    let bobs = api
+        .deposit("bob", Some("dep-1"), &request, None)
+        .await
+        .unwrap();
     assert!(!bobs.replayed);
     assert_ne!(bobs.entry.id, first.entry.id);
 
     assert_eq!(balance(&api, "alice").await, 5000);
     assert_eq!(walk(&api, "alice", 10).await, vec![first.entry]);
 
-    let bad_key = api.deposit("alice", Some(""), &request).await.unwrap_err();
+    let bad_key = api
+        .deposit("alice", Some(""), &request, None)
+        .await
+        .unwrap_err();
     assert_eq!(field_names(&bad_key), ["Idempotency-Key"]);
 }
 
@@ -215,7 +228,7 @@ async fn concurrent_deposits_with_one_key_credit_once() {
             let api = api.clone();
             tokio::spawn(async move {
                 let request = body(json!({"amount": 700, "currency": "EUR"}));
-                api.deposit("alice", Some("same"), &request).await
+                api.deposit("alice", Some("same"), &request, None).await
             })
         })
         .collect();
@@ -236,6 +249,7 @@ async fn a_deposit_in_another_currency_is_refused() {
             "alice",
             None,
             &body(json!({"amount": 100, "currency": "USD"})),
+            None,
         )
         .await
         .unwrap_err();
@@ -258,6 +272,7 @@ async fn without_an_account_every_route_is_not_found() {
             "carol",
             Some("k"),
             &body(json!({"amount": 100, "currency": "EUR"})),
+            None,
         )
         .await
         .unwrap_err();
@@ -304,18 +319,18 @@ async fn malformed_deposits_name_their_fields() {
     ];
     for (bad, fields) in cases {
         let err = api
-            .deposit("alice", None, &body(bad.clone()))
+            .deposit("alice", None, &body(bad.clone()), None)
             .await
             .unwrap_err();
         assert_eq!(err.status().as_u16(), 400, "{bad}");
         assert_eq!(field_names(&err), fields, "{bad}");
     }
     for raw in [&b""[..], b"amount=5", b"{\"amount\":", &[b'{', 0xff, b'}']] {
-        let err = api.deposit("alice", None, raw).await.unwrap_err();
+        let err = api.deposit("alice", None, raw, None).await.unwrap_err();
         assert!(matches!(err, ApiError::MalformedJson(_)), "{err:?}");
     }
     let huge = vec![b' '; shared::api::MAX_BODY_BYTES + 1];
-    let err = api.deposit("alice", None, &huge).await.unwrap_err();
+    let err = api.deposit("alice", None, &huge, None).await.unwrap_err();
     assert_eq!(err.status().as_u16(), 413);
 
     // The largest deposit is accepted.
@@ -323,6 +338,7 @@ async fn malformed_deposits_name_their_fields() {
         "alice",
         None,
         &body(json!({"amount": 100_000_000, "currency": "EUR"})),
+        None,
     )
     .await
     .unwrap();
@@ -340,6 +356,7 @@ async fn the_ledger_is_newest_first_and_pages_cover_it_once() {
                 "alice",
                 None,
                 &body(json!({"amount": amount, "currency": "EUR"})),
+                None,
             )
             .await
             .unwrap();
@@ -375,6 +392,7 @@ async fn charges_and_refunds_appear_in_the_ledger_once() {
         "alice",
         None,
         &body(json!({"amount": 10_000, "currency": "EUR"})),
+        None,
     )
     .await
     .unwrap();
@@ -385,11 +403,11 @@ async fn charges_and_refunds_appear_in_the_ledger_once() {
         amount: eur(2_500),
     };
     clock.advance(Duration::seconds(1));
-    charge_payment(&api.billing, clock.as_ref(), charge())
+    charge_payment(&api.billing, clock.as_ref(), &by(), charge())
         .await
         .unwrap();
     clock.advance(Duration::seconds(1));
-    charge_payment(&api.billing, clock.as_ref(), charge())
+    charge_payment(&api.billing, clock.as_ref(), &by(), charge())
         .await
         .unwrap();
     clock.advance(Duration::seconds(1));
@@ -397,6 +415,7 @@ async fn charges_and_refunds_appear_in_the_ledger_once() {
         refund_payment(
             &api.billing,
             clock.as_ref(),
+            &by(),
             CompensationInput { order_id: order },
         )
         .await
@@ -406,6 +425,7 @@ async fn charges_and_refunds_appear_in_the_ledger_once() {
     refund_payment(
         &api.billing,
         clock.as_ref(),
+        &by(),
         CompensationInput {
             order_id: OrderId::new_at(t0() + Duration::seconds(9)),
         },
@@ -433,7 +453,7 @@ async fn charges_and_refunds_appear_in_the_ledger_once() {
         amount: eur(1_000_000),
     };
     assert!(
-        charge_payment(&api.billing, clock.as_ref(), too_much)
+        charge_payment(&api.billing, clock.as_ref(), &by(), too_much)
             .await
             .is_err()
     );
@@ -705,4 +725,8 @@ async fn the_sample_events_drive_every_route() {
     );
     let (status, body, _) = call(&api, sample("transactions")).await;
     assert_eq!((status, body), (200, json!({"items": [first]})));
+}
+
+fn by() -> shared::audit::ChangedBy {
+    shared::audit::ChangedBy::saga(Some("test"))
 }

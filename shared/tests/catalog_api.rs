@@ -515,6 +515,7 @@ async fn units_held_by_an_order_cannot_be_written_off() {
                 sku: sku("A"),
                 quantity: 3,
             }],
+            &shared::audit::ChangedBy::saga(None),
             Utc::now(),
         )
         .await

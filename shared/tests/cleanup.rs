@@ -138,7 +138,7 @@ async fn reserve(world: &World, order: &Order, at: DateTime<Utc>, charge: bool) 
     }];
     world
         .inventory
-        .reserve(order.order_id, &lines, at)
+        .reserve(order.order_id, &lines, &by(), at)
         .await
         .unwrap();
     world
@@ -147,7 +147,7 @@ async fn reserve(world: &World, order: &Order, at: DateTime<Utc>, charge: bool) 
     if charge {
         world
             .billing
-            .charge(order.order_id, &order.user_id, &order.total, at)
+            .charge(order.order_id, &order.user_id, &order.total, &by(), at)
             .await
             .unwrap();
     }
@@ -411,7 +411,15 @@ async fn shipped_and_delivered_orders_are_never_stuck() {
             world.orders.set_status(order.order_id, status, t0());
         }
         for step in steps {
-            let moved = world.orders.fulfil(order.order_id, *step, t0()).await;
+            let moved = world
+                .orders
+                .fulfil(
+                    order.order_id,
+                    *step,
+                    &shared::audit::ChangedBy::admin("admin-1", None),
+                    t0(),
+                )
+                .await;
             assert!(moved.unwrap().is_some(), "{step:?}");
         }
         fulfilled.push(order.order_id);
@@ -535,4 +543,8 @@ fn limits_come_from_the_environment_and_a_run_can_only_lower_them() {
         CleanupConfig::from_vars(|n| (n == "RESERVATION_TTL_MINUTES").then(|| "soon".into()))
             .is_err()
     );
+}
+
+fn by() -> shared::audit::ChangedBy {
+    shared::audit::ChangedBy::saga(Some("test"))
 }

@@ -91,7 +91,14 @@ async fn order_in(api: &Api, status: OrderStatus) -> OrderId {
 }
 
 async fn ship(api: &Api, id: OrderId) -> Result<(Order, Fulfilled), ApiError> {
-    fulfil_order(&api.orders, &*api.clock, &id.to_string(), Fulfilment::Ship).await
+    fulfil_order(
+        &api.orders,
+        &*api.clock,
+        &id.to_string(),
+        Fulfilment::Ship,
+        &by(),
+    )
+    .await
 }
 
 async fn deliver(api: &Api, id: OrderId) -> Result<(Order, Fulfilled), ApiError> {
@@ -100,6 +107,7 @@ async fn deliver(api: &Api, id: OrderId) -> Result<(Order, Fulfilled), ApiError>
         &*api.clock,
         &id.to_string(),
         Fulfilment::Deliver,
+        &by(),
     )
     .await
 }
@@ -168,7 +176,7 @@ async fn a_move_the_status_does_not_allow_is_a_409_naming_the_status_and_changes
         let id = order_in(&api, status).await;
         let before = api.orders.get(id).await.unwrap().unwrap();
         for step in [Fulfilment::Ship, Fulfilment::Deliver] {
-            let err = fulfil_order(&api.orders, &*api.clock, &id.to_string(), step)
+            let err = fulfil_order(&api.orders, &*api.clock, &id.to_string(), step, &by())
                 .await
                 .unwrap_err();
             assert_eq!(err.status().as_u16(), 409, "{status:?} {step:?}: {err}");
@@ -195,11 +203,11 @@ async fn unknown_and_malformed_ids_are_404_and_400() {
     let (api, _) = api();
     let unknown = OrderId::new_at(t0());
     for step in [Fulfilment::Ship, Fulfilment::Deliver] {
-        let err = fulfil_order(&api.orders, &*api.clock, &unknown.to_string(), step)
+        let err = fulfil_order(&api.orders, &*api.clock, &unknown.to_string(), step, &by())
             .await
             .unwrap_err();
         assert_eq!(err.status().as_u16(), 404, "{err}");
-        let err = fulfil_order(&api.orders, &*api.clock, "not-an-id", step)
+        let err = fulfil_order(&api.orders, &*api.clock, "not-an-id", step, &by())
             .await
             .unwrap_err();
         assert_eq!(err.status().as_u16(), 400, "{err}");
@@ -438,4 +446,8 @@ async fn refusals_are_problem_documents() {
         .await,
     );
     assert_eq!(status, 404, "not a fulfilment route");
+}
+
+fn by() -> shared::audit::ChangedBy {
+    shared::audit::ChangedBy::admin("admin-1", None)
 }

@@ -81,12 +81,16 @@ async fn reserve_takes_every_line_and_is_idempotent() {
         lines: vec![line("A", 3), line("B", 2)],
     };
 
-    let first = reserve_stock(&inventory, &clock, input()).await.unwrap();
+    let first = reserve_stock(&inventory, &clock, &by(), input())
+        .await
+        .unwrap();
     assert_eq!(first.status, ReservationStatus::Held);
     assert_eq!(stock(&inventory, "A"), (2, 3));
     assert_eq!(stock(&inventory, "B"), (0, 2));
 
-    let second = reserve_stock(&inventory, &clock, input()).await.unwrap();
+    let second = reserve_stock(&inventory, &clock, &by(), input())
+        .await
+        .unwrap();
     assert_eq!(second, first);
     assert_eq!(
         stock(&inventory, "A"),
@@ -101,6 +105,7 @@ async fn reserve_is_all_or_nothing_and_names_the_short_skus() {
     let err = reserve_stock(
         &inventory,
         &FixedClock::at(t0()),
+        &by(),
         ReserveStockInput {
             user_id: "alice".into(),
             order_id: OrderId::new_at(t0()),
@@ -130,6 +135,7 @@ async fn release_gives_stock_back_exactly_once() {
     reserve_stock(
         &inventory,
         &clock,
+        &by(),
         ReserveStockInput {
             user_id: "alice".into(),
             order_id: order,
@@ -138,12 +144,22 @@ async fn release_gives_stock_back_exactly_once() {
     )
     .await
     .unwrap();
-    let first = release_reservation(&inventory, &clock, CompensationInput { order_id: order })
-        .await
-        .unwrap();
-    let second = release_reservation(&inventory, &clock, CompensationInput { order_id: order })
-        .await
-        .unwrap();
+    let first = release_reservation(
+        &inventory,
+        &clock,
+        &by(),
+        CompensationInput { order_id: order },
+    )
+    .await
+    .unwrap();
+    let second = release_reservation(
+        &inventory,
+        &clock,
+        &by(),
+        CompensationInput { order_id: order },
+    )
+    .await
+    .unwrap();
     assert!(first.released);
     assert!(!second.released);
     assert_eq!(stock(&inventory, "A"), (5, 0));
@@ -154,15 +170,21 @@ async fn release_without_reservation_is_a_noop_that_blocks_a_late_reserve() {
     let inventory = stocked(&[("A", 5)]).await;
     let clock = FixedClock::at(t0());
     let order = OrderId::new_at(t0());
-    let out = release_reservation(&inventory, &clock, CompensationInput { order_id: order })
-        .await
-        .unwrap();
+    let out = release_reservation(
+        &inventory,
+        &clock,
+        &by(),
+        CompensationInput { order_id: order },
+    )
+    .await
+    .unwrap();
     assert!(!out.released);
     // A reserve that arrives after its compensation (a timed-out call retried late) must not
     // hold stock that nobody will ever release.
     let late = reserve_stock(
         &inventory,
         &clock,
+        &by(),
         ReserveStockInput {
             user_id: "alice".into(),
             order_id: order,
@@ -188,6 +210,7 @@ async fn reserve_rejects_malformed_lines() {
         let err = reserve_stock(
             &inventory,
             &clock,
+            &by(),
             ReserveStockInput {
                 user_id: "alice".into(),
                 order_id: OrderId::new_at(t0()),
@@ -212,18 +235,32 @@ async fn charge_debits_once_and_refund_credits_once() {
         amount: eur(2_500),
     };
 
-    let first = charge_payment(&billing, &clock, input()).await.unwrap();
-    let again = charge_payment(&billing, &clock, input()).await.unwrap();
+    let first = charge_payment(&billing, &clock, &by(), input())
+        .await
+        .unwrap();
+    let again = charge_payment(&billing, &clock, &by(), input())
+        .await
+        .unwrap();
     assert_eq!(first, again);
     assert_eq!(first.status, PaymentStatus::Charged);
     assert_eq!(balance(&billing, "alice").await, 7_500, "charged twice");
 
-    let refund = refund_payment(&billing, &clock, CompensationInput { order_id: order })
-        .await
-        .unwrap();
-    let refund_again = refund_payment(&billing, &clock, CompensationInput { order_id: order })
-        .await
-        .unwrap();
+    let refund = refund_payment(
+        &billing,
+        &clock,
+        &by(),
+        CompensationInput { order_id: order },
+    )
+    .await
+    .unwrap();
+    let refund_again = refund_payment(
+        &billing,
+        &clock,
+        &by(),
+        CompensationInput { order_id: order },
+    )
+    .await
+    .unwrap();
     assert!(refund.refunded && !refund_again.refunded);
     assert_eq!(
         balance(&billing, "alice").await,
@@ -231,7 +268,9 @@ async fn charge_debits_once_and_refund_credits_once() {
         "refunded twice or not at all"
     );
 
-    let after_refund = charge_payment(&billing, &clock, input()).await.unwrap_err();
+    let after_refund = charge_payment(&billing, &clock, &by(), input())
+        .await
+        .unwrap_err();
     assert_eq!(after_refund.error_type(), "AlreadyCompensated");
     assert_eq!(balance(&billing, "alice").await, 10_000);
 }
@@ -253,6 +292,7 @@ async fn charge_declines_with_a_reason() {
         let err = charge_payment(
             &billing,
             &clock,
+            &by(),
             ChargePaymentInput {
                 order_id: OrderId::new_at(t0()),
                 user_id: user.into(),
@@ -273,6 +313,7 @@ async fn exact_balance_is_enough() {
     let out = charge_payment(
         &billing,
         &FixedClock::at(t0()),
+        &by(),
         ChargePaymentInput {
             order_id: OrderId::new_at(t0()),
             user_id: "bob".into(),
@@ -293,6 +334,7 @@ async fn a_second_charge_with_another_amount_is_refused() {
     charge_payment(
         &billing,
         &clock,
+        &by(),
         ChargePaymentInput {
             order_id: order,
             user_id: "alice".into(),
@@ -304,6 +346,7 @@ async fn a_second_charge_with_another_amount_is_refused() {
     let err = charge_payment(
         &billing,
         &clock,
+        &by(),
         ChargePaymentInput {
             order_id: order,
             user_id: "alice".into(),
@@ -321,13 +364,19 @@ async fn refund_without_charge_blocks_a_late_charge() {
     let billing = funded("alice", 10_000).await;
     let clock = FixedClock::at(t0());
     let order = OrderId::new_at(t0());
-    let refund = refund_payment(&billing, &clock, CompensationInput { order_id: order })
-        .await
-        .unwrap();
+    let refund = refund_payment(
+        &billing,
+        &clock,
+        &by(),
+        CompensationInput { order_id: order },
+    )
+    .await
+    .unwrap();
     assert!(!refund.refunded);
     let late = charge_payment(
         &billing,
         &clock,
+        &by(),
         ChargePaymentInput {
             order_id: order,
             user_id: "alice".into(),
@@ -347,6 +396,7 @@ async fn charge_rejects_non_positive_amounts() {
         let err = charge_payment(
             &billing,
             &FixedClock::at(t0()),
+            &by(),
             ChargePaymentInput {
                 order_id: OrderId::new_at(t0()),
                 user_id: "alice".into(),
@@ -425,4 +475,8 @@ async fn delivery_is_booked_after_the_lead_time_for_a_named_buyer() {
         .await
         .unwrap_err();
     assert_eq!(error.error_type(), "InvalidInput");
+}
+
+fn by() -> shared::audit::ChangedBy {
+    shared::audit::ChangedBy::saga(Some("test"))
 }

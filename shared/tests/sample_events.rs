@@ -256,3 +256,44 @@ fn the_scheduled_event_gives_the_cleanup_its_clock() {
     );
     assert_eq!(event.detail, shared::cleanup::RunLimits::default());
 }
+
+#[tokio::test]
+async fn the_audit_sample_is_an_orders_stream_batch_of_two_changes_and_a_retry() {
+    use aws_lambda_events::event::dynamodb::Event;
+    use shared::adapters::memory::MemoryAudit;
+    use shared::audit::{Action, ActorType, Sources};
+    let batch: Event = serde_json::from_value(json("audit-orders-stream.json")).unwrap();
+    let sources = Sources {
+        orders: "order-saga-OrdersTable-SAMPLE".into(),
+        inventory: "order-saga-InventoryTable-SAMPLE".into(),
+        billing: "order-saga-BillingTable-SAMPLE".into(),
+    };
+    let log = MemoryAudit::default();
+    let response = shared::audit::record_batch(&log, &sources, batch.clone()).await;
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+    let entries = log.entries();
+    // The third record rewrote RESERVED (a saga retry): no entry.
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    assert!(entries.iter().all(|e| e.action == Action::OrderStatus));
+    assert_eq!(entries[0].actor, ActorType::User);
+    assert_eq!(entries[0].after["status"], "PENDING");
+    assert_eq!(entries[1].actor, ActorType::Saga);
+    assert_eq!(entries[1].before["status"], "PENDING");
+    assert_eq!(
+        entries[1].correlation_id.as_deref(),
+        Some("sample-request-1")
+    );
+    // Delivered again, as a retried shard is: nothing new.
+    shared::audit::record_batch(&log, &sources, batch).await;
+    assert_eq!(log.entries().len(), 2);
+    // A record from a stream this function does not know fails, and is named.
+    let mut foreign: Event = serde_json::from_value(json("audit-orders-stream.json")).unwrap();
+    foreign.records[0].event_source_arn =
+        Some("arn:aws:dynamodb:us-east-1:1:table/other/stream/x".into());
+    let response = shared::audit::record_batch(&log, &sources, foreign).await;
+    assert_eq!(response.batch_item_failures.len(), 1);
+    assert_eq!(
+        response.batch_item_failures[0].item_identifier.as_deref(),
+        Some("100000000000000000001")
+    );
+}

@@ -68,6 +68,8 @@ def probes(user: str):
         yield label, arguments, {403}, "a customer's token"
     for label in ("POST /admin/orders/{id}/ship", "POST /admin/orders/{id}/deliver"):
         yield label, {"path_parameters": {"id": ORDER_ID}, "admin": False}, {403}, "a customer's token"
+    day = {"from": "2026-11-01T00:00:00Z", "to": "2026-11-02T00:00:00Z"}
+    yield "GET /admin/audit", {"query": day, "admin": False}, {403}, "a customer's token"
 
 
 def main() -> int:

@@ -115,6 +115,7 @@ fn route_is_admin(route: &str) -> bool {
             | "PUT /promotions/{code}"
             | "POST /admin/orders/{id}/ship"
             | "POST /admin/orders/{id}/deliver"
+            | "GET /admin/audit"
     )
 }
 
@@ -355,6 +356,31 @@ fn corpus(fx: &Fixture) -> Vec<Case> {
             .path("/notifications?cursor=%7B%22%24ne%22%3Anull%7D"),
         case("GET /notifications", "a 4 KiB cursor")
             .path(format!("/notifications?cursor={}", "A".repeat(4096))),
+        // GET /admin/audit (admin)
+        case("GET /admin/audit", "no range").path("/admin/audit"),
+        case("GET /admin/audit", "a date without a time")
+            .path("/admin/audit?from=2026-11-01&to=2026-11-02"),
+        case("GET /admin/audit", "a range ending before it starts")
+            .path("/admin/audit?from=2026-11-02T00:00:00Z&to=2026-11-01T00:00:00Z"),
+        case("GET /admin/audit", "a range of 32 days")
+            .path("/admin/audit?from=2026-10-01T00:00:00Z&to=2026-11-02T00:00:00Z"),
+        case("GET /admin/audit", "format=xml")
+            .path("/admin/audit?from=2026-11-01T00:00:00Z&to=2026-11-02T00:00:00Z&format=xml"),
+        case("GET /admin/audit", "limit=1001")
+            .path("/admin/audit?from=2026-11-01T00:00:00Z&to=2026-11-02T00:00:00Z&limit=1001"),
+        case("GET /admin/audit", "SQL injection as from")
+            .path("/admin/audit?from=1%27%20OR%20%271%27%3D%271&to=2026-11-02T00:00:00Z"),
+        case("GET /admin/audit", "NoSQL operator as cursor").path(
+            "/admin/audit?from=2026-11-01T00:00:00Z&to=2026-11-02T00:00:00Z&cursor=%7B%22%24ne%22%3Anull%7D",
+        ),
+        case("GET /admin/audit", "a 4 KiB cursor").path(format!(
+            "/admin/audit?from=2026-11-01T00:00:00Z&to=2026-11-02T00:00:00Z&cursor={}",
+            "A".repeat(4096)
+        )),
+        case("GET /admin/audit", "a customer reading the audit")
+            .path("/admin/audit?from=2026-11-01T00:00:00Z&to=2026-11-02T00:00:00Z")
+            .by(Caller::Customer)
+            .expect(403),
         // GET /orders/{id}
         case("GET /orders/{id}", "not a UUID").path("/orders/not-an-id"),
         case("GET /orders/{id}", "a UUIDv4").path("/orders/67e55044-10b1-426f-9247-bb680e5fe0c8"),

@@ -7,6 +7,7 @@ use serde_json::Value;
 use shared::adapters::dynamodb::DynamoBilling;
 use shared::adapters::sns::SnsEvents;
 use shared::announce::{self, Origin};
+use shared::audit::ChangedBy;
 use shared::clock::SystemClock;
 use shared::faults::{self, FaultPlan};
 use shared::metrics;
@@ -42,12 +43,13 @@ async fn handler(
         correlation_id: &call.correlation_id,
         clock: &SystemClock,
     };
+    let by = ChangedBy::saga(Some(&call.correlation_id));
     let step = faults::around(
         faults,
         STEP,
         &call.scope,
         None,
-        announce::refund_payment(billing, events, origin, input),
+        announce::refund_payment(billing, events, origin, &by, input),
     );
     // Boxed: nested in the runtime's futures, the step's type is too deep for rustc's layout
     // query in an optimised build otherwise.

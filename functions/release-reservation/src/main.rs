@@ -5,6 +5,7 @@ use lambda_runtime::tracing::{self, Instrument};
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde_json::Value;
 use shared::adapters::dynamodb::DynamoInventory;
+use shared::audit::ChangedBy;
 use shared::clock::SystemClock;
 use shared::faults::{self, FaultPlan};
 use shared::metrics;
@@ -31,12 +32,13 @@ async fn handler(
 ) -> Result<ReleaseReservationOutput, Diagnostic> {
     let call: StepCall<CompensationInput> = StepCall::parse(event.payload)?;
     let input = call.input;
+    let by = ChangedBy::saga(Some(&call.correlation_id));
     let step = faults::around(
         faults,
         STEP,
         &call.scope,
         None,
-        saga::release_reservation(inventory, &SystemClock, input),
+        saga::release_reservation(inventory, &SystemClock, &by, input),
     );
     // Boxed: nested in the runtime's futures, the step's type is too deep for rustc's layout
     // query in an optimised build otherwise.

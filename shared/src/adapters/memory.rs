@@ -1,6 +1,7 @@
 //! In-memory adapters with the same promises as the DynamoDB ones, for tests without AWS.
 //! A mutex makes each call atomic, as a DynamoDB transaction is.
 
+use crate::audit::ChangedBy;
 use crate::billing::{Account, DeclineReason, EntryType, LedgerEntry, Payment, PaymentStatus};
 use crate::cart::Cart;
 use crate::error::StoreError;
@@ -80,6 +81,7 @@ impl InventoryStore for MemoryInventory {
         &self,
         order_id: OrderId,
         lines: &[ReservationLine],
+        _by: &ChangedBy,
         now: DateTime<Utc>,
     ) -> Result<Reservation, ReserveError> {
         let mut state = lock(&self.state);
@@ -122,6 +124,7 @@ impl InventoryStore for MemoryInventory {
     async fn release(
         &self,
         order_id: OrderId,
+        _by: &ChangedBy,
         now: DateTime<Utc>,
     ) -> Result<ReleaseOutcome, StoreError> {
         let mut state = lock(&self.state);
@@ -270,6 +273,7 @@ impl BillingStore for MemoryBilling {
         order_id: OrderId,
         user_id: &str,
         amount: &Money,
+        _by: &ChangedBy,
         now: DateTime<Utc>,
     ) -> Result<Payment, ChargeError> {
         let mut state = lock(&self.state);
@@ -299,6 +303,7 @@ impl BillingStore for MemoryBilling {
     async fn refund(
         &self,
         order_id: OrderId,
+        _by: &ChangedBy,
         now: DateTime<Utc>,
     ) -> Result<RefundOutcome, StoreError> {
         let mut state = lock(&self.state);
@@ -353,7 +358,12 @@ impl BillingStore for MemoryBilling {
         Ok(())
     }
 
-    async fn open_account(&self, account: &Account) -> Result<bool, StoreError> {
+    async fn open_account(
+        &self,
+        account: &Account,
+        _by: &ChangedBy,
+        _now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
         let mut state = lock(&self.state);
         if state.accounts.contains_key(&account.user_id) {
             return Ok(false);
@@ -369,6 +379,7 @@ impl BillingStore for MemoryBilling {
         user_id: &str,
         entry: &LedgerEntry,
         idempotency: Option<&DepositKey>,
+        _by: &ChangedBy,
     ) -> Result<DepositOutcome, DepositError> {
         let mut state = lock(&self.state);
         let state = &mut *state;
@@ -611,6 +622,7 @@ impl FulfilmentStore for MemoryOrders {
         &self,
         order_id: OrderId,
         step: Fulfilment,
+        _by: &ChangedBy,
         now: DateTime<Utc>,
     ) -> Result<Option<Order>, StoreError> {
         let mut state = lock(&self.state);
@@ -1150,5 +1162,70 @@ impl OrderSweep for MemoryOrders {
             at: now,
         });
         Ok(true)
+    }
+}
+
+/// The audit trail in a list, in the order entries were appended.
+#[derive(Debug, Default)]
+pub struct MemoryAudit {
+    entries: Mutex<Vec<crate::audit::AuditEntry>>,
+}
+
+impl MemoryAudit {
+    pub fn entries(&self) -> Vec<crate::audit::AuditEntry> {
+        lock(&self.entries).clone()
+    }
+}
+
+impl crate::audit::AuditLog for MemoryAudit {
+    async fn append(&self, entry: &crate::audit::AuditEntry) -> Result<bool, StoreError> {
+        let mut entries = lock(&self.entries);
+        if entries.iter().any(|e| e.audit_id == entry.audit_id) {
+            return Ok(false);
+        }
+        entries.push(entry.clone());
+        Ok(true)
+    }
+
+    async fn trail(&self, order_id: OrderId) -> Result<Vec<crate::audit::AuditEntry>, StoreError> {
+        let trail = format!("ORDER#{order_id}");
+        let mut found: Vec<_> = lock(&self.entries)
+            .iter()
+            .filter(|e| e.trail() == trail)
+            .cloned()
+            .collect();
+        found.sort_by(|a, b| (&a.at, &a.audit_id).cmp(&(&b.at, &b.audit_id)));
+        Ok(found)
+    }
+
+    async fn between(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        page: &PageRequest,
+    ) -> Result<Page<crate::audit::AuditEntry>, StoreError> {
+        let (low, high) = (
+            crate::clock::format_time(from),
+            crate::clock::format_time(to),
+        );
+        // The cursor is the sort key (`at#auditId`) of the last entry handed out.
+        let after = page.cursor.clone().unwrap_or_default();
+        let mut found: Vec<_> = lock(&self.entries)
+            .iter()
+            .filter(|e| e.at >= low && e.at < high)
+            .map(|e| (format!("{}#{}", e.at, e.audit_id), e.clone()))
+            .filter(|(key, _)| *key > after)
+            .collect();
+        found.sort_by(|a, b| a.0.cmp(&b.0));
+        let more = found.len() > page.limit as usize;
+        found.truncate(page.limit as usize);
+        Ok(Page {
+            next_cursor: if more {
+                found.last().map(|(key, _)| key.clone())
+            } else {
+                None
+            },
+            items: found.into_iter().map(|(_, e)| e).collect(),
+        })
     }
 }

@@ -6,8 +6,10 @@ use super::{
     ApiError, MAX_BODY_BYTES, body_bytes, caller, idempotency_key, json_object, json_response,
     problem_response, query_param, require_json, unknown_fields, validate_idempotency_key,
 };
+use crate::audit::ChangedBy;
 use crate::billing::{Account, EntryType, LedgerEntry};
 use crate::clock::Clock;
+use crate::correlation;
 use crate::money::{Currency, Money};
 use crate::order::FieldError;
 use crate::page::{Page, PageRequest};
@@ -68,6 +70,7 @@ impl<B: BillingStore> BillingApi<B> {
         &self,
         user_id: &str,
         body: &[u8],
+        correlation_id: Option<&str>,
     ) -> Result<(AccountView, bool), ApiError> {
         if body.len() > MAX_BODY_BYTES {
             return Err(ApiError::PayloadTooLarge(body.len()));
@@ -78,7 +81,12 @@ impl<B: BillingStore> BillingApi<B> {
             balance: 0,
             currency,
         };
-        if self.billing.open_account(&account).await? {
+        let by = ChangedBy::user(user_id, correlation_id);
+        if self
+            .billing
+            .open_account(&account, &by, self.clock.now())
+            .await?
+        {
             return Ok((AccountView::from(account), true));
         }
         let existing =
@@ -95,6 +103,7 @@ impl<B: BillingStore> BillingApi<B> {
         user_id: &str,
         idempotency_key: Option<&str>,
         body: &[u8],
+        correlation_id: Option<&str>,
     ) -> Result<Deposit, ApiError> {
         if body.len() > MAX_BODY_BYTES {
             return Err(ApiError::PayloadTooLarge(body.len()));
@@ -113,7 +122,12 @@ impl<B: BillingStore> BillingApi<B> {
             key: key.to_owned(),
             entry: entry.clone(),
         });
-        match self.billing.deposit(user_id, &entry, record.as_ref()).await {
+        let by = ChangedBy::user(user_id, correlation_id);
+        match self
+            .billing
+            .deposit(user_id, &entry, record.as_ref(), &by)
+            .await
+        {
             Ok(DepositOutcome::Deposited) => Ok(Deposit {
                 entry,
                 replayed: false,
@@ -182,10 +196,14 @@ impl<B: BillingStore> BillingApi<B> {
 
     async fn route(&self, request: &Request) -> Result<Response<Body>, ApiError> {
         let user_id = caller(request)?;
+        let correlation_id = correlation::of_request(request);
+        let correlation_id = Some(correlation_id.as_str());
         match route_key(request).as_str() {
             "POST /billing/accounts" => {
                 require_json(request)?;
-                let (account, created) = self.open_account(&user_id, body_bytes(request)).await?;
+                let (account, created) = self
+                    .open_account(&user_id, body_bytes(request), correlation_id)
+                    .await?;
                 let status = if created {
                     StatusCode::CREATED
                 } else {
@@ -196,7 +214,9 @@ impl<B: BillingStore> BillingApi<B> {
             "POST /billing/deposit" => {
                 require_json(request)?;
                 let key = idempotency_key(request)?;
-                let deposit = self.deposit(&user_id, key, body_bytes(request)).await?;
+                let deposit = self
+                    .deposit(&user_id, key, body_bytes(request), correlation_id)
+                    .await?;
                 let mut response = json_response(StatusCode::CREATED, &deposit.entry);
                 if deposit.replayed {
                     response

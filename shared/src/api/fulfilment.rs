@@ -10,7 +10,9 @@
 use super::billing::route_key;
 use super::{ApiError, admin, json_response, path_param, problem_response};
 use crate::announce::{self, Origin};
+use crate::audit::ChangedBy;
 use crate::clock::{Clock, format_time};
+use crate::correlation;
 use crate::events::{EventPublisher, EventType};
 use crate::order::{FieldError, Fulfilment, Order, OrderId, OrderStatus};
 use crate::ports::{FulfilmentStore, OrderStore};
@@ -42,11 +44,12 @@ pub async fn fulfil_order(
     clock: &dyn Clock,
     order_id: &str,
     step: Fulfilment,
+    by: &ChangedBy,
 ) -> Result<(Order, Fulfilled), ApiError> {
     let id: OrderId = order_id
         .parse()
         .map_err(|m| ApiError::InvalidRequest(vec![FieldError::new("id", m)]))?;
-    if let Some(order) = orders.fulfil(id, step, clock.now()).await? {
+    if let Some(order) = orders.fulfil(id, step, by, clock.now()).await? {
         tracing::info!(order_id = %id, user_id = %order.user_id, status = order.status.as_str(),
             "order {}", step.verb());
         return Ok((order, Fulfilled::Moved));
@@ -98,7 +101,8 @@ impl<O: OrderStore + FulfilmentStore, E: EventPublisher> FulfilmentApi<O, E> {
     }
 
     async fn route(&self, request: &Request) -> Result<Response<Body>, ApiError> {
-        admin(request)?;
+        let admin_id = admin(request)?;
+        let by = ChangedBy::admin(&admin_id, Some(&correlation::of_request(request)));
         let step = match route_key(request).as_str() {
             "POST /admin/orders/{id}/ship" => Fulfilment::Ship,
             "POST /admin/orders/{id}/deliver" => Fulfilment::Deliver,
@@ -110,7 +114,7 @@ impl<O: OrderStore + FulfilmentStore, E: EventPublisher> FulfilmentApi<O, E> {
             }
         };
         let id = path_param(request, "id");
-        let (order, _) = fulfil_order(&self.orders, &*self.clock, &id, step).await?;
+        let (order, _) = fulfil_order(&self.orders, &*self.clock, &id, step, &by).await?;
         // Also when the move was made before: that call may have failed to publish.
         let event_type = match step {
             Fulfilment::Ship => EventType::OrderShipped,

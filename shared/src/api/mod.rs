@@ -1,6 +1,7 @@
 //! The HTTP APIs' rules, one module per resource, and what every API function shares:
 //! the caller's identity, problem+json errors, JSON answers.
 
+pub mod audit;
 pub mod billing;
 pub mod cart;
 pub mod catalog;

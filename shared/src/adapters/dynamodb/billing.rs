@@ -1,8 +1,9 @@
 use super::{
     MAX_RACE_RETRIES, build, cancellation_reasons, classify, condition_failed, conflicted,
-    decode_cursor, encode_cursor, from_item, get, key, n, put, put_if_absent, s, to_item,
+    decode_cursor, encode_cursor, from_item, get, key, n, put, put_if_absent, s, stamp, to_item,
 };
 use crate::adapters::memory::existing_payment;
+use crate::audit::{ChangedBy, Stamp, reason};
 use crate::billing::{Account, DeclineReason, EntryType, LedgerEntry, Payment, PaymentStatus};
 use crate::clock::format_time;
 use crate::error::StoreError;
@@ -35,6 +36,9 @@ struct AccountItem {
     user_id: String,
     balance: i64,
     currency: Currency,
+    /// Who made the last change and why (`shared::audit`), written by every write.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    last_change: Option<Stamp>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -245,6 +249,7 @@ impl BillingStore for DynamoBilling {
         order_id: OrderId,
         user_id: &str,
         amount: &Money,
+        by: &ChangedBy,
         now: DateTime<Utc>,
     ) -> Result<Payment, ChargeError> {
         let payment = Payment {
@@ -259,9 +264,14 @@ impl BillingStore for DynamoBilling {
             Update::builder()
                 .table_name(&self.table)
                 .set_key(Some(key(account_pk(user_id), "ACCOUNT")))
-                .update_expression("SET balance = balance - :amount")
+                .update_expression("SET balance = balance - :amount, lastChange = :change")
                 .condition_expression(
                     "attribute_exists(pk) AND balance >= :amount AND currency = :currency",
+                )
+                .expression_attribute_values(
+                    ":change",
+                    stamp(&by.stamp(reason::CHARGE, Some(order_id), now))
+                        .map_err(ChargeError::Store)?,
                 )
                 .expression_attribute_values(":amount", n(amount.amount))
                 .expression_attribute_values(":currency", s(amount.currency.as_str()))
@@ -321,6 +331,7 @@ impl BillingStore for DynamoBilling {
     async fn refund(
         &self,
         order_id: OrderId,
+        by: &ChangedBy,
         now: DateTime<Utc>,
     ) -> Result<RefundOutcome, StoreError> {
         for _ in 0..MAX_RACE_RETRIES {
@@ -366,8 +377,12 @@ impl BillingStore for DynamoBilling {
                 Update::builder()
                     .table_name(&self.table)
                     .set_key(Some(key(account_pk(&charged.user_id), "ACCOUNT")))
-                    .update_expression("SET balance = balance + :amount")
+                    .update_expression("SET balance = balance + :amount, lastChange = :change")
                     .condition_expression("attribute_exists(pk)")
+                    .expression_attribute_values(
+                        ":change",
+                        stamp(&by.stamp(reason::REFUND, Some(order_id), now))?,
+                    )
                     .expression_attribute_values(":amount", n(charged.amount.amount))
                     .build(),
             )?;
@@ -428,17 +443,25 @@ impl BillingStore for DynamoBilling {
             user_id: account.user_id.clone(),
             balance: account.balance,
             currency: account.currency.clone(),
+            // Seeding has no clock of its own; the stamp only dates the seed in the trail.
+            last_change: Some(ChangedBy::system().stamp(reason::SEED, None, chrono::Utc::now())),
         })?;
         put(&self.client, &self.table, item).await
     }
 
-    async fn open_account(&self, account: &Account) -> Result<bool, StoreError> {
+    async fn open_account(
+        &self,
+        account: &Account,
+        by: &ChangedBy,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
         let item = to_item(&AccountItem {
             pk: account_pk(&account.user_id),
             sk: "ACCOUNT".into(),
             user_id: account.user_id.clone(),
             balance: account.balance,
             currency: account.currency.clone(),
+            last_change: Some(by.stamp(reason::ACCOUNT_OPENED, None, now)),
         })?;
         put_if_absent(&self.client, &self.table, item).await
     }
@@ -448,13 +471,19 @@ impl BillingStore for DynamoBilling {
         user_id: &str,
         entry: &LedgerEntry,
         idempotency: Option<&DepositKey>,
+        by: &ChangedBy,
     ) -> Result<DepositOutcome, DepositError> {
         let credit = build(
             Update::builder()
                 .table_name(&self.table)
                 .set_key(Some(key(account_pk(user_id), "ACCOUNT")))
-                .update_expression("SET balance = balance + :amount")
+                .update_expression("SET balance = balance + :amount, lastChange = :change")
                 .condition_expression("attribute_exists(pk) AND currency = :currency")
+                .expression_attribute_values(
+                    ":change",
+                    stamp(&by.stamp(reason::DEPOSIT, None, entry.created_at))
+                        .map_err(DepositError::Store)?,
+                )
                 .expression_attribute_values(":amount", n(entry.amount.amount))
                 .expression_attribute_values(":currency", s(entry.amount.currency.as_str()))
                 .return_values_on_condition_check_failure(

@@ -1,8 +1,9 @@
 use super::{
     Item, MAX_RACE_RETRIES, build, cancellation_reasons, classify, condition_failed, conflicted,
     decode_cursor, encode_cursor, from_item, get, is_condition_failure, key, n, put, put_if_absent,
-    s, to_item,
+    s, stamp, to_item,
 };
+use crate::audit::{ChangedBy, Stamp, reason};
 use crate::error::StoreError;
 use crate::inventory::{Product, Reservation, ReservationLine, ReservationStatus};
 use crate::money::{Currency, Money};
@@ -236,7 +237,9 @@ impl DynamoInventory {
         &self,
         lines: &[ReservationLine],
         reserve: bool,
+        change: &Stamp,
     ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let change = stamp(change)?;
         lines
             .iter()
             .map(|line| {
@@ -244,14 +247,15 @@ impl DynamoInventory {
                     .table_name(&self.table)
                     .set_key(Some(product_key(&line.sku)))
                     .expression_attribute_values(":q", n(i64::from(line.quantity)))
-                    .expression_attribute_values(":zero", n(0));
+                    .expression_attribute_values(":zero", n(0))
+                    .expression_attribute_values(":change", change.clone());
                 let update = if reserve {
                     update
-                        .update_expression("SET available = available - :q, reserved = if_not_exists(reserved, :zero) + :q")
+                        .update_expression("SET available = available - :q, reserved = if_not_exists(reserved, :zero) + :q, lastChange = :change")
                         .condition_expression("attribute_exists(pk) AND available >= :q")
                 } else {
                     update
-                        .update_expression("SET available = available + :q, reserved = if_not_exists(reserved, :zero) - :q")
+                        .update_expression("SET available = available + :q, reserved = if_not_exists(reserved, :zero) - :q, lastChange = :change")
                         .condition_expression("attribute_exists(pk)")
                 };
                 Ok(TransactWriteItem::builder().update(build(update.build())?).build())
@@ -490,6 +494,7 @@ impl InventoryStore for DynamoInventory {
         &self,
         order_id: OrderId,
         lines: &[ReservationLine],
+        by: &ChangedBy,
         now: DateTime<Utc>,
     ) -> Result<Reservation, ReserveError> {
         let record = to_item(&reservation_item(
@@ -509,7 +514,11 @@ impl InventoryStore for DynamoInventory {
         .map_err(ReserveError::Store)?;
         // The reservation record first: its index in the cancellation reasons is 0.
         let mut items = vec![TransactWriteItem::builder().put(put).build()];
-        items.extend(self.stock_moves(lines, true).map_err(ReserveError::Store)?);
+        let change = by.stamp(reason::RESERVE, Some(order_id), now);
+        items.extend(
+            self.stock_moves(lines, true, &change)
+                .map_err(ReserveError::Store)?,
+        );
         let result = self
             .client
             .transact_write_items()
@@ -558,6 +567,7 @@ impl InventoryStore for DynamoInventory {
     async fn release(
         &self,
         order_id: OrderId,
+        by: &ChangedBy,
         now: DateTime<Utc>,
     ) -> Result<ReleaseOutcome, StoreError> {
         for _ in 0..MAX_RACE_RETRIES {
@@ -586,7 +596,8 @@ impl InventoryStore for DynamoInventory {
                     .build(),
             )?;
             let mut items = vec![TransactWriteItem::builder().update(mark_released).build()];
-            items.extend(self.stock_moves(&held.lines, false)?);
+            let change = by.stamp(reason::RELEASE, Some(order_id), now);
+            items.extend(self.stock_moves(&held.lines, false, &change)?);
             let result = self
                 .client
                 .transact_write_items()

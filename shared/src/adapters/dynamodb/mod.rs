@@ -1,6 +1,7 @@
 //! DynamoDB adapters. Every write that may be retried is conditional, and every write that
 //! touches two items is one transaction, so a retry or a crash never applies half a change.
 
+mod audit;
 mod billing;
 mod carts;
 mod faults;
@@ -10,6 +11,7 @@ mod orders;
 mod profiles;
 mod promotions;
 
+pub use audit::DynamoAudit;
 pub use billing::DynamoBilling;
 pub use faults::DynamoFaults;
 pub use inventory::DynamoInventory;
@@ -41,6 +43,12 @@ pub(crate) fn n(value: i64) -> AttributeValue {
 
 pub(crate) fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
+}
+
+/// The `lastChange` stamp a write puts on the item it changes (`shared::audit`).
+pub(crate) fn stamp(stamp: &crate::audit::Stamp) -> Result<AttributeValue, StoreError> {
+    serde_dynamo::to_attribute_value(stamp)
+        .map_err(|e| StoreError::Internal(format!("encoding a stamp: {e}")))
 }
 
 pub(crate) fn to_item<T: Serialize>(value: &T) -> Result<Item, StoreError> {

@@ -1,8 +1,9 @@
 use super::{
     Item, cancellation_reasons, classify, condition_failed, decode_cursor, encode_cursor,
-    from_item, get, is_condition_failure, key, put_if_absent, s, to_item,
+    from_item, get, is_condition_failure, key, put_if_absent, s, stamp, to_item,
 };
 use crate::api::idempotency_expiry;
+use crate::audit::{ChangedBy, Stamp, reason};
 use crate::clock::format_time;
 use crate::delivery::DeliverySlot;
 use crate::error::StoreError;
@@ -90,6 +91,9 @@ struct OrderItem {
     delivery_from: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     delivery_to: Option<DateTime<Utc>>,
+    /// Who made the last change and why (`shared::audit`), written by every write.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    last_change: Option<Stamp>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -141,6 +145,13 @@ impl OrderItem {
             delivered_at: None,
             delivery_from: None,
             delivery_to: None,
+            last_change: Some(
+                ChangedBy::user(&order.user_id, order.correlation_id.as_deref()).stamp(
+                    reason::ORDER_PLACED,
+                    None,
+                    order.created_at,
+                ),
+            ),
         }
     }
 
@@ -298,7 +309,12 @@ impl OrderStore for DynamoOrders {
             .set_key(Some(key(order_pk(order_id), "ORDER")))
             .update_expression(
                 "SET cancelRequestedAt = if_not_exists(cancelRequestedAt, :now), \
-                 cancelReason = if_not_exists(cancelReason, :reason), updatedAt = :now",
+                 cancelReason = if_not_exists(cancelReason, :reason), updatedAt = :now, \
+                 lastChange = :change",
+            )
+            .expression_attribute_values(
+                ":change",
+                stamp(&ChangedBy::owner().stamp(reason::CANCEL_REQUESTED, None, now))?,
             )
             .condition_expression("#status IN (:pending, :reserved, :paid, :completed)")
             .expression_attribute_names("#status", "status")
@@ -419,6 +435,7 @@ impl FulfilmentStore for DynamoOrders {
         &self,
         order_id: OrderId,
         step: Fulfilment,
+        by: &ChangedBy,
         now: DateTime<Utc>,
     ) -> Result<Option<Order>, StoreError> {
         let at = match step {
@@ -432,7 +449,12 @@ impl FulfilmentStore for DynamoOrders {
             .table_name(&self.table)
             .set_key(Some(key(order_pk(order_id), "ORDER")))
             .update_expression(
-                "SET #status = :to, #at = if_not_exists(#at, :now), updatedAt = :now",
+                "SET #status = :to, #at = if_not_exists(#at, :now), updatedAt = :now, \
+                 lastChange = :change",
+            )
+            .expression_attribute_values(
+                ":change",
+                stamp(&by.stamp(step.to().as_str(), None, now))?,
             )
             .condition_expression("#status = :from AND attribute_not_exists(cancelRequestedAt)")
             .expression_attribute_names("#status", "status")
@@ -532,7 +554,12 @@ impl crate::ports::OrderSweep for DynamoOrders {
             .set_key(Some(key(order_pk(order_id), "ORDER")))
             .update_expression(
                 "SET cancelRequestedAt = if_not_exists(cancelRequestedAt, :now), \
-                 cancelReason = if_not_exists(cancelReason, :reason), updatedAt = :now",
+                 cancelReason = if_not_exists(cancelReason, :reason), updatedAt = :now, \
+                 lastChange = :change",
+            )
+            .expression_attribute_values(
+                ":change",
+                stamp(&ChangedBy::scheduler(None).stamp(reason::CANCEL_REQUESTED, None, now))?,
             )
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":now", s(format_time(now)))
@@ -576,7 +603,12 @@ impl crate::ports::OrderSweep for DynamoOrders {
             .set_key(Some(key(order_pk(order_id), "ORDER")))
             .update_expression(
                 "SET #status = :cancelled, #reason = if_not_exists(cancelReason, :reason), \
-                 updatedAt = :now, cancelledAt = if_not_exists(cancelledAt, :now)",
+                 updatedAt = :now, cancelledAt = if_not_exists(cancelledAt, :now), \
+                 lastChange = :change",
+            )
+            .expression_attribute_values(
+                ":change",
+                stamp(&ChangedBy::scheduler(None).stamp(reason, None, now))?,
             )
             .expression_attribute_names("#status", "status")
             .expression_attribute_names("#reason", "reason")
