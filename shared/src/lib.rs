@@ -27,3 +27,4 @@ pub mod ports;
 pub mod profile;
 pub mod promotion;
 pub mod saga;
+pub mod sending;

@@ -192,6 +192,19 @@ pub fn render(event: &DomainEvent) -> Result<String, NotifyError> {
     })
 }
 
+/// The subject line of a notification sent by email: short, and naming what happened.
+pub fn subject(notification: &Notification) -> String {
+    let what = match notification.event_type {
+        EventType::OrderCompleted => "is confirmed",
+        EventType::OrderCancelled => "was cancelled",
+        EventType::OrderShipped => "has shipped",
+        EventType::OrderDelivered => "has been delivered",
+        EventType::RefundIssued => "was refunded",
+        _ => "has news",
+    };
+    format!("Your order {} {what}", notification.order_id)
+}
+
 fn field<T: serde::de::DeserializeOwned>(
     event: &DomainEvent,
     name: &str,
