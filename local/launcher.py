@@ -1,7 +1,7 @@
 """Run moto (pinned 5.2.5) as the local AWS, with Step Functions executing and Lambda on cargo-lambda.
 
 moto runs Lambda code in Docker, which this project does not have, and lets conditional writes race.
-Three patches fix that:
+Four patches fix that:
 
 * `LambdaFunction._invoke_lambda` POSTs the event to `cargo lambda watch` instead. The binary to run is
   the function's `local:binary` tag, which deploy.py sets from the SAM `BuildProperties.Binary`.
@@ -13,6 +13,10 @@ Three patches fix that:
   machine deployed from the template the same one `StartExecution` runs.
 * DynamoDB requests are serialized (see `serialize_dynamodb`), so a condition and its write
   are atomic, as on DynamoDB, and reads never see a table mid-change.
+* A Lambda function's `docker_client` is an AttributeError instead of a call to a Docker engine, so
+  that moto's model dump (`/moto-api/data.json`, which reads every attribute of every model and
+  skips only such errors) works with functions deployed: tests read what moto's SES and SNS "sent"
+  from it (tests/tests/notifiers.rs).
 
 Usage: launcher.py --port 4566 --lambda-port 9000
 """
@@ -86,6 +90,10 @@ def serialize_dynamodb():
     DynamoHandler.call_action = locked(DynamoHandler.call_action)
 
 
+def no_docker_client(self):
+    raise AttributeError("no Docker engine here: Lambda functions run on cargo lambda watch")
+
+
 def _error(error_type, message):
     return json.dumps({"errorType": error_type, "errorMessage": message})
 
@@ -100,6 +108,7 @@ def main():
     sfn_models.stepfunctions_backends = stepfunctions_parser_backends
     LambdaFunction._invoke_lambda = cargo_lambda_invoke(args.lambda_port)
     serialize_dynamodb()
+    LambdaFunction.docker_client = property(no_docker_client)
     server.main(["--host", "127.0.0.1", "--port", str(args.port)])
 
 
