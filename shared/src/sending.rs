@@ -133,7 +133,7 @@ pub enum NotifierConfigError {
         "NOTIFIER={0} is not supported: `record` (the default) stores notifications in NOTIFICATIONS_TABLE, `aws` also sends them by SES and SNS"
     )]
     Unknown(String),
-    #[error("NOTIFIER=aws needs {0}")]
+    #[error("NOTIFIER=aws: {0} (the parameter NotifyFromAddress)")]
     Missing(#[from] MissingVar),
 }
 

@@ -35,7 +35,9 @@ impl Notifier for Notifiers {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     tracing::init_default_subscriber();
-    let config = NotifierConfig::from_env()?;
+    // As text: returned from main, an error is printed with `Debug`, and the message is what
+    // names the variable and the values it takes.
+    let config = NotifierConfig::from_env().map_err(|e| e.to_string())?;
     let notifications_table = shared::config::required("NOTIFICATIONS_TABLE")?;
     let users_table = shared::config::required("USERS_TABLE")?;
     let aws = shared::config::aws().await;
