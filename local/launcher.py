@@ -1,7 +1,7 @@
 """Run moto (pinned 5.2.5) as the local AWS, with Step Functions executing and Lambda on cargo-lambda.
 
 moto runs Lambda code in Docker, which this project does not have, and lets conditional writes race.
-Five patches fix that:
+Six patches fix that:
 
 * `LambdaFunction._invoke_lambda` POSTs the event to `cargo lambda watch` instead. The binary to run is
   the function's `local:binary` tag, which deploy.py sets from the SAM `BuildProperties.Binary`.
@@ -20,6 +20,10 @@ Five patches fix that:
   shard iterator handed out before it reads a stream nobody writes to any more: it stalls. Each
   GetRecords now reads the table's current stream, and forgets the iterator it used (moto keeps
   every iterator it ever made; a poller asks for one a few times a second).
+* A Lambda function's `docker_client` is an AttributeError instead of a call to a Docker engine, so
+  that moto's model dump (`/moto-api/data.json`, which reads every attribute of every model and
+  skips only such errors) works with functions deployed: tests read what moto's SES and SNS "sent"
+  from it (tests/tests/notifiers.rs).
 
 Usage: launcher.py --port 4566 --lambda-port 9000
 """
@@ -120,6 +124,10 @@ def follow_restored_streams():
     DynamoDBStreamsBackend.get_records = get_records_once
 
 
+def no_docker_client(self):
+    raise AttributeError("no Docker engine here: Lambda functions run on cargo lambda watch")
+
+
 def _error(error_type, message):
     return json.dumps({"errorType": error_type, "errorMessage": message})
 
@@ -136,6 +144,7 @@ def main():
     LambdaBackend.send_dynamodb_items = keep_stream_records
     follow_restored_streams()
     serialize_dynamodb()
+    LambdaFunction.docker_client = property(no_docker_client)
     server.main(["--host", "127.0.0.1", "--port", str(args.port)])
 
 

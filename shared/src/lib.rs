@@ -28,3 +28,4 @@ pub mod ports;
 pub mod profile;
 pub mod promotion;
 pub mod saga;
+pub mod sending;

@@ -97,7 +97,8 @@ pub struct Notification {
     pub order_id: OrderId,
     pub user_id: String,
     pub channel: Channel,
-    /// The email address, the E.164 phone number, or the user id (push and inbox).
+    /// The email address, the E.164 phone number, the push endpoint ARN (the user id for the
+    /// inbox, and for push when the profile names no endpoint).
     pub address: String,
     pub text: String,
     pub sent_at: DateTime<Utc>,
@@ -192,6 +193,19 @@ pub fn render(event: &DomainEvent) -> Result<String, NotifyError> {
     })
 }
 
+/// The subject line of a notification sent by email: short, and naming what happened.
+pub fn subject(notification: &Notification) -> String {
+    let what = match notification.event_type {
+        EventType::OrderCompleted => "is confirmed",
+        EventType::OrderCancelled => "was cancelled",
+        EventType::OrderShipped => "has shipped",
+        EventType::OrderDelivered => "has been delivered",
+        EventType::RefundIssued => "was refunded",
+        _ => "has news",
+    };
+    format!("Your order {} {what}", notification.order_id)
+}
+
 fn field<T: serde::de::DeserializeOwned>(
     event: &DomainEvent,
     name: &str,
@@ -213,7 +227,12 @@ pub fn recipients(user_id: &str, profile: Option<&Profile>) -> Vec<(Channel, Str
             let address = match channel {
                 profile::Channel::Email => profile.email.clone(),
                 profile::Channel::Sms => profile.phone.clone(),
-                profile::Channel::Push => user_id.to_owned(),
+                // The device's endpoint when the app registered one; else the user id, which a
+                // recording notifier keeps and the SNS one finds undeliverable.
+                profile::Channel::Push => profile
+                    .push_endpoint
+                    .clone()
+                    .unwrap_or_else(|| user_id.to_owned()),
             };
             to.push(((*channel).into(), address));
         }
@@ -459,6 +478,32 @@ mod tests {
         assert_eq!(
             recipients("bob", None),
             vec![(Channel::Inbox, "bob".to_owned())]
+        );
+    }
+
+    #[test]
+    fn push_goes_to_the_profiles_endpoint_and_else_names_the_user() {
+        let endpoint = "arn:aws:sns:us-east-1:123456789012:endpoint/GCM/shop/abc";
+        let mut profile = Profile {
+            user_id: "bob".into(),
+            name: "Bob".into(),
+            email: "bob@example.com".into(),
+            phone: "+441234567890".into(),
+            channels: vec![profile::Channel::Push],
+            push_endpoint: Some(endpoint.into()),
+            updated_at: Utc::now(),
+        };
+        assert_eq!(
+            recipients("bob", Some(&profile)),
+            vec![
+                (Channel::Inbox, "bob".to_owned()),
+                (Channel::Push, endpoint.to_owned())
+            ]
+        );
+        profile.push_endpoint = None;
+        assert_eq!(
+            recipients("bob", Some(&profile))[1],
+            (Channel::Push, "bob".to_owned())
         );
     }
 }

@@ -418,6 +418,9 @@ pub enum Sent {
     Sent,
     /// A notification with this id was sent before; nothing was sent now.
     AlreadySent,
+    /// The channel will never take it (an invalid number, a disabled push endpoint): recorded
+    /// as undeliverable, and not tried again.
+    Undeliverable,
 }
 
 /// Sends one rendered notification on its channel, to its address. Idempotent by
@@ -429,6 +432,79 @@ pub trait Notifier: Send + Sync {
         &self,
         notification: &Notification,
     ) -> impl Future<Output = Result<Sent, StoreError>> + Send;
+}
+
+/// What `SendLog::claim` found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// This call stored the notification as being sent: it, and only it, sends now.
+    Claimed,
+    /// The notification was sent (or found undeliverable) before: nothing to send.
+    Done,
+    /// Another delivery claimed it and its lease has not run out: it may be sending right now.
+    Busy,
+}
+
+/// How a claimed send ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Settled {
+    Delivered,
+    /// The channel will never take this message (an invalid number, a disabled endpoint): kept
+    /// with the reason, never tried again.
+    Undeliverable(String),
+}
+
+/// The record of sends on outside channels (email, sms, push), kept with the notification
+/// itself in the notifications table, which makes each notification id go out once.
+pub trait SendLog: Send + Sync {
+    /// Stores `notification` as being sent, with a lease until `lease_until`, unless it is
+    /// stored already; a notification whose earlier claim ran out before it was settled (a
+    /// crash, a timeout) is claimed again.
+    fn claim(
+        &self,
+        notification: &Notification,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Claim, StoreError>> + Send;
+
+    /// Records how the claimed send of `notification_id` ended; the claim ends with it.
+    fn settle(
+        &self,
+        notification_id: uuid::Uuid,
+        outcome: &Settled,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Gives up a claim after a send that failed and may succeed later, so the next delivery
+    /// of the event need not wait for the lease to run out.
+    fn release(
+        &self,
+        notification_id: uuid::Uuid,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// Why an outside channel did not take a message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChannelError {
+    /// Throttling, a network failure, a 5xx: the same send may go through later.
+    #[error("channel unavailable: {0}")]
+    Transient(String),
+    /// This address will never take the message (a malformed number, a disabled push endpoint,
+    /// an address the provider rejects): retrying cannot help.
+    #[error("undeliverable: {0}")]
+    Undeliverable(String),
+    /// Our side is wrong (an unverified sender, a missing permission): every send fails until an
+    /// operator mends it, so the event goes back to the queue and, in the end, to its DLQ.
+    #[error("channel misconfigured: {0}")]
+    Misconfigured(String),
+}
+
+/// Sends one rendered notification on its outside channel (email, sms or push) to its address.
+/// Not idempotent by itself: `sending::SendingNotifier` makes each notification id go out once.
+pub trait ChannelSender: Send + Sync {
+    fn send(
+        &self,
+        notification: &Notification,
+    ) -> impl Future<Output = Result<(), ChannelError>> + Send;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -12,7 +12,9 @@ const MAX_EMAIL_LEN: usize = 254;
 const MAX_EMAIL_LOCAL_LEN: usize = 64;
 /// E.164: a country code and subscriber number of at most 15 digits; 8 rules out typos.
 const PHONE_DIGITS: std::ops::RangeInclusive<usize> = 8..=15;
-const FIELDS: [&str; 4] = ["name", "email", "phone", "channels"];
+/// SNS's limit on an ARN we accept here; endpoint ARNs are far shorter.
+const MAX_PUSH_ENDPOINT_LEN: usize = 256;
+const FIELDS: [&str; 5] = ["name", "email", "phone", "channels", "pushEndpoint"];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -43,6 +45,10 @@ pub struct Profile {
     pub phone: String,
     /// Sorted, each at most once, never empty.
     pub channels: Vec<Channel>,
+    /// The SNS platform endpoint of the customer's device (the app registers it), which push
+    /// notifications go to; without one a push notification is recorded but not sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub push_endpoint: Option<String>,
     pub updated_at: DateTime<Utc>,
 }
 
@@ -53,6 +59,7 @@ pub struct ProfileRequest {
     pub email: String,
     pub phone: String,
     pub channels: Vec<Channel>,
+    pub push_endpoint: Option<String>,
 }
 
 impl ProfileRequest {
@@ -73,18 +80,29 @@ impl ProfileRequest {
         let phone =
             string_field(object.get("phone"), "phone").and_then(|p| check_phone(&p).map(|()| p));
         let channels = channels(object.get("channels"));
-        match (name, email, phone, channels) {
-            (Ok(name), Ok(email), Ok(phone), Ok(channels)) if errors.is_empty() => Ok(Self {
-                name,
-                email,
-                phone,
-                channels,
-            }),
-            (name, email, phone, channels) => {
+        let push_endpoint = match object.get("pushEndpoint") {
+            None => Ok(None),
+            value => string_field(value, "pushEndpoint")
+                .and_then(|e| check_push_endpoint(&e).map(|()| Some(e))),
+        };
+        match (name, email, phone, channels, push_endpoint) {
+            (Ok(name), Ok(email), Ok(phone), Ok(channels), Ok(push_endpoint))
+                if errors.is_empty() =>
+            {
+                Ok(Self {
+                    name,
+                    email,
+                    phone,
+                    channels,
+                    push_endpoint,
+                })
+            }
+            (name, email, phone, channels, push_endpoint) => {
                 errors.extend(name.err());
                 errors.extend(email.err());
                 errors.extend(phone.err());
                 errors.extend(channels.err().into_iter().flatten());
+                errors.extend(push_endpoint.err());
                 Err(errors)
             }
         }
@@ -97,6 +115,7 @@ impl ProfileRequest {
             email: self.email,
             phone: self.phone,
             channels: self.channels,
+            push_endpoint: self.push_endpoint,
             updated_at: now,
         }
     }
@@ -175,6 +194,40 @@ fn check_phone(phone: &str) -> Result<(), FieldError> {
     }
 }
 
+/// An SNS platform endpoint ARN, `arn:<partition>:sns:<region>:<account>:endpoint/<platform>/<app>/<id>`:
+/// the shape only, so that a push is never published to a topic or another kind of resource.
+fn check_push_endpoint(arn: &str) -> Result<(), FieldError> {
+    let word = |s: &str, extra: &[u8]| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || extra.contains(&b))
+    };
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let valid = arn.len() <= MAX_PUSH_ENDPOINT_LEN
+        && matches!(
+            parts.as_slice(),
+            ["arn", partition, "sns", region, account, resource]
+                if partition.starts_with("aws")
+                    && word(partition, b"-")
+                    && word(region, b"-")
+                    && account.len() == 12
+                    && account.bytes().all(|b| b.is_ascii_digit())
+                    && matches!(
+                        resource.split('/').collect::<Vec<_>>().as_slice(),
+                        ["endpoint", platform, app, id]
+                            if word(platform, b"_") && word(app, b"_.-") && word(id, b"-")
+                    )
+        );
+    if valid {
+        Ok(())
+    } else {
+        Err(FieldError::new(
+            "pushEndpoint",
+            "must be an SNS platform endpoint ARN such as arn:aws:sns:eu-west-1:123456789012:endpoint/GCM/shop/0b7c…",
+        ))
+    }
+}
+
 fn channels(value: Option<&Value>) -> Result<Vec<Channel>, Vec<FieldError>> {
     let items = match value {
         None => return Err(vec![FieldError::new("channels", "is required")]),
@@ -235,6 +288,37 @@ mod tests {
         let request = ProfileRequest::from_json(&valid()).unwrap();
         assert_eq!(request.channels, vec![Channel::Email, Channel::Sms]);
         assert_eq!(request.phone, "+441234567890");
+    }
+
+    #[test]
+    fn a_push_endpoint_is_optional_and_must_be_an_sns_endpoint_arn() {
+        assert_eq!(
+            ProfileRequest::from_json(&valid()).unwrap().push_endpoint,
+            None
+        );
+        let good = "arn:aws:sns:eu-west-1:123456789012:endpoint/GCM/shop-app/0b7c1f2e-5a4d-3e8f-9a1b-2c3d4e5f6a7b";
+        let mut body = valid();
+        body["pushEndpoint"] = json!(good);
+        assert_eq!(
+            ProfileRequest::from_json(&body)
+                .unwrap()
+                .push_endpoint
+                .as_deref(),
+            Some(good)
+        );
+        for bad in [
+            json!(""),
+            json!(42),
+            json!(null),
+            json!("arn:aws:sns:eu-west-1:123456789012:orders-topic"),
+            json!("arn:aws:sqs:eu-west-1:123456789012:endpoint/GCM/app/id"),
+            json!("arn:aws:sns:eu-west-1:1234:endpoint/GCM/app/id"),
+            json!("arn:aws:sns:eu-west-1:123456789012:endpoint/GCM/app/id/extra"),
+            json!(format!("{good}{}", "a".repeat(200))),
+        ] {
+            body["pushEndpoint"] = bad.clone();
+            assert_eq!(fields(body.clone()), vec!["pushEndpoint"], "{bad}");
+        }
     }
 
     #[test]

@@ -55,6 +55,7 @@ async fn with_profile(user: &str, channels: Vec<profile::Channel>) -> MemoryProf
             email: "ada@example.com".into(),
             phone: "+441234567890".into(),
             channels,
+            push_endpoint: None,
             updated_at: t0(),
         })
         .await

@@ -200,6 +200,7 @@ async fn a_late_write_never_overwrites_a_newer_profile() {
         email: "ada@example.org".into(),
         phone: "+441234567891".into(),
         channels: vec![Channel::Email],
+        push_endpoint: None,
         updated_at: t0() + Duration::seconds(1),
     };
     api.profiles.save_profile(&newer).await.unwrap();

@@ -63,6 +63,11 @@ ALLOWED_WILDCARD_RESOURCES = {
         "Step Functions sets up log delivery to CloudWatch Logs with these actions, and none of "
         "them supports resource-level permissions (the Step Functions logging guide grants them on *)",
     ),
+    ("NotifyFunctionRole", "PublishNotificationSms"): (
+        {"sns:Publish"},
+        "SMS straight to a phone number has no resource ARN to name (the SNS guide grants Publish on * "
+        "for it); only with Notifier=aws",
+    ),
 }
 
 # A SAM policy template for DynamoDB (DynamoDBCrudPolicy, DynamoDBReadPolicy, ...) grants one named
@@ -146,9 +151,22 @@ def policy_documents(resources: dict):
             yield logical_id, None, props.get("PolicyDocument", {})
 
 
+def statements(document: dict) -> list:
+    """The document's statements, with both branches of a conditional one (`Fn::If`), so that a
+    statement granted under a condition is checked like any other."""
+    found = []
+    for statement in as_list(document.get("Statement", [])):
+        if isinstance(statement, dict) and list(statement) == ["Fn::If"]:
+            branches = statement["Fn::If"][1:]
+            found.extend(b for b in branches if isinstance(b, dict) and b != {"Ref": "AWS::NoValue"})
+        else:
+            found.append(statement)
+    return found
+
+
 def check_policies(resources: dict, report: Report):
     for subject, role, document in policy_documents(resources):
-        for index, statement in enumerate(as_list(document.get("Statement", []))):
+        for index, statement in enumerate(statements(document)):
             sid = statement.get("Sid", f"#{index}")
             where = f"{subject}/{sid}"
             if statement.get("Effect") != "Allow":

@@ -645,6 +645,10 @@ fn corpus(fx: &Fixture) -> Vec<Case> {
         case("PUT /users/me", "no channels").json(profile("channels", json!([]))),
         case("PUT /users/me", "an unknown channel").json(profile("channels", json!(["fax"]))),
         case("PUT /users/me", "a channel twice").json(profile("channels", json!(["sms", "sms"]))),
+        case("PUT /users/me", "a push endpoint that is a topic")
+            .json(profile("pushEndpoint", json!("arn:aws:sns:us-east-1:123456789012:orders-events"))),
+        case("PUT /users/me", "a push endpoint as a URL")
+            .json(profile("pushEndpoint", json!("https://evil.example.com/push"))),
         case("PUT /users/me", "a blank name").json(profile("name", json!(" \t "))),
         case("PUT /users/me", "a 101-character name").json(profile("name", json!("n".repeat(101)))),
         case("PUT /users/me", "a name with an escape sequence")

@@ -61,6 +61,22 @@ async fn a_profile_round_trips_and_stays_its_owners() {
         .expect("profile item");
     assert_eq!(item["email"].as_s().unwrap(), "ada@example.com");
     assert!(item["updatedAt"].as_s().unwrap().ends_with('Z'));
+    // No endpoint given, none stored: the profile reads as it did before push endpoints.
+    assert!(!item.contains_key("pushEndpoint"));
+    assert!(read.get("pushEndpoint").is_none(), "{read}");
+
+    // The device's push endpoint, stored and read back; a PUT without it removes it again.
+    let endpoint =
+        "arn:aws:sns:us-east-1:123456789012:endpoint/GCM/shop/6f1d2a3b-0c4e-4f5a-8b9c-0d1e2f3a4b5c";
+    changed["pushEndpoint"] = json!(endpoint);
+    let (status, updated) = stack.send_json(&user, "PUT", "/users/me", &changed).await;
+    assert_eq!(status, 200, "{updated}");
+    let (_, read) = stack.get(&user, "/users/me").await;
+    assert_eq!(read["pushEndpoint"], endpoint);
+    let (status, _) = stack.send_json(&user, "PUT", "/users/me", &ada()).await;
+    assert_eq!(status, 200);
+    let (_, read) = stack.get(&user, "/users/me").await;
+    assert!(read.get("pushEndpoint").is_none(), "{read}");
 }
 
 #[tokio::test]

@@ -2,45 +2,71 @@
 //! NotifyQueue (SQS, partial batch failures) and sends each on the inbox and the channels of the
 //! user's profile, once per event and channel. The rules live in `shared::notification`.
 //!
-//! `NOTIFIER` picks how notifications go out: `record` (the default, and the only one so far)
-//! stores each in the notifications table, where `GET /notifications` lists them.
+//! `NOTIFIER` picks how notifications go out: `record` (the default, the local stack) stores
+//! each in the notifications table, where `GET /notifications` lists them; `aws` records them
+//! the same way and sends email by SES and sms and push by SNS (`shared::sending`).
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn, tracing};
+use shared::adapters::channels::AwsChannels;
 use shared::adapters::dynamodb::{DynamoNotifications, DynamoProfiles};
 use shared::clock::SystemClock;
+use shared::error::StoreError;
 use shared::faults::{self, FaultPlan};
-use shared::notification;
+use shared::notification::{self, Notification};
+use shared::ports::{Notifier, Sent};
+use shared::sending::{NotifierConfig, SendingNotifier};
+
+/// The notifier `NOTIFIER` chose, fixed at start.
+enum Notifiers {
+    Record(DynamoNotifications),
+    Aws(SendingNotifier<DynamoNotifications, AwsChannels, SystemClock>),
+}
+
+impl Notifier for Notifiers {
+    async fn send(&self, notification: &Notification) -> Result<Sent, StoreError> {
+        match self {
+            Self::Record(record) => record.send(notification).await,
+            Self::Aws(aws) => Box::pin(aws.send(notification)).await,
+        }
+    }
+}
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     tracing::init_default_subscriber();
-    match std::env::var("NOTIFIER").unwrap_or_default().as_str() {
-        "" | "record" => {}
-        other => {
-            return Err(format!(
-                "NOTIFIER={} is not supported; `record` (the default) stores notifications in NOTIFICATIONS_TABLE",
-                other.chars().take(32).collect::<String>()
-            )
-            .into());
-        }
-    }
+    // As text: returned from main, an error is printed with `Debug`, and the message is what
+    // names the variable and the values it takes.
+    let config = NotifierConfig::from_env().map_err(|e| e.to_string())?;
     let notifications_table = shared::config::required("NOTIFICATIONS_TABLE")?;
     let users_table = shared::config::required("USERS_TABLE")?;
     let aws = shared::config::aws().await;
     let client = aws_sdk_dynamodb::Client::new(&aws);
     let faults = &faults::plan_from_env(&client)?;
     let profiles = &DynamoProfiles::new(client.clone(), users_table);
-    let notifier = &DynamoNotifications::new(client, notifications_table);
+    let store = DynamoNotifications::new(client, notifications_table);
+    let notifier = &match config {
+        NotifierConfig::Record => Notifiers::Record(store),
+        NotifierConfig::Aws {
+            from_address,
+            configuration_set,
+        } => Notifiers::Aws(SendingNotifier::new(
+            store,
+            AwsChannels::from_config(&aws, from_address, configuration_set),
+            SystemClock,
+        )),
+    };
     lambda_runtime::run(service_fn(move |event| {
-        handler(profiles, notifier, faults, event)
+        // Boxed, as the other functions' handlers are: the batch's future nests the channels'
+        // SDK futures, too deep for rustc's layout query in an optimised build otherwise.
+        Box::pin(handler(profiles, notifier, faults, event))
     }))
     .await
 }
 
 async fn handler(
     profiles: &DynamoProfiles,
-    notifier: &DynamoNotifications,
+    notifier: &Notifiers,
     faults: &impl FaultPlan,
     event: LambdaEvent<SqsEvent>,
 ) -> Result<SqsBatchResponse, Diagnostic> {

@@ -797,12 +797,36 @@ impl EventPublisher for MemoryEvents {
 pub struct MemoryNotifications {
     items: Mutex<Vec<Notification>>,
     failures_left: Mutex<u32>,
+    /// The sends on outside channels (`SendLog`), by notification id.
+    sends: Mutex<HashMap<uuid::Uuid, SendState>>,
+}
+
+/// Where the send of one notification stands (`SendLog`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendState {
+    Sending { until: DateTime<Utc> },
+    Delivered,
+    Undeliverable(String),
 }
 
 impl MemoryNotifications {
     /// Makes the next `n` records (and so sends) fail with a transient error.
     pub fn fail_next(&self, n: u32) {
         *lock(&self.failures_left) = n;
+    }
+
+    /// Where the send of `notification_id` stands; `None` when it was never claimed.
+    pub fn send_state(&self, notification_id: uuid::Uuid) -> Option<SendState> {
+        lock(&self.sends).get(&notification_id).cloned()
+    }
+
+    fn take_failure(&self) -> Result<(), StoreError> {
+        let mut left = lock(&self.failures_left);
+        if *left > 0 {
+            *left -= 1;
+            return Err(StoreError::Transient("notifications unavailable".into()));
+        }
+        Ok(())
     }
 
     /// Every notification stored, in the order stored.
@@ -836,13 +860,7 @@ fn parse_notification_cursor(cursor: &str) -> Result<(DateTime<Utc>, uuid::Uuid)
 
 impl NotificationStore for MemoryNotifications {
     async fn record(&self, notification: &Notification) -> Result<bool, StoreError> {
-        {
-            let mut left = lock(&self.failures_left);
-            if *left > 0 {
-                *left -= 1;
-                return Err(StoreError::Transient("notifications unavailable".into()));
-            }
-        }
+        self.take_failure()?;
         let mut items = lock(&self.items);
         let duplicate = items
             .iter()
@@ -900,6 +918,60 @@ impl Notifier for MemoryNotifications {
         } else {
             Sent::AlreadySent
         })
+    }
+}
+
+impl SendLog for MemoryNotifications {
+    async fn claim(
+        &self,
+        notification: &Notification,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Claim, StoreError> {
+        self.take_failure()?;
+        let id = notification.notification_id;
+        let mut items = lock(&self.items);
+        let mut sends = lock(&self.sends);
+        let stored = items.iter().any(|n| n.notification_id == id);
+        match sends.get(&id) {
+            // Recorded without a claim (by `record`): sent as far as this log knows.
+            None if stored => return Ok(Claim::Done),
+            None => items.push(notification.clone()),
+            Some(SendState::Sending { until }) if *until > now => return Ok(Claim::Busy),
+            Some(SendState::Sending { .. }) => {}
+            Some(_) => return Ok(Claim::Done),
+        }
+        sends.insert(id, SendState::Sending { until: lease_until });
+        Ok(Claim::Claimed)
+    }
+
+    async fn settle(
+        &self,
+        notification_id: uuid::Uuid,
+        outcome: &Settled,
+    ) -> Result<(), StoreError> {
+        self.take_failure()?;
+        let state = match outcome {
+            Settled::Delivered => SendState::Delivered,
+            Settled::Undeliverable(reason) => SendState::Undeliverable(reason.clone()),
+        };
+        match lock(&self.sends).get_mut(&notification_id) {
+            Some(slot) => *slot = state,
+            None => {
+                return Err(StoreError::Internal(format!(
+                    "notification {notification_id} was never claimed"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    async fn release(&self, notification_id: uuid::Uuid) -> Result<(), StoreError> {
+        self.take_failure()?;
+        if let Some(SendState::Sending { until }) = lock(&self.sends).get_mut(&notification_id) {
+            *until = DateTime::<Utc>::MIN_UTC;
+        }
+        Ok(())
     }
 }
 

@@ -1,5 +1,6 @@
 //! One adapter per port per backend.
 
+pub mod channels;
 pub mod dynamodb;
 pub mod memory;
 pub mod sfn;

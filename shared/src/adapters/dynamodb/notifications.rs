@@ -6,15 +6,23 @@
 //! makes a second send of the same id a no-op. The `ByUser` index lists a user's notifications
 //! newest first: `gsi1pk = USER#<userId>`, `gsi1sk = <sentAt>#<notificationId>` (`sentAt` as
 //! RFC 3339 with milliseconds and `Z`, which sorts as text the way it sorts in time).
+//!
+//! A notification sent on an outside channel (`NOTIFIER=aws`, `SendLog`) also carries
+//! `delivery` (`SENDING` while claimed, then `DELIVERED` or `UNDELIVERABLE` with `failure`) and,
+//! while claimed, `claimedUntil` (epoch milliseconds). An item without `delivery` was recorded
+//! by `record` and counts as sent.
 
-use super::{Item, classify, decode_cursor, encode_cursor, from_item, put_if_absent, s, to_item};
+use super::{
+    Item, classify, decode_cursor, encode_cursor, from_item, is_condition_failure, key, n,
+    put_if_absent, s, to_item,
+};
 use crate::clock::format_time;
 use crate::error::StoreError;
 use crate::events::EventType;
 use crate::notification::{Channel, Notification};
 use crate::order::OrderId;
 use crate::page::{Page, PageRequest};
-use crate::ports::{NotificationStore, Notifier, Sent};
+use crate::ports::{Claim, NotificationStore, Notifier, SendLog, Sent, Settled};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use chrono::{DateTime, Utc};
@@ -24,6 +32,7 @@ use uuid::Uuid;
 /// The index of a user's notifications, newest first.
 const BY_USER_INDEX: &str = "ByUser";
 const SK: &str = "NOTIFICATION";
+const SENDING: &str = "SENDING";
 
 #[derive(Debug, Clone)]
 pub struct DynamoNotifications {
@@ -200,6 +209,97 @@ impl Notifier for DynamoNotifications {
         } else {
             Sent::AlreadySent
         })
+    }
+}
+
+impl SendLog for DynamoNotifications {
+    async fn claim(
+        &self,
+        notification: &Notification,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Claim, StoreError> {
+        let mut item = to_item(&NotificationItem::from_notification(notification))?;
+        item.insert("delivery".into(), s(SENDING));
+        item.insert("claimedUntil".into(), n(lease_until.timestamp_millis()));
+        // New, or claimed before by a delivery whose lease ran out before it settled. An item
+        // without `delivery` (recorded by `record`) or settled never matches.
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(
+                "attribute_not_exists(pk) OR (delivery = :sending AND claimedUntil < :now)",
+            )
+            .expression_attribute_values(":sending", s(SENDING))
+            .expression_attribute_values(":now", n(now.timestamp_millis()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => return Ok(Claim::Claimed),
+            Err(e) if is_condition_failure(&e) => {}
+            Err(e) => return Err(classify(e)),
+        }
+        let stored = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(notification_pk(notification.notification_id), SK)))
+            .consistent_read(true)
+            .projection_expression("delivery")
+            .send()
+            .await
+            .map_err(classify)?;
+        let delivery = stored
+            .item
+            .as_ref()
+            .and_then(|i| i.get("delivery"))
+            .and_then(|v| v.as_s().ok());
+        // Still SENDING after the condition failed: the lease has not run out.
+        Ok(if delivery.map(String::as_str) == Some(SENDING) {
+            Claim::Busy
+        } else {
+            Claim::Done
+        })
+    }
+
+    async fn settle(&self, notification_id: Uuid, outcome: &Settled) -> Result<(), StoreError> {
+        let request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(notification_pk(notification_id), SK)))
+            .condition_expression("attribute_exists(pk)");
+        let request = match outcome {
+            Settled::Delivered => request
+                .update_expression("SET delivery = :d REMOVE claimedUntil")
+                .expression_attribute_values(":d", s("DELIVERED")),
+            Settled::Undeliverable(reason) => request
+                .update_expression("SET delivery = :d, failure = :f REMOVE claimedUntil")
+                .expression_attribute_values(":d", s("UNDELIVERABLE"))
+                .expression_attribute_values(":f", s(reason.chars().take(512).collect::<String>())),
+        };
+        request.send().await.map(|_| ()).map_err(classify)
+    }
+
+    async fn release(&self, notification_id: Uuid) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(notification_pk(notification_id), SK)))
+            .update_expression("SET claimedUntil = :zero")
+            .condition_expression("delivery = :sending")
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":sending", s(SENDING))
+            .send()
+            .await;
+        match result {
+            // Settled meanwhile: nothing to give back.
+            Err(e) if is_condition_failure(&e) => Ok(()),
+            other => other.map(|_| ()).map_err(classify),
+        }
     }
 }
 
