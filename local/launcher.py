@@ -1,7 +1,7 @@
 """Run moto (pinned 5.2.5) as the local AWS, with Step Functions executing and Lambda on cargo-lambda.
 
 moto runs Lambda code in Docker, which this project does not have, and lets conditional writes race.
-Six patches fix that:
+Eight patches fix that:
 
 * `LambdaFunction._invoke_lambda` POSTs the event to `cargo lambda watch` instead. The binary to run is
   the function's `local:binary` tag, which deploy.py sets from the SAM `BuildProperties.Binary`.
@@ -20,6 +20,14 @@ Six patches fix that:
   shard iterator handed out before it reads a stream nobody writes to any more: it stalls. Each
   GetRecords now reads the table's current stream, and forgets the iterator it used (moto keeps
   every iterator it ever made; a poller asks for one a few times a second).
+* That copy is taken before every transaction, and deep-copied every stream record with its images:
+  with streams on, each transaction cost more than the one before (9 GB and minutes per request
+  after a few thousand orders). A copied stream now shares the (immutable) records and copies only
+  the list, so a restore still drops exactly the records of the cancelled transaction.
+* moto answers a Query on a table's own key by listing and sorting every item of the table, under
+  the lock every request takes: with the audit table's thousands of entries, each
+  `GET /orders/{id}` (the order's trail) cost more than the one before. Such a Query now reads only
+  its partition (index queries still scan, as before).
 * A Lambda function's `docker_client` is an AttributeError instead of a call to a Docker engine, so
   that moto's model dump (`/moto-api/data.json`, which reads every attribute of every model and
   skips only such errors) works with functions deployed: tests read what moto's SES and SNS "sent"
@@ -29,6 +37,7 @@ Usage: launcher.py --port 4566 --lambda-port 9000
 """
 
 import argparse
+import copy
 import functools
 import json
 import threading
@@ -39,6 +48,7 @@ from moto import server
 from moto.awslambda.models import LambdaBackend, LambdaFunction
 from moto.core.config import default_user_config
 from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.table import StreamShard, Table
 from moto.dynamodb.responses import DynamoHandler
 from moto.dynamodbstreams.models import DynamoDBStreamsBackend, ShardIterator
 from moto.stepfunctions import models as sfn_models
@@ -124,6 +134,42 @@ def follow_restored_streams():
     DynamoDBStreamsBackend.get_records = get_records_once
 
 
+def copy_streams_shallowly():
+    def deepcopy(self, memo):
+        shard = StreamShard.__new__(StreamShard)
+        memo[id(self)] = shard
+        shard.__dict__.update(self.__dict__)
+        shard.table = copy.deepcopy(self.table, memo)  # the table being copied (memo has it)
+        shard.items = list(self.items)  # records are never changed once made
+        return shard
+
+    StreamShard.__deepcopy__ = deepcopy
+
+
+def query_partitions_directly():
+    query, all_items = Table.query, Table.all_items
+    local = threading.local()
+
+    def query_by_key(self, hash_key, *args, **kwargs):
+        # index_name is the 7th argument after hash_key (moto passes them positionally).
+        index_name = args[6] if len(args) > 6 else kwargs.get("index_name")
+        direct = index_name is None and hash_key is not None and self.range_key_attr
+        local.partition = hash_key if direct else None
+        try:
+            return query(self, hash_key, *args, **kwargs)
+        finally:
+            local.partition = None
+
+    def items_of_partition(self):
+        partition = getattr(local, "partition", None)
+        if partition is None:
+            return all_items(self)
+        return sorted(self.items.get(partition, {}).values(), key=lambda item: item.range_key)
+
+    Table.query = query_by_key
+    Table.all_items = items_of_partition
+
+
 def no_docker_client(self):
     raise AttributeError("no Docker engine here: Lambda functions run on cargo lambda watch")
 
@@ -143,6 +189,8 @@ def main():
     LambdaFunction._invoke_lambda = cargo_lambda_invoke(args.lambda_port)
     LambdaBackend.send_dynamodb_items = keep_stream_records
     follow_restored_streams()
+    copy_streams_shallowly()
+    query_partitions_directly()
     serialize_dynamodb()
     LambdaFunction.docker_client = property(no_docker_client)
     server.main(["--host", "127.0.0.1", "--port", str(args.port)])
