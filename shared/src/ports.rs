@@ -9,6 +9,7 @@ use crate::money::{Currency, Money};
 use crate::notification::Notification;
 use crate::order::{Fulfilment, Order, OrderId, OrderStatus, Sku};
 use crate::page::{Page, PageRequest};
+use crate::product_view::ListedProduct;
 use crate::profile::Profile;
 use crate::promotion::Promotion;
 use chrono::{DateTime, Utc};
@@ -28,6 +29,32 @@ pub trait Catalog: Send + Sync {
         &self,
         page: &PageRequest,
     ) -> impl Future<Output = Result<Page<Product>, StoreError>> + Send;
+}
+
+/// The names and prices new orders are priced from: the order side's product view
+/// (`product_view`), kept current from `ProductUpdated` events.
+pub trait PriceList: Send + Sync {
+    /// The products among `skus` the order side knows; unknown SKUs are simply absent.
+    fn products(
+        &self,
+        skus: &[Sku],
+    ) -> impl Future<Output = Result<Vec<ListedProduct>, StoreError>> + Send;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ViewWrite {
+    Applied,
+    /// The view held this version of the product or a newer one; nothing was written.
+    Stale,
+}
+
+pub trait ProductViewStore: PriceList {
+    /// Writes the entry if the view has none for its SKU or an older `product_version`, in
+    /// one conditional write: applying a snapshot twice, or after a newer one, is `Stale`.
+    fn apply(
+        &self,
+        product: &ListedProduct,
+    ) -> impl Future<Output = Result<ViewWrite, StoreError>> + Send;
 }
 
 /// Remembers which order an `Idempotency-Key` produced, and for which request.

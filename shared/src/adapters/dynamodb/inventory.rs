@@ -40,6 +40,9 @@ struct ProductItem {
     available: i64,
     #[serde(default)]
     reserved: i64,
+    /// Bumped by every admin change in the same write (items from before versions read 0).
+    #[serde(default)]
+    version: u64,
     /// The catalog index (`BySku`): every product under one key, sorted by SKU. Only products
     /// carry these, so reservations stay out of the index.
     #[serde(default)]
@@ -63,6 +66,7 @@ impl From<&Product> for ProductItem {
             currency: product.price.currency.clone(),
             available: product.available,
             reserved: product.reserved,
+            version: product.version,
             gsi1pk: CATALOG_PARTITION.into(),
             gsi1sk: product.sku.to_string(),
         }
@@ -77,6 +81,7 @@ impl From<ProductItem> for Product {
             price: Money::new(p.price, p.currency),
             available: p.available,
             reserved: p.reserved,
+            version: p.version,
         }
     }
 }
@@ -182,7 +187,8 @@ fn stock_key(user_id: &str, key: &str) -> (String, String) {
 
 /// A stock change: `available + delta`, only on a product that has at least `-delta`
 /// available (`available + delta >= 0`, written so that DynamoDB can evaluate it).
-const ADD_TO_AVAILABLE: &str = "SET available = available + :delta";
+/// A stock change is an admin change: it moves the product's version in the same write.
+const ADD_TO_AVAILABLE: &str = "SET available = available + :delta ADD version :one";
 const NEVER_BELOW_ZERO: &str = "attribute_exists(pk) AND available >= :floor";
 
 /// Why a stock change's condition failed, from the product as it was: `Ok` when it would pass
@@ -286,6 +292,7 @@ impl DynamoInventory {
                 .condition_expression(NEVER_BELOW_ZERO)
                 .expression_attribute_values(":delta", n(delta))
                 .expression_attribute_values(":floor", n(delta.saturating_neg()))
+                .expression_attribute_values(":one", n(1))
                 .return_values(ReturnValue::AllNew)
                 .send()
                 .await;
@@ -337,6 +344,7 @@ impl DynamoInventory {
                 .condition_expression(NEVER_BELOW_ZERO)
                 .expression_attribute_values(":delta", n(delta))
                 .expression_attribute_values(":floor", n(delta.saturating_neg()))
+                .expression_attribute_values(":one", n(1))
                 .return_values_on_condition_check_failure(
                     ReturnValuesOnConditionCheckFailure::AllOld,
                 )
@@ -639,7 +647,7 @@ impl InventoryStore for DynamoInventory {
                 .table_name(&self.table)
                 .set_key(Some(product_key(sku)))
                 .update_expression(
-                    "SET #name = :name, price = :price, currency = :currency, gsi1pk = :gpk, gsi1sk = :gsk",
+                    "SET #name = :name, price = :price, currency = :currency, gsi1pk = :gpk, gsi1sk = :gsk ADD version :one",
                 )
                 .condition_expression("attribute_exists(pk)")
                 .expression_attribute_names("#name", "name")
@@ -648,6 +656,7 @@ impl InventoryStore for DynamoInventory {
                 .expression_attribute_values(":currency", s(price.currency.as_str()))
                 .expression_attribute_values(":gpk", s(CATALOG_PARTITION))
                 .expression_attribute_values(":gsk", s(sku.as_str()))
+                .expression_attribute_values(":one", n(1))
                 .return_values(ReturnValue::AllNew)
                 .send()
                 .await;
@@ -665,6 +674,7 @@ impl InventoryStore for DynamoInventory {
                 price: price.clone(),
                 available: 0,
                 reserved: 0,
+                version: 1,
             };
             let item = to_item(&ProductItem::from(&product))?;
             if put_if_absent(&self.client, &self.table, item).await? {
