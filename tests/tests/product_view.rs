@@ -215,3 +215,69 @@ async fn a_product_the_view_does_not_know_cannot_be_ordered() {
     assert_eq!(status, 422, "{problem}");
     assert!(stack.view_of(&sku).await.is_none());
 }
+
+/// Whether ProductDlq holds a message whose body contains `needle` (messages hidden 5 s).
+async fn product_dlq_holds(stack: &Stack, needle: &str) -> bool {
+    let queue = std::env::var("PRODUCT_DLQ_URL").expect("PRODUCT_DLQ_URL");
+    let received = stack
+        .sqs
+        .receive_message()
+        .queue_url(&queue)
+        .max_number_of_messages(10)
+        .visibility_timeout(5)
+        .send()
+        .await
+        .expect("receive from ProductDlq");
+    received
+        .messages()
+        .iter()
+        .any(|m| m.body().is_some_and(|b| b.contains(needle)))
+}
+
+#[tokio::test]
+#[ignore = "needs the local stack: make test"]
+async fn a_bad_snapshot_is_dead_lettered_alone_and_can_be_redriven() {
+    let stack = Stack::connect().await;
+    let admin = stack.admin();
+    // productVersion 0 is no version an admin change produces: sync-product refuses it on
+    // every receive, and after 3 it is in ProductDlq.
+    let poisoned = new_sku();
+    let bad = shared::product_view::product_updated(
+        &shared::inventory::Product {
+            sku: poisoned.clone(),
+            name: "Poison".into(),
+            price: shared::money::Money::new(100, e2e::eur()),
+            available: 1,
+            reserved: 0,
+            version: 0,
+        },
+        &admin.id,
+        None,
+        chrono::Utc::now(),
+    )
+    .expect("event");
+    publish(&bad).await;
+    // A good change published after it is applied meanwhile.
+    let good = new_sku();
+    put_product(&stack, &admin, &good, "Fine", 700).await;
+    assert_eq!(stack.wait_for_view(&good, 1).await.price.amount, 700);
+
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !product_dlq_holds(&stack, poisoned.as_str()).await {
+        assert!(
+            Instant::now() < deadline,
+            "the bad snapshot never reached ProductDlq"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(stack.view_of(&poisoned).await.is_none());
+    // Looking into the DLQ hid its messages for 5 s.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let dlq = std::env::var("PRODUCT_DLQ_URL").expect("PRODUCT_DLQ_URL");
+    let (code, stdout, stderr) = e2e::ordertracker(&["dlq", "redrive", &dlq]).await;
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("Replayed") && !stdout.contains("Replayed 0 "),
+        "moved back to ProductQueue: {stdout}"
+    );
+}
