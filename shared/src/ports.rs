@@ -15,7 +15,8 @@ use crate::promotion::Promotion;
 use chrono::{DateTime, Utc};
 use std::future::Future;
 
-/// Prices and names of products, read when an order is placed.
+/// The inventory's catalog, as catalog-api shows it. Orders are priced from `PriceList` (the
+/// order side's product view) instead.
 pub trait Catalog: Send + Sync {
     /// The products among `skus` that exist; unknown SKUs are simply absent.
     fn products(
