@@ -57,7 +57,7 @@ stack-down:
 
 # Replays a dead-letter queue of a running local stack (default dev) with the operator's tool: a
 # message from a DLQ with one source queue (NotifyDlq) is moved back to it, attributes and all.
-# QUEUE is a name or URL, e.g. the NOTIFY_DLQ_URL of local/.state/dev/env.
+# QUEUE is a name or URL, e.g. the NOTIFY_DLQ_URL or PRODUCT_DLQ_URL of local/.state/dev/env.
 redrive:
 	@[[ -n "$(QUEUE)" ]] || { echo "usage: make redrive QUEUE=<queue name or url> [PROFILE=dev]" >&2; exit 2; }
 	@env_file=local/.state/$(or $(PROFILE),dev)/env; \

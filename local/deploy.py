@@ -57,6 +57,8 @@ LOCAL_PARAMETERS = {
     # A failed notification comes back after 2 s instead of 90 s (so a message reaches NotifyDlq in
     # seconds). The debug binaries answer well within it; a slower run only sees an early redelivery.
     "NotifyQueueVisibilityTimeout": "2",
+    # The same for a product snapshot sync-product failed on (ProductQueue -> ProductDlq).
+    "ProductQueueVisibilityTimeout": "2",
 }
 
 

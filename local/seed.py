@@ -1,10 +1,14 @@
 """Demo data for `make dev`: a small catalog and two billing accounts (carol has none, so she is declined).
 
+Each product also gets its entry in the order side's product view (OrdersTable), as a migration would
+backfill it: afterwards only ProductUpdated events (catalog-api -> sync-product) change that view.
+
 Item shapes follow ARCHITECTURE.md. An item that already exists is left alone, so running this again
 never resets stock that live orders hold. Tables and endpoint come from the stack's env file.
 """
 
 import os
+from datetime import datetime, timezone
 
 import boto3
 
@@ -40,12 +44,24 @@ def main():
             "currency": {"S": currency},
             "available": {"N": str(available)},
             "reserved": {"N": "0"},
+            "version": {"N": "1"},
             # The catalog index (BySku) that GET /products pages through.
             "gsi1pk": {"S": "PRODUCT"},
             "gsi1sk": {"S": sku},
         }
         outcome = put_new(dynamodb, os.environ["INVENTORY_TABLE"], item)
         print(f"  product {sku:<11} {price:>5} {currency}  stock {available:>3}  {outcome}")
+        view = {
+            "pk": {"S": f"PRODUCT#{sku}"},
+            "sk": {"S": "PRODUCT"},
+            "sku": {"S": sku},
+            "name": {"S": name},
+            "price": {"N": str(price)},
+            "currency": {"S": currency},
+            "productVersion": {"N": "1"},
+            "updatedAt": {"S": datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")},
+        }
+        print(f"  product view {sku:<6} {put_new(dynamodb, os.environ['ORDERS_TABLE'], view)}")
     for user, balance, currency in ACCOUNTS:
         item = {
             "pk": {"S": f"ACCOUNT#{user}"},

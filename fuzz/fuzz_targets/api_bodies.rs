@@ -15,7 +15,7 @@ use libfuzzer_sys::fuzz_target;
 use order_saga_fuzz::*;
 use serde_json::Value;
 use shared::adapters::memory::{
-    MemoryBilling, MemoryInventory, MemoryOrders, MemoryProfiles, MemorySaga,
+    MemoryBilling, MemoryInventory, MemoryOrders, MemoryProductView, MemoryProfiles, MemorySaga,
 };
 use shared::api::OrdersApi;
 use shared::api::billing::{BillingApi, MAX_DEPOSIT};
@@ -86,13 +86,17 @@ fn json(input: &Input) -> Value {
     serde_json::from_slice(input.body).expect("accepted a body that is not JSON")
 }
 
-fn catalog_api() -> CatalogApi<MemoryInventory> {
+fn catalog_api() -> CatalogApi<MemoryInventory, shared::adapters::memory::MemoryEvents> {
     CatalogApi {
         inventory: catalog(),
+        events: shared::adapters::memory::MemoryEvents::default(),
     }
 }
 
-fn product(api: &CatalogApi<MemoryInventory>, s: &str) -> Option<shared::inventory::Product> {
+fn product(
+    api: &CatalogApi<MemoryInventory, shared::adapters::memory::MemoryEvents>,
+    s: &str,
+) -> Option<shared::inventory::Product> {
     block_on(api.inventory.products(&[sku(s)]))
         .expect("read")
         .into_iter()
@@ -271,12 +275,13 @@ fn deposit(input: &Input) {
     }
 }
 
-type Carts = CartApi<MemoryInventory, MemoryOrders, MemorySaga, shared::adapters::memory::MemoryEvents>;
+type Carts =
+    CartApi<MemoryProductView, MemoryOrders, MemorySaga, shared::adapters::memory::MemoryEvents>;
 
 fn cart_api() -> Carts {
     CartApi {
         orders: OrdersApi {
-            catalog: catalog(),
+            catalog: product_view(),
             orders: orders(),
             saga: MemorySaga::default(),
             events: shared::adapters::memory::MemoryEvents::default(),

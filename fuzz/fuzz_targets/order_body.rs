@@ -24,7 +24,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let key = (flags & 1 == 1).then_some("fuzz-key");
     let api = OrdersApi {
-        catalog: catalog(),
+        catalog: product_view(),
         orders: orders(),
         saga: MemorySaga::default(),
         events: shared::adapters::memory::MemoryEvents::default(),

@@ -73,6 +73,7 @@ fn order_id(value: &str) {
 fn product_sku(value: &str) {
     let api = CatalogApi {
         inventory: catalog(),
+        events: shared::adapters::memory::MemoryEvents::default(),
     };
     let mut event = Event::new("GET", "/products/{sku}");
     event.path_params.push(("sku", value));
@@ -89,7 +90,7 @@ fn product_sku(value: &str) {
 fn cart_sku(value: &str) {
     let api = CartApi {
         orders: OrdersApi {
-            catalog: catalog(),
+            catalog: product_view(),
             orders: orders(),
             saga: MemorySaga::default(),
             events: shared::adapters::memory::MemoryEvents::default(),
@@ -129,6 +130,7 @@ fn check_limit(limit: Option<&str>) {
 fn products_page(limit: Option<&str>, cursor: Option<&str>) {
     let api = CatalogApi {
         inventory: catalog(),
+        events: shared::adapters::memory::MemoryEvents::default(),
     };
     let mut event = Event::new("GET", "/products");
     event.query.extend(limit.map(|l| ("limit", l)));
@@ -236,7 +238,7 @@ fn deposit_key(value: &str) {
 /// `POST /orders` with a valid body and this `Idempotency-Key`, as create-order passes it.
 fn order_key(value: &str) {
     let api = OrdersApi {
-        catalog: catalog(),
+        catalog: product_view(),
         orders: orders(),
         saga: MemorySaga::default(),
         events: shared::adapters::memory::MemoryEvents::default(),

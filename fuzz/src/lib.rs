@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use lambda_http::{Body, Request, Response};
 use regex::Regex;
 use serde_json::{Map, Value, json};
-use shared::adapters::memory::{MemoryBilling, MemoryInventory, MemoryOrders};
+use shared::adapters::memory::{MemoryBilling, MemoryInventory, MemoryOrders, MemoryProductView};
 use shared::billing::Account;
 use shared::cart::{Cart, CartItem};
 use shared::clock::{Clock, FixedClock};
@@ -65,6 +65,7 @@ pub fn products() -> Vec<Product> {
         price: Money::new(price, currency(code)),
         available,
         reserved: 0,
+        version: 1,
     };
     vec![
         product("SKU-MUG", 1299, "EUR", 10),
@@ -73,6 +74,15 @@ pub fn products() -> Vec<Product> {
         product("B", shared::api::catalog::MAX_PRICE, "EUR", 1000),
         product("SKU-USD", 500, "USD", 7),
     ]
+}
+
+/// The order side's view of the same products: what orders and carts are priced from.
+pub fn product_view() -> MemoryProductView {
+    let view = MemoryProductView::default();
+    for p in products() {
+        block_on(view.put_product(&p)).expect("seed a view entry");
+    }
+    view
 }
 
 pub fn catalog() -> MemoryInventory {

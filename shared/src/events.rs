@@ -9,9 +9,11 @@
 //! derived from the subject and the type (each type happens at most once per order), so the
 //! copy has the same id and consumers deduplicate by it. The id is laid out as a UUIDv7 whose
 //! time is the order's creation time: events sort by order, and the id is stable across retries.
+//! `ProductUpdated` is about a product, not an order: its subject is `sku` (no `orderId`) and its
+//! id derives from the SKU and the product's version, so a republished snapshot keeps its id.
 
 use crate::error::StoreError;
-use crate::order::OrderId;
+use crate::order::{OrderId, Sku};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -39,10 +41,11 @@ pub enum EventType {
     RefundIssued,
     OrderShipped,
     OrderDelivered,
+    ProductUpdated,
 }
 
 impl EventType {
-    pub const ALL: [Self; 11] = [
+    pub const ALL: [Self; 12] = [
         Self::OrderCreated,
         Self::StockReserved,
         Self::StockFailed,
@@ -54,6 +57,7 @@ impl EventType {
         Self::RefundIssued,
         Self::OrderShipped,
         Self::OrderDelivered,
+        Self::ProductUpdated,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -69,6 +73,7 @@ impl EventType {
             Self::RefundIssued => "RefundIssued",
             Self::OrderShipped => "OrderShipped",
             Self::OrderDelivered => "OrderDelivered",
+            Self::ProductUpdated => "ProductUpdated",
         }
     }
 }
@@ -88,7 +93,14 @@ pub struct DomainEvent {
     pub event_type: EventType,
     pub version: u32,
     pub occurred_at: DateTime<Utc>,
-    pub order_id: OrderId,
+    /// The order an order event is about; absent from product events. Left out of the JSON
+    /// when absent, so order events read exactly as before product events existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_id: Option<OrderId>,
+    /// The product a product event (`ProductUpdated`) is about; absent from order events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sku: Option<Sku>,
+    /// The customer who placed the order; for a product event, the admin who changed it.
     pub user_id: String,
     /// Ties the event to the request that created the order, its saga and its log lines
     /// (`shared::correlation`).
@@ -112,9 +124,32 @@ impl DomainEvent {
             event_type,
             version: ENVELOPE_VERSION,
             occurred_at,
-            order_id,
+            order_id: Some(order_id),
+            sku: None,
             user_id: user_id.into(),
             correlation_id: order_id.to_string(),
+            data,
+        }
+    }
+
+    /// A `ProductUpdated` event: the snapshot `data` of `sku` at `product_version`, changed by
+    /// `admin`; its id is `product_event_id(sku, product_version)`.
+    pub fn product_updated(
+        sku: Sku,
+        product_version: u64,
+        admin: impl Into<String>,
+        occurred_at: DateTime<Utc>,
+        data: Value,
+    ) -> Self {
+        Self {
+            event_id: product_event_id(&sku, product_version),
+            event_type: EventType::ProductUpdated,
+            version: ENVELOPE_VERSION,
+            occurred_at,
+            order_id: None,
+            correlation_id: format!("{sku}@{product_version}"),
+            sku: Some(sku),
+            user_id: admin.into(),
             data,
         }
     }
@@ -141,6 +176,21 @@ pub fn event_id(order_id: OrderId, event_type: EventType) -> Uuid {
     Uuid::from_bytes(bytes)
 }
 
+/// The id of the `ProductUpdated` event of `sku` at `product_version`: the same for every
+/// publication of that snapshot (a retried admin request republishes it). A UUIDv8 (custom
+/// layout, RFC 9562 variant) of 122 bits of SHA-256 of the pair; no time to sort by here.
+pub fn product_event_id(sku: &Sku, product_version: u64) -> Uuid {
+    let digest = Sha256::digest(format!(
+        "{sku}/{product_version}/{}",
+        EventType::ProductUpdated
+    ));
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    bytes[6] = 0x80 | (bytes[6] & 0x0f);
+    bytes[8] = 0x80 | (bytes[8] & 0x3f);
+    Uuid::from_bytes(bytes)
+}
+
 /// Where events go: the SNS topic on AWS, a list in tests.
 pub trait EventPublisher: Send + Sync {
     /// Publishes the event once more; publishing the same event twice is allowed (consumers
@@ -152,6 +202,7 @@ pub trait EventPublisher: Send + Sync {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+    use serde_json::json;
 
     fn order_at(ms: i64) -> OrderId {
         OrderId::new_at(Utc.timestamp_millis_opt(ms).single().unwrap_or_default())
@@ -210,6 +261,51 @@ mod tests {
             json["eventId"],
             event_id(order, EventType::OrderShipped).to_string()
         );
+        assert!(json.get("sku").is_none());
+        let back: DomainEvent = serde_json::from_value(json).unwrap_or_else(|_| event.clone());
+        assert_eq!(back, event);
+    }
+
+    #[test]
+    fn an_order_event_serialises_its_fields_in_the_old_order() {
+        let order = order_at(1_700_000_000_000);
+        let at = Utc.timestamp_millis_opt(0).single().unwrap_or_default();
+        let event = DomainEvent::for_order(EventType::OrderShipped, order, "alice", at, json!({}));
+        let text = serde_json::to_string(&event).unwrap_or_default();
+        let keys: Vec<&str> = [
+            "eventId",
+            "type",
+            "version",
+            "occurredAt",
+            "orderId",
+            "userId",
+            "correlationId",
+            "data",
+        ]
+        .into_iter()
+        .filter(|k| text.contains(&format!("\"{k}\"")))
+        .collect();
+        assert_eq!(keys.len(), 8);
+        let positions: Vec<usize> = keys
+            .iter()
+            .filter_map(|k| text.find(&format!("\"{k}\"")))
+            .collect();
+        assert!(positions.windows(2).all(|w| w[0] < w[1]), "{text}");
+    }
+
+    #[test]
+    fn a_product_event_is_keyed_by_sku_and_version() {
+        let sku = Sku::try_from("MUG").unwrap_or_else(|_| unreachable!());
+        let at = Utc.timestamp_millis_opt(0).single().unwrap_or_default();
+        let event = DomainEvent::product_updated(sku.clone(), 3, "admin", at, json!({}));
+        let json = serde_json::to_value(&event).unwrap_or_default();
+        assert_eq!(json["type"], "ProductUpdated");
+        assert_eq!(json["sku"], "MUG");
+        assert!(json.get("orderId").is_none());
+        assert_eq!(json["eventId"], product_event_id(&sku, 3).to_string());
+        assert_eq!(product_event_id(&sku, 3), product_event_id(&sku, 3));
+        assert_ne!(product_event_id(&sku, 3), product_event_id(&sku, 4));
+        assert_eq!(product_event_id(&sku, 3).get_version_num(), 8);
         let back: DomainEvent = serde_json::from_value(json).unwrap_or_else(|_| event.clone());
         assert_eq!(back, event);
     }

@@ -17,6 +17,11 @@ pub struct Product {
     pub available: i64,
     /// Units held by reservations of orders in flight.
     pub reserved: i64,
+    /// Counts the admin changes (name, price, stock), each in the same write as the change;
+    /// reservations do not move it. `ProductUpdated` carries it, so the order side's view
+    /// can tell a newer snapshot from an older one.
+    #[serde(default)]
+    pub version: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

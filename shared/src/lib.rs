@@ -25,6 +25,7 @@ pub mod notification;
 pub mod order;
 pub mod page;
 pub mod ports;
+pub mod product_view;
 pub mod profile;
 pub mod promotion;
 pub mod saga;

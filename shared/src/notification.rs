@@ -158,7 +158,7 @@ impl From<NotifyError> for StepError {
 
 /// The text of the notification of `event`, the same on every channel.
 pub fn render(event: &DomainEvent) -> Result<String, NotifyError> {
-    let order = event.order_id;
+    let order = order_of(event)?;
     Ok(match event.event_type {
         EventType::OrderCompleted => {
             let total: Money = field(event, "total")?;
@@ -204,6 +204,16 @@ pub fn subject(notification: &Notification) -> String {
         _ => "has news",
     };
     format!("Your order {} {what}", notification.order_id)
+}
+
+/// The order a buyer-facing event is about; one without is malformed.
+fn order_of(event: &DomainEvent) -> Result<OrderId, NotifyError> {
+    event.order_id.ok_or_else(|| {
+        NotifyError::Malformed(format!(
+            "{} {} has no orderId",
+            event.event_type, event.event_id
+        ))
+    })
 }
 
 fn field<T: serde::de::DeserializeOwned>(
@@ -276,6 +286,7 @@ pub async fn deliver(
         )));
     }
     let text = render(event)?;
+    let order_id = order_of(event)?;
     let profile = profiles.profile(&event.user_id).await?;
     let sent_at = clock.now();
     let mut sent = Vec::new();
@@ -285,7 +296,7 @@ pub async fn deliver(
             notification_id: notification_id(event.event_id, channel),
             event_id: event.event_id,
             event_type: event.event_type,
-            order_id: event.order_id,
+            order_id,
             user_id: event.user_id.clone(),
             channel,
             address,
@@ -371,7 +382,7 @@ async fn handle_record(
     clock: &dyn Clock,
 ) -> Result<(), lambda_runtime::Diagnostic> {
     let event = parse_message(record).map_err(StepError::from)?;
-    let order_id = event.order_id.to_string();
+    let order_id = event.order_id.map(|o| o.to_string()).unwrap_or_default();
     // The record's log lines name its order and the correlation id the event carries.
     let span = tracing::info_span!("order", order_id, correlation_id = %event.correlation_id);
     handle_event(&event, profiles, notifier, faults, clock)
@@ -386,7 +397,7 @@ async fn handle_event(
     faults: &impl FaultPlan,
     clock: &dyn Clock,
 ) -> Result<(), lambda_runtime::Diagnostic> {
-    let order_id = event.order_id.to_string();
+    let order_id = event.order_id.map(|o| o.to_string()).unwrap_or_default();
     let step = async {
         Box::pin(deliver(event, profiles, notifier, clock))
             .await

@@ -1,7 +1,7 @@
 //! Orders: identity, lines priced from the catalog, status and the rules for changing it.
 
-use crate::inventory::Product;
 use crate::money::{Currency, Money};
+use crate::product_view::ListedProduct;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -454,10 +454,10 @@ impl OrderRequest {
     }
 }
 
-/// Prices every line from the catalog: the client never sets a price.
+/// Prices every line from the order side's product view: the client never sets a price.
 pub fn price_lines(
     request: &OrderRequest,
-    catalog: &[Product],
+    catalog: &[ListedProduct],
 ) -> Result<(Vec<OrderLine>, Money), Vec<FieldError>> {
     let mut errors = Vec::new();
     let mut lines = Vec::with_capacity(request.items.len());
@@ -529,13 +529,13 @@ mod tests {
         Money::new(amount, Currency::try_from("EUR").unwrap())
     }
 
-    fn product(sku: &str, price: Money) -> Product {
-        Product {
+    fn product(sku: &str, price: Money) -> ListedProduct {
+        ListedProduct {
             sku: Sku::try_from(sku).unwrap(),
             name: format!("{sku} name"),
             price,
-            available: 10,
-            reserved: 0,
+            product_version: 1,
+            updated_at: DateTime::UNIX_EPOCH,
         }
     }
 

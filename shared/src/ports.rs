@@ -10,12 +10,14 @@ use crate::money::{Currency, Money};
 use crate::notification::Notification;
 use crate::order::{Fulfilment, Order, OrderId, OrderStatus, Sku};
 use crate::page::{Page, PageRequest};
+use crate::product_view::ListedProduct;
 use crate::profile::Profile;
 use crate::promotion::Promotion;
 use chrono::{DateTime, Utc};
 use std::future::Future;
 
-/// Prices and names of products, read when an order is placed.
+/// The inventory's catalog, as catalog-api shows it. Orders are priced from `PriceList` (the
+/// order side's product view) instead.
 pub trait Catalog: Send + Sync {
     /// The products among `skus` that exist; unknown SKUs are simply absent.
     fn products(
@@ -29,6 +31,32 @@ pub trait Catalog: Send + Sync {
         &self,
         page: &PageRequest,
     ) -> impl Future<Output = Result<Page<Product>, StoreError>> + Send;
+}
+
+/// The names and prices new orders are priced from: the order side's product view
+/// (`product_view`), kept current from `ProductUpdated` events.
+pub trait PriceList: Send + Sync {
+    /// The products among `skus` the order side knows; unknown SKUs are simply absent.
+    fn products(
+        &self,
+        skus: &[Sku],
+    ) -> impl Future<Output = Result<Vec<ListedProduct>, StoreError>> + Send;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ViewWrite {
+    Applied,
+    /// The view held this version of the product or a newer one; nothing was written.
+    Stale,
+}
+
+pub trait ProductViewStore: PriceList {
+    /// Writes the entry if the view has none for its SKU or an older `product_version`, in
+    /// one conditional write: applying a snapshot twice, or after a newer one, is `Stale`.
+    fn apply(
+        &self,
+        product: &ListedProduct,
+    ) -> impl Future<Output = Result<ViewWrite, StoreError>> + Send;
 }
 
 /// Remembers which order an `Idempotency-Key` produced, and for which request.
@@ -216,6 +244,8 @@ pub trait InventoryStore: Catalog {
         sku: &Sku,
         name: &str,
         price: &Money,
+        by: &ChangedBy,
+        now: DateTime<Utc>,
     ) -> impl Future<Output = Result<(Upsert, Product), StoreError>> + Send;
 
     /// Adds `delta` (negative takes away) to `available`, never below zero; `reserved` is not
@@ -227,6 +257,8 @@ pub trait InventoryStore: Catalog {
         sku: &Sku,
         delta: i64,
         idempotency: Option<&StockKey>,
+        by: &ChangedBy,
+        now: DateTime<Utc>,
     ) -> impl Future<Output = Result<StockOutcome, StockError>> + Send;
 
     /// The record an `Idempotency-Key` of a stock change left, if any.

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
-use shared::adapters::memory::{MemoryEvents, MemoryInventory, MemoryOrders, MemorySaga};
+use shared::adapters::memory::{MemoryEvents, MemoryOrders, MemoryProductView, MemorySaga};
 use shared::api::cart::CartApi;
 use shared::api::promotions::put_promotion;
 use shared::api::{ApiError, OrdersApi};
@@ -11,9 +11,9 @@ use shared::clock::FixedClock;
 use shared::inventory::Product;
 use shared::money::{Currency, Money};
 use shared::order::{OrderStatus, Sku};
-use shared::ports::{CartStore, InventoryStore, OrderStore};
+use shared::ports::{CartStore, OrderStore};
 
-type Api = CartApi<MemoryInventory, MemoryOrders, MemorySaga, MemoryEvents>;
+type Api = CartApi<MemoryProductView, MemoryOrders, MemorySaga, MemoryEvents>;
 
 fn eur(amount: i64) -> Money {
     Money::new(amount, Currency::try_from("EUR").unwrap())
@@ -26,7 +26,7 @@ fn t0() -> DateTime<Utc> {
 }
 
 async fn api() -> Api {
-    let catalog = MemoryInventory::default();
+    let catalog = MemoryProductView::default();
     for i in 0..=MAX_CART_LINES {
         catalog
             .put_product(&Product {
@@ -35,6 +35,7 @@ async fn api() -> Api {
                 price: eur(1000),
                 available: 100,
                 reserved: 0,
+                version: 1,
             })
             .await
             .unwrap();

@@ -4,7 +4,7 @@
 use chrono::Utc;
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
-use shared::adapters::memory::MemoryInventory;
+use shared::adapters::memory::{MemoryEvents, MemoryInventory};
 use shared::api::billing::REPLAYED_HEADER;
 use shared::api::catalog::CatalogApi;
 use shared::inventory::{Product, ReservationLine};
@@ -20,7 +20,7 @@ fn eur(amount: i64) -> Money {
     Money::new(amount, Currency::try_from("EUR").unwrap())
 }
 
-async fn api(products: &[(&str, i64, i64)]) -> CatalogApi<MemoryInventory> {
+async fn api(products: &[(&str, i64, i64)]) -> CatalogApi<MemoryInventory, MemoryEvents> {
     let inventory = MemoryInventory::default();
     for &(s, price, available) in products {
         inventory
@@ -30,11 +30,15 @@ async fn api(products: &[(&str, i64, i64)]) -> CatalogApi<MemoryInventory> {
                 price: eur(price),
                 available,
                 reserved: 0,
+                version: 1,
             })
             .await
             .unwrap();
     }
-    CatalogApi { inventory }
+    CatalogApi {
+        inventory,
+        events: MemoryEvents::default(),
+    }
 }
 
 /// Who calls: nobody (no authorizer), a customer, or an admin by scope or by group.
@@ -111,7 +115,7 @@ fn answer(response: Response<Body>) -> (u16, Value) {
 }
 
 async fn call(
-    api: &CatalogApi<MemoryInventory>,
+    api: &CatalogApi<MemoryInventory, MemoryEvents>,
     caller: Caller,
     route: &str,
     path: &str,
@@ -279,7 +283,13 @@ async fn an_admin_creates_then_renames_and_reprices_without_touching_stock() {
     assert_eq!((lamp.available, lamp.reserved), (0, 0));
 
     api.inventory
-        .adjust_stock(&sku("LAMP"), 4, None)
+        .adjust_stock(
+            &sku("LAMP"),
+            4,
+            None,
+            &shared::audit::ChangedBy::admin("admin-1", None),
+            chrono::Utc::now(),
+        )
         .await
         .unwrap();
     let (status, updated) = put(
@@ -555,7 +565,7 @@ async fn an_unknown_route_is_a_404_problem() {
 /// `POST /products/{sku}/stock` with `{"delta": delta}` and an optional `Idempotency-Key`:
 /// the status, the body and whether the answer says it was a replay.
 async fn restock(
-    api: &CatalogApi<MemoryInventory>,
+    api: &CatalogApi<MemoryInventory, MemoryEvents>,
     caller: Caller,
     product: &str,
     delta: i64,
@@ -586,7 +596,7 @@ async fn restock(
     (status, body, replayed)
 }
 
-fn available(api: &CatalogApi<MemoryInventory>, s: &str) -> i64 {
+fn available(api: &CatalogApi<MemoryInventory, MemoryEvents>, s: &str) -> i64 {
     api.inventory.product(&sku(s)).unwrap().available
 }
 
@@ -724,8 +734,15 @@ async fn concurrent_stock_changes_with_one_key_apply_once() {
         .map(|_| {
             let api = api.clone();
             tokio::spawn(async move {
-                api.adjust_stock("root", Some("same"), "A", br#"{"delta":7}"#, Utc::now())
-                    .await
+                api.adjust_stock(
+                    "root",
+                    Some("same"),
+                    "A",
+                    br#"{"delta":7}"#,
+                    Utc::now(),
+                    None,
+                )
+                .await
             })
         })
         .collect();
@@ -759,4 +776,97 @@ async fn the_sample_restock_event_is_idempotent() {
     assert_eq!(again.headers().get(REPLAYED_HEADER).unwrap(), "true");
     assert_eq!(answer(again), (200, first));
     assert_eq!(available(&api, "SKU-MUG"), 35);
+}
+
+/// The `(productVersion, price, available)` of each ProductUpdated published so far.
+fn announced(api: &CatalogApi<MemoryInventory, MemoryEvents>) -> Vec<(u64, i64, i64)> {
+    api.events
+        .published()
+        .iter()
+        .map(|e| {
+            assert_eq!(e.event_type, shared::events::EventType::ProductUpdated);
+            assert_eq!(e.order_id, None);
+            let version = e.data["productVersion"].as_u64().unwrap();
+            assert_eq!(
+                e.event_id,
+                shared::events::product_event_id(e.sku.as_ref().unwrap(), version)
+            );
+            (
+                version,
+                e.data["price"]["amount"].as_i64().unwrap(),
+                e.data["available"].as_i64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn every_admin_change_is_announced_with_the_products_new_version() {
+    let api = api(&[]).await;
+    let put =
+        |amount: i64| Some(json!({"name": "Lamp", "price": {"amount": amount, "currency": "EUR"}}));
+    let route = "PUT /products/{sku}";
+    let (status, _) = call(
+        &api,
+        Caller::AdminScope,
+        route,
+        "/products/L",
+        "",
+        put(2500),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let (status, _, _) = restock(&api, Caller::AdminScope, "L", 3, None).await;
+    assert_eq!(status, 200);
+    let (status, _) = call(
+        &api,
+        Caller::AdminScope,
+        route,
+        "/products/L",
+        "",
+        put(2700),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(announced(&api), [(1, 2500, 0), (2, 2500, 3), (3, 2700, 3)]);
+    // A refused change is not announced.
+    let (status, _, _) = restock(&api, Caller::AdminScope, "L", -10, None).await;
+    assert_eq!(status, 409);
+    assert_eq!(announced(&api).len(), 3);
+    let admin = api.events.published()[0].user_id.clone();
+    assert!(!admin.is_empty());
+}
+
+#[tokio::test]
+async fn a_change_that_could_not_be_announced_is_a_503_and_its_retry_announces_it() {
+    let api = api(&[]).await;
+    let put = Some(json!({"name": "Lamp", "price": {"amount": 2500, "currency": "EUR"}}));
+    let route = "PUT /products/{sku}";
+    api.events.fail_next(1);
+    let (status, problem) = call(
+        &api,
+        Caller::AdminScope,
+        route,
+        "/products/L",
+        "",
+        put.clone(),
+    )
+    .await;
+    assert_eq!(status, 503, "{problem}");
+    assert!(announced(&api).is_empty());
+    let (status, _) = call(&api, Caller::AdminScope, route, "/products/L", "", put).await;
+    assert_eq!(status, 200, "the product was written before the failure");
+    assert_eq!(announced(&api), [(2, 2500, 0)]);
+
+    // A keyed stock change: its retry is a replay and announces the current snapshot again.
+    api.events.fail_next(1);
+    let (status, _, _) = restock(&api, Caller::AdminScope, "L", 4, Some("k-1")).await;
+    assert_eq!(status, 503);
+    let (status, _, replayed) = restock(&api, Caller::AdminScope, "L", 4, Some("k-1")).await;
+    assert_eq!((status, replayed), (200, true));
+    assert_eq!(available(&api, "L"), 4, "applied once");
+    assert_eq!(announced(&api), [(2, 2500, 0), (3, 2500, 4)]);
+    let (status, _, replayed) = restock(&api, Caller::AdminScope, "L", 4, Some("k-1")).await;
+    assert_eq!((status, replayed), (200, true));
+    assert_eq!(announced(&api), [(2, 2500, 0), (3, 2500, 4), (3, 2500, 4)]);
 }

@@ -116,6 +116,7 @@ async fn stock_and_account(world: &World, user: &str) {
             price: Money::new(1299, eur()),
             available: 10,
             reserved: 0,
+            version: 1,
         })
         .await
         .unwrap();
@@ -277,7 +278,7 @@ async fn an_expired_reservation_is_refunded_released_and_cancelled_exactly_once(
         .events
         .published()
         .iter()
-        .filter(|e| e.order_id == order.order_id)
+        .filter(|e| e.order_id == Some(order.order_id))
         .map(|e| (e.event_type, e.data["reason"].clone()))
         .collect();
     assert_eq!(

@@ -378,7 +378,7 @@ async fn only_admins_ship_and_deliver() {
         .map(|e| {
             (
                 e.event_type.to_string(),
-                e.order_id.to_string(),
+                e.order_id.map(|o| o.to_string()).unwrap_or_default(),
                 e.user_id.clone(),
             )
         })

@@ -145,13 +145,13 @@ async fn channels_follow_the_profile_and_the_inbox_is_always_there() {
             notification_id(event.event_id, n.channel)
         );
         assert_eq!(n.event_type, EventType::OrderCompleted);
-        assert_eq!(n.order_id, event.order_id);
+        assert_eq!(Some(n.order_id), event.order_id);
         assert_eq!(n.sent_at, t0());
         assert_eq!(
             n.text,
             format!(
                 "Your order {} is confirmed. We charged 25.00 EUR.",
-                event.order_id
+                event.order_id.unwrap()
             )
         );
     }

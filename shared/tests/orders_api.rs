@@ -2,20 +2,19 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
-use shared::adapters::memory::{MemoryEvents, MemoryInventory, MemoryOrders, MemorySaga};
+use shared::adapters::memory::{MemoryEvents, MemoryOrders, MemoryProductView, MemorySaga};
 use shared::api::{ApiError, MAX_BODY_BYTES, OrdersApi, get_order};
 use shared::clock::FixedClock;
 use shared::events::EventType;
 use shared::inventory::Product;
 use shared::money::{Currency, Money};
 use shared::order::{OrderStatus, Sku};
-use shared::ports::InventoryStore;
 use shared::saga::SagaInput;
 
-type Api = OrdersApi<MemoryInventory, MemoryOrders, MemorySaga, MemoryEvents>;
+type Api = OrdersApi<MemoryProductView, MemoryOrders, MemorySaga, MemoryEvents>;
 
 async fn api() -> Api {
-    let catalog = MemoryInventory::default();
+    let catalog = MemoryProductView::default();
     for (sku, price) in [("TSHIRT", 1999), ("MUG", 1299)] {
         catalog
             .put_product(&Product {
@@ -24,6 +23,7 @@ async fn api() -> Api {
                 price: Money::new(price, Currency::try_from("EUR").unwrap()),
                 available: 10,
                 reserved: 0,
+                version: 1,
             })
             .await
             .unwrap();
@@ -176,7 +176,7 @@ async fn an_order_is_announced_before_its_saga_starts_and_a_lost_announcement_is
     assert_eq!(created.event_type, EventType::OrderCreated);
     assert_eq!(
         (created.order_id, created.user_id.as_str()),
-        (retried.order_id, "alice")
+        (Some(retried.order_id), "alice")
     );
     assert_eq!(
         created.data,

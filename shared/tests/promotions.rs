@@ -3,18 +3,18 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
-use shared::adapters::memory::{MemoryEvents, MemoryInventory, MemoryOrders, MemorySaga};
+use shared::adapters::memory::{MemoryEvents, MemoryOrders, MemoryProductView, MemorySaga};
 use shared::api::promotions::put_promotion;
 use shared::api::{ApiError, OrdersApi};
 use shared::clock::FixedClock;
 use shared::inventory::Product;
 use shared::money::{Currency, Money};
 use shared::order::Sku;
-use shared::ports::{InventoryStore, OrderStore, PromotionStore, Upsert};
+use shared::ports::{OrderStore, PromotionStore, Upsert};
 use shared::saga::SagaInput;
 use std::sync::Arc;
 
-type Api = OrdersApi<MemoryInventory, MemoryOrders, MemorySaga, MemoryEvents>;
+type Api = OrdersApi<MemoryProductView, MemoryOrders, MemorySaga, MemoryEvents>;
 
 fn t0() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2026-11-22T10:00:00Z")
@@ -27,7 +27,7 @@ fn eur(amount: i64) -> Money {
 }
 
 async fn api() -> Api {
-    let catalog = MemoryInventory::default();
+    let catalog = MemoryProductView::default();
     catalog
         .put_product(&Product {
             sku: Sku::try_from("TSHIRT").unwrap(),
@@ -35,6 +35,7 @@ async fn api() -> Api {
             price: eur(2000),
             available: 100,
             reserved: 0,
+            version: 1,
         })
         .await
         .unwrap();

@@ -41,6 +41,7 @@ async fn stocked(items: &[(&str, i64)]) -> MemoryInventory {
                 price: eur(1000),
                 available: *available,
                 reserved: 0,
+                version: 1,
             })
             .await
             .unwrap();

@@ -50,7 +50,7 @@ async fn notify_events_are_batches_of_domain_events_the_consumer_takes() {
             assert_eq!(event.event_type, event_type, "{name}");
             assert_eq!(
                 event.event_id,
-                shared::events::event_id(event.order_id, event_type),
+                shared::events::event_id(event.order_id.unwrap(), event_type),
                 "{name}: the id the publisher derives"
             );
         }
@@ -74,9 +74,9 @@ async fn notify_events_are_batches_of_domain_events_the_consumer_takes() {
 
 #[tokio::test]
 async fn http_events_carry_a_caller_and_the_expected_bodies() {
-    use shared::adapters::memory::{MemoryInventory, MemoryOrders, MemorySaga};
+    use shared::adapters::memory::{MemoryOrders, MemorySaga};
     let api = OrdersApi {
-        catalog: MemoryInventory::default(),
+        catalog: shared::adapters::memory::MemoryProductView::default(),
         orders: MemoryOrders::default(),
         saga: MemorySaga::default(),
         events: shared::adapters::memory::MemoryEvents::default(),
@@ -107,6 +107,38 @@ async fn http_events_carry_a_caller_and_the_expected_bodies() {
             assert_eq!(err.status().as_u16(), expected, "{name}: {err:?}");
         }
     }
+}
+
+/// The sync-product event is a ProductQueue batch: a newer snapshot and then an older one of
+/// the same product. Both records succeed; the view keeps the newer one.
+#[tokio::test]
+async fn the_sync_product_event_applies_its_newest_snapshot() {
+    use aws_lambda_events::event::sqs::SqsEvent;
+    use shared::adapters::memory::MemoryProductView;
+    use shared::ports::PriceList;
+    let batch: SqsEvent = serde_json::from_value(json("sync-product.json")).unwrap();
+    assert_eq!(batch.records.len(), 2);
+    for record in &batch.records {
+        let event = shared::notification::parse_message(record).unwrap();
+        let version = event.data["productVersion"].as_u64().unwrap();
+        assert_eq!(
+            event.event_id,
+            shared::events::product_event_id(event.sku.as_ref().unwrap(), version),
+            "the id the publisher derives"
+        );
+    }
+    let view = MemoryProductView::default();
+    let response =
+        shared::product_view::handle_batch(batch, &view, &shared::clock::SystemClock).await;
+    assert!(response.batch_item_failures.is_empty());
+    let sku = shared::order::Sku::try_from("SKU-MUG").unwrap();
+    let held = view.products(&[sku]).await.unwrap();
+    assert_eq!(
+        held.iter()
+            .map(|p| (p.price.amount, p.product_version))
+            .collect::<Vec<_>>(),
+        [(1399, 3)]
+    );
 }
 
 /// Every function has at least one sample event in `events/`, named after it.
@@ -141,7 +173,7 @@ async fn api_events_are_answered_without_a_server_error() {
     use shared::api::profiles::ProfilesApi;
     use shared::api::promotions::PromotionsApi;
     let orders_api = || OrdersApi {
-        catalog: MemoryInventory::default(),
+        catalog: shared::adapters::memory::MemoryProductView::default(),
         orders: MemoryOrders::default(),
         saga: MemorySaga::default(),
         events: shared::adapters::memory::MemoryEvents::default(),
@@ -168,6 +200,7 @@ async fn api_events_are_answered_without_a_server_error() {
     ] {
         let api = CatalogApi {
             inventory: MemoryInventory::default(),
+            events: shared::adapters::memory::MemoryEvents::default(),
         };
         answered.push((name, api.handle(&request(name)).await.status()));
     }

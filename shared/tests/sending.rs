@@ -97,7 +97,7 @@ fn sms(event: &DomainEvent, phone: &str) -> Notification {
         notification_id: notification_id(event.event_id, Channel::Sms),
         event_id: event.event_id,
         event_type: event.event_type,
-        order_id: event.order_id,
+        order_id: event.order_id.expect("an order event"),
         user_id: event.user_id.clone(),
         channel: Channel::Sms,
         address: phone.to_owned(),

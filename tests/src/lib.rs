@@ -5,6 +5,7 @@ use aws_sdk_dynamodb::Client as DynamoClient;
 use serde_json::Value;
 use shared::adapters::dynamodb::{
     DynamoBilling, DynamoFaults, DynamoInventory, DynamoNotifications, DynamoOrders,
+    DynamoProductView,
 };
 use shared::billing::Account;
 pub use shared::faults::Fault;
@@ -13,7 +14,10 @@ pub mod invariants;
 use shared::inventory::Product;
 use shared::money::{Currency, Money};
 use shared::order::{OrderId, Sku};
-use shared::ports::{BillingStore, Catalog, InventoryStore, NotificationStore};
+use shared::ports::{
+    BillingStore, Catalog, InventoryStore, NotificationStore, PriceList, ProductViewStore,
+};
+use shared::product_view::ListedProduct;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -24,6 +28,8 @@ pub struct Stack {
     pub inventory: DynamoInventory,
     pub billing: DynamoBilling,
     pub orders: DynamoOrders,
+    /// The order side's product view (in the orders table), which prices new orders.
+    pub product_view: DynamoProductView,
     pub notifications: DynamoNotifications,
     /// Fault plans the saga's steps follow (shared/src/faults.rs), scoped by user.
     pub faults: DynamoFaults,
@@ -65,6 +71,7 @@ impl Stack {
             inventory: DynamoInventory::new(dynamodb.clone(), env("INVENTORY_TABLE")),
             billing: DynamoBilling::new(dynamodb.clone(), env("BILLING_TABLE")),
             orders: DynamoOrders::new(dynamodb.clone(), env("ORDERS_TABLE")),
+            product_view: DynamoProductView::new(dynamodb.clone(), env("ORDERS_TABLE")),
             notifications: DynamoNotifications::new(dynamodb.clone(), env("NOTIFICATIONS_TABLE")),
             faults: DynamoFaults::new(dynamodb.clone(), env("FAULTS_TABLE")),
             dynamodb,
@@ -110,20 +117,70 @@ impl Stack {
         }
     }
 
-    /// A fresh product with `stock` units available at `price` EUR cents.
+    /// A fresh product with `stock` units available at `price` EUR cents, seeded straight
+    /// into the inventory with its entry in the order side's product view (a backfill, as a
+    /// migration would write it), so orders for it are priced at once. `tests/product_view.rs`
+    /// covers the event path that keeps the view current.
     pub async fn product(&self, stock: i64, price: i64) -> Sku {
         let sku = Sku::try_from(format!("SKU-{}", uuid::Uuid::new_v4().simple())).expect("sku");
+        let product = Product {
+            sku: sku.clone(),
+            name: format!("Test product {sku}"),
+            price: Money::new(price, eur()),
+            available: stock,
+            reserved: 0,
+            version: 1,
+        };
         self.inventory
-            .put_product(&Product {
-                sku: sku.clone(),
-                name: format!("Test product {sku}"),
-                price: Money::new(price, eur()),
-                available: stock,
-                reserved: 0,
-            })
+            .put_product(&product)
             .await
             .expect("put product");
+        self.product_view
+            .apply(&ListedProduct::of(&product, chrono::Utc::now()))
+            .await
+            .expect("put the product's view entry");
         sku
+    }
+
+    /// The order side's view of `sku`, if it has one.
+    pub async fn view_of(&self, sku: &Sku) -> Option<ListedProduct> {
+        self.product_view
+            .products(std::slice::from_ref(sku))
+            .await
+            .expect("read the product view")
+            .into_iter()
+            .next()
+    }
+
+    /// Waits (up to 30 s) until the product view holds `sku` at `version` or newer: after an
+    /// admin change through the API, the view catches up through ProductUpdated and
+    /// sync-product.
+    pub async fn wait_for_view(&self, sku: &Sku, version: u64) -> ListedProduct {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let entry = self.view_of(sku).await;
+            if let Some(entry) = entry.as_ref().filter(|e| e.product_version >= version) {
+                return entry.clone();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the product view did not reach {sku} version {version} within 30 s: {entry:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Waits until the product view has caught up with the product as the inventory holds it
+    /// now (its version), for a test that changed it through the admin API and orders next.
+    pub async fn wait_for_view_of_inventory(&self, sku: &Sku) -> ListedProduct {
+        let version = self
+            .inventory
+            .stock(sku)
+            .await
+            .expect("read the product")
+            .expect("the product exists")
+            .version;
+        self.wait_for_view(sku, version).await
     }
 
     /// (available, reserved) of a product.

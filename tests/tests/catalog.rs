@@ -140,7 +140,10 @@ async fn an_admin_creates_renames_and_restocks_a_product() {
     assert_eq!(product["name"], "Desk lamp");
     assert_eq!(product["price"]["amount"], 2700);
 
-    // The created product is in the catalog index too: an order can be placed for it.
+    // The created product reaches the order side's view (ProductUpdated, sync-product) at its
+    // latest version: an order can then be placed for it, at the new price.
+    let view = stack.wait_for_view(&typed, 3).await;
+    assert_eq!((view.name.as_str(), view.price.amount), ("Desk lamp", 2700));
     let buyer = stack.user(Some(10_000)).await;
     let (status, accepted) = stack
         .post_order(

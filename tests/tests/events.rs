@@ -10,7 +10,7 @@ use e2e::{Stack, User, eur};
 use futures::FutureExt;
 use jsonschema::{Retrieve, Uri, Validator};
 use serde_json::{Value, json};
-use shared::events::{DomainEvent, EventType, event_id};
+use shared::events::{DomainEvent, EventType, event_id, product_event_id};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
@@ -132,10 +132,27 @@ fn valid_data(event_type: EventType) -> Value {
         }}),
         EventType::OrderCancelled => json!({ "total": money(0), "reason": "PAYMENT_DECLINED" }),
         EventType::OrderShipped | EventType::OrderDelivered => json!({}),
+        EventType::ProductUpdated => json!(shared::product_view::ProductSnapshot {
+            name: "Mug".into(),
+            price: shared::money::Money::new(1299, eur()),
+            available: 7,
+            product_version: 3,
+        }),
     }
 }
 
 fn valid_event(event_type: EventType) -> Value {
+    if event_type == EventType::ProductUpdated {
+        let sku = shared::order::Sku::try_from("SKU-MUG").expect("sku");
+        let event = DomainEvent::product_updated(
+            sku,
+            3,
+            "admin",
+            chrono::Utc::now(),
+            valid_data(event_type),
+        );
+        return serde_json::to_value(event).expect("event");
+    }
     let event = DomainEvent::for_order(
         event_type,
         order_id(),
@@ -249,7 +266,7 @@ fn remove(event: &mut Value, pointer: &str, key: &str) {
 fn broken_events_are_rejected() {
     let schemas = Schemas::load();
     type Breakage = fn(&mut Value);
-    let cases: [(EventType, &str, Breakage); 24] = [
+    let cases: [(EventType, &str, Breakage); 29] = [
         (EventType::OrderCreated, "no eventId", |e| {
             remove(e, "", "eventId")
         }),
@@ -328,6 +345,23 @@ fn broken_events_are_rejected() {
             "a slot without its end",
             |e| remove(e, "/data/slot", "to"),
         ),
+        (EventType::OrderCreated, "a sku beside its orderId", |e| {
+            e["sku"] = json!("SKU-MUG")
+        }),
+        (EventType::ProductUpdated, "no sku", |e| {
+            remove(e, "", "sku")
+        }),
+        (
+            EventType::ProductUpdated,
+            "an orderId beside its sku",
+            |e| e["orderId"] = json!(order_id()),
+        ),
+        (EventType::ProductUpdated, "productVersion 0", |e| {
+            e["data"]["productVersion"] = json!(0)
+        }),
+        (EventType::ProductUpdated, "a negative stock", |e| {
+            e["data"]["available"] = json!(-1)
+        }),
     ];
     for (event_type, what, breakage) in cases {
         let mut event = valid_event(event_type);
@@ -671,6 +705,82 @@ async fn cancelled_after_completion(stack: &Stack) -> Expected {
     }
 }
 
+/// A product an admin created and restocked through catalog-api: its ProductUpdated snapshots
+/// (versions 1 and 2) must arrive, keyed by `sku`, with the admin as `userId`.
+struct ProductExpected {
+    admin: User,
+    sku: shared::order::Sku,
+    snapshots: Vec<Value>,
+}
+
+async fn product_changed(stack: &Stack) -> ProductExpected {
+    let admin = stack.admin();
+    let sku = shared::order::Sku::try_from(format!("SKU-EVT-{}", uuid::Uuid::new_v4().simple()))
+        .expect("sku");
+    let price = json!({"amount": 2_200, "currency": "EUR"});
+    let (status, created) = stack
+        .send_json(
+            &admin,
+            "PUT",
+            &format!("/products/{sku}"),
+            &json!({"name": "Event lamp", "price": price}),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let (status, stock) = stack
+        .send_json(
+            &admin,
+            "POST",
+            &format!("/products/{sku}/stock"),
+            &json!({"delta": 4}),
+        )
+        .await;
+    assert_eq!(status, 200, "{stock}");
+    let snapshot = |available: i64, version: u64| json!({"name": "Event lamp", "price": price, "available": available, "productVersion": version});
+    ProductExpected {
+        snapshots: vec![snapshot(0, 1), snapshot(4, 2)],
+        admin,
+        sku,
+    }
+}
+
+/// What is wrong with (or still missing from) the product's ProductUpdated events.
+fn product_problems(product: &ProductExpected, messages: &[Received]) -> Vec<String> {
+    let events: Vec<Value> = messages
+        .iter()
+        .filter_map(|m| serde_json::from_str::<Value>(&m.body).ok())
+        .filter(|e| e["type"] == "ProductUpdated" && e["sku"] == product.sku.as_str())
+        .collect();
+    let mut problems = Vec::new();
+    for want in &product.snapshots {
+        let version = want["productVersion"].as_u64().unwrap_or_default();
+        let copies: Vec<&Value> = events
+            .iter()
+            .filter(|e| e["data"]["productVersion"] == version)
+            .collect();
+        if copies.is_empty() {
+            problems.push(format!(
+                "ProductUpdated of {} version {version}",
+                product.sku
+            ));
+        }
+        for event in copies {
+            let id = product_event_id(&product.sku, version).to_string();
+            if event["eventId"] != id.as_str()
+                || event["userId"] != product.admin.id.as_str()
+                || event["data"] != *want
+                || event.get("orderId").is_some()
+            {
+                problems.push(format!(
+                    "ProductUpdated of {} version {version}: expected eventId {id}, userId {}, data {want}, no orderId: {event}",
+                    product.sku, product.admin.id
+                ));
+            }
+        }
+    }
+    problems
+}
+
 /// The events received so far, by (orderId, type).
 fn seen(messages: &[Received]) -> HashMap<(String, String), Vec<Value>> {
     let mut seen: HashMap<(String, String), Vec<Value>> = HashMap::new();
@@ -843,18 +953,21 @@ async fn every_published_event_matches_the_schema_of_its_type() {
 
     // Drive the orders and collect their events; the queue goes away whatever happens.
     let run = AssertUnwindSafe(async {
-        let (a, b, c, d) = tokio::join!(
+        let (a, b, c, d, product) = tokio::join!(
             shipped_and_delivered(&stack),
             out_of_stock(&stack),
             payment_declined(&stack),
             cancelled_after_completion(&stack),
+            product_changed(&stack),
         );
         let expected = vec![a, b, c, d];
         let mut messages = Vec::new();
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             messages.extend(tap.receive(&stack).await);
-            if missing(&expected, &messages).is_empty() || Instant::now() >= deadline {
+            let complete = missing(&expected, &messages).is_empty()
+                && product_problems(&product, &messages).is_empty();
+            if complete || Instant::now() >= deadline {
                 break;
             }
         }
@@ -865,12 +978,13 @@ async fn every_published_event_matches_the_schema_of_its_type() {
             quiet = if batch.is_empty() { quiet + 1 } else { 0 };
             messages.extend(batch);
         }
-        (expected, messages)
+        (expected, product, messages)
     })
     .catch_unwind()
     .await;
     tap.close(&stack).await;
-    let (expected, messages) = run.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+    let (expected, product, messages) =
+        run.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
 
     let mut counts: BTreeMap<String, usize> = EventType::ALL
         .iter()
@@ -901,6 +1015,12 @@ async fn every_published_event_matches_the_schema_of_its_type() {
         missing.is_empty(),
         "not published within 60 s: {}",
         missing.join("; ")
+    );
+    let product_problems = product_problems(&product, &messages);
+    assert!(
+        product_problems.is_empty(),
+        "the product's events: {}",
+        product_problems.join("; ")
     );
     let problems = problems(&schemas, &expected, &messages);
     assert!(

@@ -167,9 +167,10 @@ async fn ses_and_sns_send_each_notification_once_and_record_what_cannot_be_deliv
 
     let user = format!("notifiers-{run}");
     let now = Utc::now();
+    let order_id = OrderId::new_at(now);
     let event = DomainEvent::for_order(
         EventType::OrderCompleted,
-        OrderId::new_at(now),
+        order_id,
         &user,
         now,
         json!({"total": {"amount": 2500, "currency": "EUR"}}),
@@ -183,7 +184,7 @@ async fn ses_and_sns_send_each_notification_once_and_record_what_cannot_be_deliv
         notification_id: notification_id(event.event_id, channel),
         event_id: event.event_id,
         event_type: event.event_type,
-        order_id: event.order_id,
+        order_id,
         user_id: user.clone(),
         channel,
         address: address.to_owned(),
@@ -222,20 +223,8 @@ async fn ses_and_sns_send_each_notification_once_and_record_what_cannot_be_deliv
 
     // Addresses no retry reaches: a number SNS refuses, a disabled endpoint, a push channel
     // whose profile names no endpoint (the address is then the user id).
-    let later = DomainEvent::for_order(
-        EventType::OrderShipped,
-        event.order_id,
-        &user,
-        now,
-        json!({}),
-    );
-    let last = DomainEvent::for_order(
-        EventType::OrderDelivered,
-        event.order_id,
-        &user,
-        now,
-        json!({}),
-    );
+    let later = DomainEvent::for_order(EventType::OrderShipped, order_id, &user, now, json!({}));
+    let last = DomainEvent::for_order(EventType::OrderDelivered, order_id, &user, now, json!({}));
     let bad = [
         on(&later, Channel::Sms, "+0123456789"),
         on(&later, Channel::Push, &uninstalled),

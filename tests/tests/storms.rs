@@ -110,6 +110,9 @@ async fn every_api_write_repeated_at_once_has_one_effect() {
     assert_all_succeeded("restock", &restocked);
     let (_, listed) = stack.get(&alice, &format!("/products/{sku}")).await;
     assert_eq!(listed["available"], 20, "restocked once: {listed}");
+    // The cart below needs the order side's view of the product: wait until it caught up.
+    let typed = shared::order::Sku::try_from(sku.as_str()).expect("sku");
+    stack.wait_for_view_of_inventory(&typed).await;
 
     // Promotion terms.
     let code = format!("STORM{}", &uuid::Uuid::new_v4().simple().to_string()[..8]).to_uppercase();

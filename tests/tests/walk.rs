@@ -73,6 +73,11 @@ async fn a_customer_journey_from_profile_to_refund() {
             "{stock}"
         );
     }
+    // The order side learns of them through ProductUpdated: the cart needs its view of both.
+    for sku in [&lamp, &rug] {
+        let typed = shared::order::Sku::try_from(sku.as_str()).expect("sku");
+        stack.wait_for_view_of_inventory(&typed).await;
+    }
     let promo = format!("WALK{suffix}");
     let terms = json!({"kind": "PERCENT", "value": 10, "validFrom": "2020-01-01T00:00:00Z",
         "validTo": "2099-01-01T00:00:00Z", "maxUses": 1});

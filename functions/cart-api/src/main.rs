@@ -4,7 +4,7 @@
 
 use lambda_http::tracing::{self, Instrument};
 use lambda_http::{Body, Error, Request, Response, service_fn};
-use shared::adapters::dynamodb::{DynamoInventory, DynamoOrders};
+use shared::adapters::dynamodb::{DynamoOrders, DynamoProductView};
 use shared::adapters::sfn::StepFunctionsSaga;
 use shared::adapters::sns::SnsEvents;
 use shared::api::OrdersApi;
@@ -12,19 +12,18 @@ use shared::api::cart::CartApi;
 use shared::clock::SystemClock;
 use shared::correlation;
 
-type Api = CartApi<DynamoInventory, DynamoOrders, StepFunctionsSaga, SnsEvents>;
+type Api = CartApi<DynamoProductView, DynamoOrders, StepFunctionsSaga, SnsEvents>;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
     let orders_table = shared::config::required("ORDERS_TABLE")?;
-    let inventory_table = shared::config::required("INVENTORY_TABLE")?;
     let saga_arn = shared::config::required("ORDER_SAGA_ARN")?;
     let aws = shared::config::aws().await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
     let api: &Api = &CartApi {
         orders: OrdersApi {
-            catalog: DynamoInventory::new(dynamodb.clone(), inventory_table),
+            catalog: DynamoProductView::new(dynamodb.clone(), orders_table.clone()),
             orders: DynamoOrders::new(dynamodb, orders_table),
             saga: StepFunctionsSaga::new(aws_sdk_sfn::Client::new(&aws), saga_arn),
             events: shared::config::events(&aws)?,

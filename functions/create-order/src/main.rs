@@ -1,11 +1,11 @@
-//! create-order: `POST /orders`. Prices the order from the catalog, saves it `PENDING` and
+//! create-order: `POST /orders`. Prices the order from the order side's product view, saves it `PENDING` and
 //! starts the saga named by the order id (announcing `OrderCreated` first); an
 //! `Idempotency-Key` makes retries safe.
 
 use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::tracing::{self, Instrument};
 use lambda_http::{Body, Error, Request, Response, service_fn};
-use shared::adapters::dynamodb::{DynamoInventory, DynamoOrders};
+use shared::adapters::dynamodb::{DynamoOrders, DynamoProductView};
 use shared::adapters::sfn::StepFunctionsSaga;
 use shared::adapters::sns::SnsEvents;
 use shared::api::{self, ApiError, OrdersApi};
@@ -16,18 +16,17 @@ use shared::metrics;
 /// This function's name in metrics.
 const SERVICE: &str = "create-order";
 
-type Api = OrdersApi<DynamoInventory, DynamoOrders, StepFunctionsSaga, SnsEvents>;
+type Api = OrdersApi<DynamoProductView, DynamoOrders, StepFunctionsSaga, SnsEvents>;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
     let orders_table = shared::config::required("ORDERS_TABLE")?;
-    let inventory_table = shared::config::required("INVENTORY_TABLE")?;
     let saga_arn = shared::config::required("ORDER_SAGA_ARN")?;
     let aws = shared::config::aws().await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
     let api: &Api = &OrdersApi {
-        catalog: DynamoInventory::new(dynamodb.clone(), inventory_table),
+        catalog: DynamoProductView::new(dynamodb.clone(), orders_table.clone()),
         orders: DynamoOrders::new(dynamodb, orders_table),
         saga: StepFunctionsSaga::new(aws_sdk_sfn::Client::new(&aws), saga_arn),
         events: shared::config::events(&aws)?,

@@ -12,6 +12,7 @@ use crate::notification::Notification;
 use crate::order::{Fulfilment, Milestone, Order, OrderId, OrderStatus, Sku, Step};
 use crate::page::{Page, PageRequest};
 use crate::ports::*;
+use crate::product_view::ListedProduct;
 use crate::promotion::Promotion;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
@@ -175,12 +176,15 @@ impl InventoryStore for MemoryInventory {
         sku: &Sku,
         name: &str,
         price: &Money,
+        _by: &ChangedBy,
+        _now: DateTime<Utc>,
     ) -> Result<(Upsert, Product), StoreError> {
         let mut state = lock(&self.state);
         match state.products.get_mut(sku) {
             Some(p) => {
                 p.name = name.to_owned();
                 p.price = price.clone();
+                p.version += 1;
                 Ok((Upsert::Updated, p.clone()))
             }
             None => {
@@ -190,6 +194,7 @@ impl InventoryStore for MemoryInventory {
                     price: price.clone(),
                     available: 0,
                     reserved: 0,
+                    version: 1,
                 };
                 state.products.insert(sku.clone(), product.clone());
                 Ok((Upsert::Created, product))
@@ -202,6 +207,8 @@ impl InventoryStore for MemoryInventory {
         sku: &Sku,
         delta: i64,
         idempotency: Option<&StockKey>,
+        _by: &ChangedBy,
+        _now: DateTime<Utc>,
     ) -> Result<StockOutcome, StockError> {
         let mut state = lock(&self.state);
         let state = &mut *state;
@@ -219,6 +226,7 @@ impl InventoryStore for MemoryInventory {
         match p.available.checked_add(delta) {
             Some(available) if available >= 0 => {
                 p.available = available;
+                p.version += 1;
                 if let Some(record) = idempotency {
                     state
                         .stock_keys
@@ -241,6 +249,57 @@ impl InventoryStore for MemoryInventory {
 
     async fn stock(&self, sku: &Sku) -> Result<Option<Product>, StoreError> {
         Ok(lock(&self.state).products.get(sku).cloned())
+    }
+}
+
+/// The order side's product view, by SKU.
+#[derive(Debug, Default)]
+pub struct MemoryProductView {
+    products: Mutex<HashMap<Sku, ListedProduct>>,
+    failures_left: Mutex<u32>,
+}
+
+impl MemoryProductView {
+    /// Seeds the entry of `product` as the inventory holds it (what the backfill writes).
+    pub async fn put_product(&self, product: &Product) -> Result<(), StoreError> {
+        let entry = ListedProduct::of(product, Utc::now());
+        lock(&self.products).insert(entry.sku.clone(), entry);
+        Ok(())
+    }
+
+    /// Makes the next `n` writes fail with a transient error.
+    pub fn fail_next(&self, n: u32) {
+        *lock(&self.failures_left) = n;
+    }
+}
+
+impl PriceList for MemoryProductView {
+    async fn products(&self, skus: &[Sku]) -> Result<Vec<ListedProduct>, StoreError> {
+        let products = lock(&self.products);
+        Ok(skus
+            .iter()
+            .filter_map(|s| products.get(s).cloned())
+            .collect())
+    }
+}
+
+impl ProductViewStore for MemoryProductView {
+    async fn apply(&self, product: &ListedProduct) -> Result<ViewWrite, StoreError> {
+        {
+            let mut left = lock(&self.failures_left);
+            if *left > 0 {
+                *left -= 1;
+                return Err(StoreError::Transient("dynamodb unavailable".into()));
+            }
+        }
+        let mut products = lock(&self.products);
+        match products.get(&product.sku) {
+            Some(held) if held.product_version >= product.product_version => Ok(ViewWrite::Stale),
+            _ => {
+                products.insert(product.sku.clone(), product.clone());
+                Ok(ViewWrite::Applied)
+            }
+        }
     }
 }
 

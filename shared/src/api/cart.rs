@@ -14,7 +14,7 @@ use super::{
 use crate::cart::{Cart, CartItem};
 use crate::events::EventPublisher;
 use crate::order::{FieldError, MAX_QUANTITY, Order, Sku};
-use crate::ports::{CartStore, Catalog, OrderStore, PromotionStore, SagaStarter};
+use crate::ports::{CartStore, OrderStore, PriceList, PromotionStore, SagaStarter};
 use crate::promotion::validate_code;
 use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Request, Response};
@@ -30,7 +30,7 @@ pub struct CartApi<C, O, S, E> {
 
 impl<C, O, S, E> CartApi<C, O, S, E>
 where
-    C: Catalog,
+    C: PriceList,
     O: OrderStore + PromotionStore + CartStore,
     S: SagaStarter,
     E: EventPublisher,

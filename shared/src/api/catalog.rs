@@ -1,6 +1,11 @@
 //! The catalog: `GET /products` (paginated), `GET /products/{sku}`, and for admins
 //! `PUT /products/{sku}` (name and price) and `POST /products/{sku}/stock` (restock or write
 //! off, idempotent by `Idempotency-Key`).
+//!
+//! Every admin change is announced as `ProductUpdated` (a snapshot of the product with its
+//! version) after it is written, for the order side's product view. When publishing fails the
+//! client gets a 503: its retry (the same PUT, or the same stock change with the same
+//! `Idempotency-Key`) publishes the product's current snapshot again.
 
 use super::billing::REPLAYED_HEADER;
 use super::{
@@ -8,12 +13,16 @@ use super::{
     json_response, path_param, problem_response, query_param, require_json, unknown_fields,
     validate_idempotency_key,
 };
+use crate::audit::ChangedBy;
 use crate::clock::{Clock, SystemClock};
+use crate::correlation;
+use crate::events::EventPublisher;
 use crate::inventory::Product;
 use crate::money::{Currency, Money};
 use crate::order::{FieldError, Sku};
 use crate::page::{Page, PageRequest};
 use crate::ports::{InventoryStore, StockError, StockKey, StockOutcome, Upsert};
+use crate::product_view;
 use chrono::{DateTime, Utc};
 use lambda_http::http::{HeaderValue, StatusCode};
 use lambda_http::request::RequestContext;
@@ -77,12 +86,13 @@ pub struct StockChange {
     pub replayed: bool,
 }
 
-/// The catalog API over the inventory. Built once per process in `main`.
-pub struct CatalogApi<I> {
+/// The catalog API over the inventory and the events topic. Built once per process in `main`.
+pub struct CatalogApi<I, E> {
     pub inventory: I,
+    pub events: E,
 }
 
-impl<I: InventoryStore> CatalogApi<I> {
+impl<I: InventoryStore, E: EventPublisher> CatalogApi<I, E> {
     /// Answers any of the catalog's routes, errors as problem documents.
     pub async fn handle(&self, request: &Request) -> Response<Body> {
         match self.route(request).await {
@@ -109,9 +119,18 @@ impl<I: InventoryStore> CatalogApi<I> {
                 Ok(json_response(StatusCode::OK, &product))
             }
             "PUT /products/{sku}" => {
-                admin(request)?;
+                let caller = admin(request)?;
                 require_json(request)?;
-                let (upsert, product) = self.put_product(&sku(), body_bytes(request)).await?;
+                let correlation_id = correlation::of_request(request);
+                let (upsert, product) = self
+                    .put_product(
+                        &caller,
+                        Some(&correlation_id),
+                        &sku(),
+                        body_bytes(request),
+                        SystemClock.now(),
+                    )
+                    .await?;
                 let status = match upsert {
                     Upsert::Created => StatusCode::CREATED,
                     Upsert::Updated => StatusCode::OK,
@@ -122,8 +141,16 @@ impl<I: InventoryStore> CatalogApi<I> {
                 let caller = admin(request)?;
                 require_json(request)?;
                 let key = idempotency_key(request)?;
+                let correlation_id = correlation::of_request(request);
                 let change = self
-                    .adjust_stock(&caller, key, &sku(), body_bytes(request), SystemClock.now())
+                    .adjust_stock(
+                        &caller,
+                        key,
+                        &sku(),
+                        body_bytes(request),
+                        SystemClock.now(),
+                        Some(&correlation_id),
+                    )
                     .await?;
                 let mut response = json_response(StatusCode::OK, &change.stock);
                 if change.replayed {
@@ -165,17 +192,45 @@ impl<I: InventoryStore> CatalogApi<I> {
             .ok_or_else(|| ApiError::NotFound(format!("no product {sku}")))
     }
 
-    /// Creates the product or changes its name and price; its stock stays as it is.
+    /// Creates the product or changes its name and price; its stock stays as it is. Then
+    /// announces the product as stored (`ProductUpdated`).
     pub async fn put_product(
         &self,
+        caller: &str,
+        correlation_id: Option<&str>,
         sku: &str,
         body: &[u8],
+        now: DateTime<Utc>,
     ) -> Result<(Upsert, ProductView), ApiError> {
         let sku = parse_sku(sku)?;
         let object = json_object(body)?;
         let (name, price) = product_fields(&object).map_err(ApiError::InvalidRequest)?;
-        let (upsert, product) = self.inventory.upsert_product(&sku, &name, &price).await?;
+        let by = ChangedBy::admin(caller, correlation_id);
+        let (upsert, product) = self
+            .inventory
+            .upsert_product(&sku, &name, &price, &by, now)
+            .await?;
+        self.announce(&product, caller, correlation_id, now).await?;
         Ok((upsert, product.into()))
+    }
+
+    /// Publishes the product's snapshot; the write is done already, so a failure asks the
+    /// client to retry, and the retry publishes again.
+    async fn announce(
+        &self,
+        product: &Product,
+        caller: &str,
+        correlation_id: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<(), ApiError> {
+        let event = product_view::product_updated(product, caller, correlation_id, now)?;
+        self.events.publish(&event).await.map_err(|e| {
+            tracing::warn!(sku = %product.sku, error = %e, "publishing ProductUpdated failed");
+            ApiError::Unavailable(format!(
+                "{} is saved but the change could not be announced; retry the same request",
+                product.sku
+            ))
+        })
     }
 
     /// Adds to (or, negative, takes from) the available stock; never below zero, and units
@@ -193,6 +248,7 @@ impl<I: InventoryStore> CatalogApi<I> {
         sku: &str,
         body: &[u8],
         now: DateTime<Utc>,
+        correlation_id: Option<&str>,
     ) -> Result<StockChange, ApiError> {
         if body.len() > MAX_BODY_BYTES {
             return Err(ApiError::PayloadTooLarge(body.len()));
@@ -205,7 +261,9 @@ impl<I: InventoryStore> CatalogApi<I> {
         if let Some(key) = key
             && let Some(record) = self.inventory.stock_key(caller, key).await?
         {
-            return self.replay(&record, &sku, delta).await;
+            return self
+                .replay(&record, &sku, delta, caller, correlation_id, now)
+                .await;
         }
         let record = key.map(|key| StockKey {
             user_id: caller.to_owned(),
@@ -216,13 +274,22 @@ impl<I: InventoryStore> CatalogApi<I> {
         });
         match self
             .inventory
-            .adjust_stock(&sku, delta, record.as_ref())
+            .adjust_stock(
+                &sku,
+                delta,
+                record.as_ref(),
+                &ChangedBy::admin(caller, correlation_id),
+                now,
+            )
             .await
         {
-            Ok(StockOutcome::Adjusted(p)) => Ok(StockChange {
-                stock: p.into(),
-                replayed: false,
-            }),
+            Ok(StockOutcome::Adjusted(p)) => {
+                self.announce(&p, caller, correlation_id, now).await?;
+                Ok(StockChange {
+                    stock: p.into(),
+                    replayed: false,
+                })
+            }
             Ok(StockOutcome::IdempotencyKeyTaken) => {
                 // A concurrent request with the same key won the race: answer as it did.
                 let key = key.unwrap_or_default();
@@ -233,7 +300,8 @@ impl<I: InventoryStore> CatalogApi<I> {
                     .ok_or_else(|| {
                         ApiError::Unavailable("a concurrent request holds this key; retry".into())
                     })?;
-                self.replay(&record, &sku, delta).await
+                self.replay(&record, &sku, delta, caller, correlation_id, now)
+                    .await
             }
             Err(StockError::UnknownProduct) => Err(ApiError::NotFound(format!("no product {sku}"))),
             Err(StockError::Insufficient { available }) => Err(ApiError::Conflict(format!(
@@ -244,13 +312,17 @@ impl<I: InventoryStore> CatalogApi<I> {
         }
     }
 
-    /// The answer to a key used before: the same change gets the product's current stock,
-    /// another change is refused.
+    /// The answer to a key used before: the same change gets the product's current stock
+    /// (and its snapshot is published again, in case the first call could not), another
+    /// change is refused.
     async fn replay(
         &self,
         record: &StockKey,
         sku: &Sku,
         delta: i64,
+        caller: &str,
+        correlation_id: Option<&str>,
+        now: DateTime<Utc>,
     ) -> Result<StockChange, ApiError> {
         if record.sku != *sku || record.delta != delta {
             return Err(ApiError::IdempotencyKeyReused);
@@ -260,6 +332,7 @@ impl<I: InventoryStore> CatalogApi<I> {
             .stock(sku)
             .await?
             .ok_or_else(|| ApiError::NotFound(format!("no product {sku}")))?;
+        self.announce(&product, caller, correlation_id, now).await?;
         Ok(StockChange {
             stock: product.into(),
             replayed: true,

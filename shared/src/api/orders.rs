@@ -10,7 +10,7 @@ use crate::order::{
 };
 use crate::page::{Page, PageRequest};
 use crate::ports::{
-    Catalog, IdempotencyRecord, InsertOutcome, OrderStore, PromotionStore, SagaStarter,
+    IdempotencyRecord, InsertOutcome, OrderStore, PriceList, PromotionStore, SagaStarter,
 };
 use crate::saga::SagaInput;
 use serde::Serialize;
@@ -43,7 +43,7 @@ pub struct OrdersApi<C, O, S, E> {
     pub clock: Box<dyn Clock>,
 }
 
-impl<C: Catalog, O: OrderStore + PromotionStore, S: SagaStarter, E: EventPublisher>
+impl<C: PriceList, O: OrderStore + PromotionStore, S: SagaStarter, E: EventPublisher>
     OrdersApi<C, O, S, E>
 {
     /// Places an order for `user_id`. With an idempotency key, a retry of the same request

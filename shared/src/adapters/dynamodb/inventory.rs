@@ -41,6 +41,12 @@ struct ProductItem {
     available: i64,
     #[serde(default)]
     reserved: i64,
+    /// Bumped by every admin change in the same write (items from before versions read 0).
+    #[serde(default)]
+    version: u64,
+    /// Who made the last change and why (`shared::audit`), written by every write.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    last_change: Option<Stamp>,
     /// The catalog index (`BySku`): every product under one key, sorted by SKU. Only products
     /// carry these, so reservations stay out of the index.
     #[serde(default)]
@@ -64,6 +70,8 @@ impl From<&Product> for ProductItem {
             currency: product.price.currency.clone(),
             available: product.available,
             reserved: product.reserved,
+            version: product.version,
+            last_change: None,
             gsi1pk: CATALOG_PARTITION.into(),
             gsi1sk: product.sku.to_string(),
         }
@@ -78,6 +86,7 @@ impl From<ProductItem> for Product {
             price: Money::new(p.price, p.currency),
             available: p.available,
             reserved: p.reserved,
+            version: p.version,
         }
     }
 }
@@ -183,7 +192,9 @@ fn stock_key(user_id: &str, key: &str) -> (String, String) {
 
 /// A stock change: `available + delta`, only on a product that has at least `-delta`
 /// available (`available + delta >= 0`, written so that DynamoDB can evaluate it).
-const ADD_TO_AVAILABLE: &str = "SET available = available + :delta";
+/// A stock change is an admin change: it moves the product's version in the same write.
+const ADD_TO_AVAILABLE: &str =
+    "SET available = available + :delta, lastChange = :change ADD version :one";
 const NEVER_BELOW_ZERO: &str = "attribute_exists(pk) AND available >= :floor";
 
 /// Why a stock change's condition failed, from the product as it was: `Ok` when it would pass
@@ -279,7 +290,13 @@ impl DynamoInventory {
     }
 
     /// A stock change without a key: one conditional update, which returns what it wrote.
-    async fn add_available(&self, sku: &Sku, delta: i64) -> Result<Product, StockError> {
+    async fn add_available(
+        &self,
+        sku: &Sku,
+        delta: i64,
+        change: &Stamp,
+    ) -> Result<Product, StockError> {
+        let change = stamp(change).map_err(StockError::Store)?;
         for _ in 0..MAX_RACE_RETRIES {
             let result = self
                 .client
@@ -290,6 +307,8 @@ impl DynamoInventory {
                 .condition_expression(NEVER_BELOW_ZERO)
                 .expression_attribute_values(":delta", n(delta))
                 .expression_attribute_values(":floor", n(delta.saturating_neg()))
+                .expression_attribute_values(":one", n(1))
+                .expression_attribute_values(":change", change.clone())
                 .return_values(ReturnValue::AllNew)
                 .send()
                 .await;
@@ -322,6 +341,7 @@ impl DynamoInventory {
         sku: &Sku,
         delta: i64,
         record: &StockKey,
+        change: &Stamp,
     ) -> Result<StockOutcome, StockError> {
         let put = build(
             Put::builder()
@@ -341,6 +361,8 @@ impl DynamoInventory {
                 .condition_expression(NEVER_BELOW_ZERO)
                 .expression_attribute_values(":delta", n(delta))
                 .expression_attribute_values(":floor", n(delta.saturating_neg()))
+                .expression_attribute_values(":one", n(1))
+                .expression_attribute_values(":change", stamp(change).map_err(StockError::Store)?)
                 .return_values_on_condition_check_failure(
                     ReturnValuesOnConditionCheckFailure::AllOld,
                 )
@@ -627,12 +649,10 @@ impl InventoryStore for DynamoInventory {
     }
 
     async fn put_product(&self, product: &Product) -> Result<(), StoreError> {
-        put(
-            &self.client,
-            &self.table,
-            to_item(&ProductItem::from(product))?,
-        )
-        .await
+        let mut item = ProductItem::from(product);
+        // Seeding has no clock of its own; the stamp only dates the seed in the trail.
+        item.last_change = Some(ChangedBy::system().stamp(reason::SEED, None, Utc::now()));
+        put(&self.client, &self.table, to_item(&item)?).await
     }
 
     async fn upsert_product(
@@ -640,7 +660,10 @@ impl InventoryStore for DynamoInventory {
         sku: &Sku,
         name: &str,
         price: &Money,
+        by: &ChangedBy,
+        now: DateTime<Utc>,
     ) -> Result<(Upsert, Product), StoreError> {
+        let change = by.stamp(reason::PRODUCT_UPDATED, None, now);
         for _ in 0..MAX_RACE_RETRIES {
             // An existing product keeps its stock: only these attributes change. The index
             // attributes are set too, for products written before the index existed.
@@ -650,7 +673,7 @@ impl InventoryStore for DynamoInventory {
                 .table_name(&self.table)
                 .set_key(Some(product_key(sku)))
                 .update_expression(
-                    "SET #name = :name, price = :price, currency = :currency, gsi1pk = :gpk, gsi1sk = :gsk",
+                    "SET #name = :name, price = :price, currency = :currency, gsi1pk = :gpk, gsi1sk = :gsk, lastChange = :change ADD version :one",
                 )
                 .condition_expression("attribute_exists(pk)")
                 .expression_attribute_names("#name", "name")
@@ -659,6 +682,8 @@ impl InventoryStore for DynamoInventory {
                 .expression_attribute_values(":currency", s(price.currency.as_str()))
                 .expression_attribute_values(":gpk", s(CATALOG_PARTITION))
                 .expression_attribute_values(":gsk", s(sku.as_str()))
+                .expression_attribute_values(":one", n(1))
+                .expression_attribute_values(":change", stamp(&change)?)
                 .return_values(ReturnValue::AllNew)
                 .send()
                 .await;
@@ -676,9 +701,11 @@ impl InventoryStore for DynamoInventory {
                 price: price.clone(),
                 available: 0,
                 reserved: 0,
+                version: 1,
             };
-            let item = to_item(&ProductItem::from(&product))?;
-            if put_if_absent(&self.client, &self.table, item).await? {
+            let mut item = ProductItem::from(&product);
+            item.last_change = Some(change.clone());
+            if put_if_absent(&self.client, &self.table, to_item(&item)?).await? {
                 return Ok((Upsert::Created, product));
             }
             // Created by a concurrent call since the update: update that one.
@@ -693,13 +720,19 @@ impl InventoryStore for DynamoInventory {
         sku: &Sku,
         delta: i64,
         idempotency: Option<&StockKey>,
+        by: &ChangedBy,
+        now: DateTime<Utc>,
     ) -> Result<StockOutcome, StockError> {
+        let change = by.stamp(reason::STOCK_ADJUSTED, None, now);
         match idempotency {
             None => self
-                .add_available(sku, delta)
+                .add_available(sku, delta, &change)
                 .await
                 .map(StockOutcome::Adjusted),
-            Some(record) => self.add_available_with_key(sku, delta, record).await,
+            Some(record) => {
+                self.add_available_with_key(sku, delta, record, &change)
+                    .await
+            }
         }
     }
 

@@ -8,6 +8,7 @@ mod faults;
 mod inventory;
 mod notifications;
 mod orders;
+mod product_view;
 mod profiles;
 mod promotions;
 
@@ -17,6 +18,7 @@ pub use faults::DynamoFaults;
 pub use inventory::DynamoInventory;
 pub use notifications::DynamoNotifications;
 pub use orders::DynamoOrders;
+pub use product_view::DynamoProductView;
 pub use profiles::DynamoProfiles;
 
 use crate::error::StoreError;
