@@ -1,7 +1,7 @@
 """Run moto (pinned 5.2.5) as the local AWS, with Step Functions executing and Lambda on cargo-lambda.
 
 moto runs Lambda code in Docker, which this project does not have, and lets conditional writes race.
-Eight patches fix that:
+Nine patches fix that:
 
 * `LambdaFunction._invoke_lambda` POSTs the event to `cargo lambda watch` instead. The binary to run is
   the function's `local:binary` tag, which deploy.py sets from the SAM `BuildProperties.Binary`.
@@ -28,6 +28,10 @@ Eight patches fix that:
   the lock every request takes: with the audit table's thousands of entries, each
   `GET /orders/{id}` (the order's trail) cost more than the one before. Such a Query now reads only
   its partition (index queries still scan, as before).
+* moto keeps every model instance it ever made in a list, for its dashboard: every item of every
+  table a transaction copied, every stream record. The memory grew by gigabytes over a test run and
+  the whole server slowed with it (the garbage collector walks them all). Only the instances the
+  tests read back from the dashboard (`/moto-api/data.json`: SES and SNS) are kept now.
 * A Lambda function's `docker_client` is an AttributeError instead of a call to a Docker engine, so
   that moto's model dump (`/moto-api/data.json`, which reads every attribute of every model and
   skips only such errors) works with functions deployed: tests read what moto's SES and SNS "sent"
@@ -46,6 +50,7 @@ import urllib.request
 
 from moto import server
 from moto.awslambda.models import LambdaBackend, LambdaFunction
+from moto.core.common_models import BaseModel
 from moto.core.config import default_user_config
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.table import StreamShard, Table
@@ -170,6 +175,20 @@ def query_partitions_directly():
     Table.all_items = items_of_partition
 
 
+# The services whose model instances `/moto-api/data.json` must still list (tests/tests/notifiers.rs).
+DASHBOARD_SERVICES = {"ses", "sesv2", "sns"}
+
+
+def track_only_dashboard_services():
+    def new(cls, *args, **kwargs):
+        instance = object.__new__(cls)
+        if cls.__module__.split(".")[1] in DASHBOARD_SERVICES:
+            cls.instances_tracked.append(instance)
+        return instance
+
+    BaseModel.__new__ = new
+
+
 def no_docker_client(self):
     raise AttributeError("no Docker engine here: Lambda functions run on cargo lambda watch")
 
@@ -191,6 +210,7 @@ def main():
     follow_restored_streams()
     copy_streams_shallowly()
     query_partitions_directly()
+    track_only_dashboard_services()
     serialize_dynamodb()
     LambdaFunction.docker_client = property(no_docker_client)
     server.main(["--host", "127.0.0.1", "--port", str(args.port)])
