@@ -1,7 +1,7 @@
 use super::{
-    Item, MAX_RACE_RETRIES, build, cancellation_reasons, classify, condition_failed, conflicted,
-    decode_cursor, encode_cursor, from_item, get, is_condition_failure, key, n, put, put_if_absent,
-    s, stamp, to_item,
+    Item, MAX_RACE_RETRIES, batch_get, build, cancellation_reasons, classify, condition_failed,
+    conflicted, decode_cursor, encode_cursor, from_item, get, is_condition_failure, key, n, put,
+    put_if_absent, s, stamp, to_item,
 };
 use crate::audit::{ChangedBy, Stamp, reason};
 use crate::error::StoreError;
@@ -432,41 +432,17 @@ impl Catalog for DynamoInventory {
         if skus.is_empty() {
             return Ok(vec![]);
         }
-        let mut pending = Some(build(
+        let keys = build(
             KeysAndAttributes::builder()
                 .set_keys(Some(skus.iter().map(product_key).collect()))
                 .consistent_read(false)
                 .build(),
-        )?);
-        let mut products = Vec::with_capacity(skus.len());
-        // BatchGetItem may hand back keys it did not get to; ask again a few times.
-        for _ in 0..4 {
-            let Some(keys) = pending.take() else { break };
-            let output = self
-                .client
-                .batch_get_item()
-                .request_items(&self.table, keys)
-                .send()
-                .await
-                .map_err(classify)?;
-            for item in output
-                .responses
-                .and_then(|mut r| r.remove(&self.table))
-                .unwrap_or_default()
-            {
-                products.push(Product::from(from_item::<ProductItem>(item)?));
-            }
-            pending = output
-                .unprocessed_keys
-                .and_then(|mut u| u.remove(&self.table))
-                .filter(|k| !k.keys.is_empty());
-        }
-        if pending.is_some() {
-            return Err(StoreError::Transient(
-                "the catalog read was throttled".into(),
-            ));
-        }
-        Ok(products)
+        )?;
+        batch_get(&self.client, &self.table, keys, "catalog")
+            .await?
+            .into_iter()
+            .map(|item| from_item::<ProductItem>(item).map(Product::from))
+            .collect()
     }
 
     async fn list_products(&self, page: &PageRequest) -> Result<Page<Product>, StoreError> {

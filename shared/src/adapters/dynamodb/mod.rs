@@ -25,7 +25,7 @@ use crate::error::StoreError;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason};
+use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason, KeysAndAttributes};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::collections::HashMap;
@@ -82,6 +82,43 @@ pub(crate) async fn get<T: DeserializeOwned>(
         .await
         .map_err(classify)?;
     output.item.map(from_item).transpose()
+}
+
+/// The items of `keys` that exist, by BatchGetItem. DynamoDB may hand back keys it did not get
+/// to; they are asked for again a few times, then the read is `Transient` (`what` names it).
+pub(crate) async fn batch_get(
+    client: &Client,
+    table: &str,
+    keys: KeysAndAttributes,
+    what: &str,
+) -> Result<Vec<Item>, StoreError> {
+    let mut pending = Some(keys);
+    let mut items = Vec::new();
+    for _ in 0..4 {
+        let Some(keys) = pending.take() else { break };
+        let output = client
+            .batch_get_item()
+            .request_items(table, keys)
+            .send()
+            .await
+            .map_err(classify)?;
+        items.extend(
+            output
+                .responses
+                .and_then(|mut r| r.remove(table))
+                .unwrap_or_default(),
+        );
+        pending = output
+            .unprocessed_keys
+            .and_then(|mut u| u.remove(table))
+            .filter(|k| !k.keys.is_empty());
+    }
+    if pending.is_some() {
+        return Err(StoreError::Transient(format!(
+            "the {what} read was throttled"
+        )));
+    }
+    Ok(items)
 }
 
 /// Whether a single-item write failed only because its condition was false.

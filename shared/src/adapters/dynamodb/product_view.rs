@@ -1,4 +1,4 @@
-use super::{Item, build, classify, from_item, is_condition_failure, key, n, to_item};
+use super::{Item, batch_get, build, classify, from_item, is_condition_failure, key, n, to_item};
 use crate::error::StoreError;
 use crate::money::{Currency, Money};
 use crate::order::Sku;
@@ -77,40 +77,16 @@ impl PriceList for DynamoProductView {
         if unique.is_empty() {
             return Ok(vec![]);
         }
-        let mut pending = Some(build(
+        let keys = build(
             KeysAndAttributes::builder()
                 .set_keys(Some(unique.into_iter().map(view_key).collect()))
                 .build(),
-        )?);
-        let mut products = Vec::with_capacity(skus.len());
-        // BatchGetItem may hand back keys it did not get to; ask again a few times.
-        for _ in 0..4 {
-            let Some(keys) = pending.take() else { break };
-            let output = self
-                .client
-                .batch_get_item()
-                .request_items(&self.table, keys)
-                .send()
-                .await
-                .map_err(classify)?;
-            for item in output
-                .responses
-                .and_then(|mut r| r.remove(&self.table))
-                .unwrap_or_default()
-            {
-                products.push(ListedProduct::from(from_item::<ViewItem>(item)?));
-            }
-            pending = output
-                .unprocessed_keys
-                .and_then(|mut u| u.remove(&self.table))
-                .filter(|k| !k.keys.is_empty());
-        }
-        if pending.is_some() {
-            return Err(StoreError::Transient(
-                "the product view read was throttled".into(),
-            ));
-        }
-        Ok(products)
+        )?;
+        batch_get(&self.client, &self.table, keys, "product view")
+            .await?
+            .into_iter()
+            .map(|item| from_item::<ViewItem>(item).map(ListedProduct::from))
+            .collect()
     }
 }
 
