@@ -1,15 +1,15 @@
 //! What each subcommand does, apart from how it is printed.
 
 use crate::history::{self, Execution};
-use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use serde_json::Value;
 use shared::adapters::dynamodb::{
-    DynamoBilling, DynamoInventory, DynamoNotifications, DynamoOrders,
+    DynamoAudit, DynamoBilling, DynamoInventory, DynamoNotifications, DynamoOrders,
 };
 use shared::adapters::sfn::StepFunctionsSaga;
 use shared::adapters::sns::SnsEvents;
+use shared::audit::{AuditEntry, AuditLog};
 use shared::billing::Payment;
 use shared::cleanup::{self, Compensation, Ports, SAGA_FAILED};
 use shared::clock::{Clock, SystemClock};
@@ -72,8 +72,8 @@ pub struct Context {
     pub saga: StepFunctionsSaga,
     pub events: SnsEvents,
     pub saga_arn: String,
-    pub audit_table: Option<String>,
-    pub dynamodb: aws_sdk_dynamodb::Client,
+    /// `None` when `AUDIT_TABLE` is not set: `show` says so, `report` refuses.
+    pub audit: Option<DynamoAudit>,
     pub sfn: aws_sdk_sfn::Client,
     pub sqs: aws_sdk_sqs::Client,
 }
@@ -104,8 +104,10 @@ impl Context {
             saga: StepFunctionsSaga::new(sfn.clone(), saga_arn.clone()),
             events: shared::config::events(&aws).map_err(|e| Failure::Usage(e.to_string()))?,
             saga_arn,
-            audit_table: std::env::var("AUDIT_TABLE").ok().filter(|t| !t.is_empty()),
-            dynamodb,
+            audit: std::env::var("AUDIT_TABLE")
+                .ok()
+                .filter(|t| !t.is_empty())
+                .map(|table| DynamoAudit::new(dynamodb.clone(), table)),
             sfn,
             sqs: aws_sdk_sqs::Client::new(&aws),
         })
@@ -221,7 +223,7 @@ pub struct OrderView {
     pub payment: Option<Payment>,
     pub reservation: Option<Reservation>,
     pub notifications: Vec<Notification>,
-    pub audit: Vec<Value>,
+    pub audit: Vec<AuditEntry>,
     /// Why the audit trail could not be read, if it could not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub audit_note: Option<String>,
@@ -262,37 +264,19 @@ pub async fn show(ctx: &Context, id: &str) -> Result<OrderView, Failure> {
     })
 }
 
-/// The audit entries of an order (`pk = ORDER#<id>` in the audit table), oldest first. The
-/// audit table fills once the audit issue lands; until then this is empty.
-async fn audit_trail(ctx: &Context, id: OrderId) -> (Vec<Value>, Option<String>) {
-    let Some(table) = &ctx.audit_table else {
+/// The order's audit trail, oldest first, read as `GET /orders/{id}` reads it. A trail that
+/// cannot be read does not hide the rest of the order: `show` prints why instead.
+async fn audit_trail(ctx: &Context, id: OrderId) -> (Vec<AuditEntry>, Option<String>) {
+    let Some(audit) = &ctx.audit else {
         return (Vec::new(), Some("AUDIT_TABLE is not set".into()));
     };
-    let result = ctx
-        .dynamodb
-        .query()
-        .table_name(table)
-        .key_condition_expression("pk = :pk")
-        .expression_attribute_values(":pk", AttributeValue::S(format!("ORDER#{id}")))
-        .into_paginator()
-        .items()
-        .send()
-        .collect::<Result<Vec<_>, _>>()
-        .await;
-    match result {
-        Ok(items) => (items.into_iter().map(item_json).collect(), None),
+    match audit.trail(id).await {
+        Ok(entries) => (entries, None),
         Err(e) => (
             Vec::new(),
-            Some(format!(
-                "the audit table could not be read: {}",
-                aws_sdk_dynamodb::error::DisplayErrorContext(&e)
-            )),
+            Some(format!("the audit table could not be read: {e}")),
         ),
     }
-}
-
-fn item_json(item: HashMap<String, AttributeValue>) -> Value {
-    serde_dynamo::from_item(item).unwrap_or(Value::Null)
 }
 
 #[derive(Serialize)]
@@ -799,73 +783,53 @@ pub enum ReportFormat {
     Json,
 }
 
-/// The audit entries whose time (`at`, `createdAt` or `timestamp`) falls in `[from, to)`.
-/// The table is scanned a page at a time; it stays empty until the audit issue lands.
+/// The compliance report: every audit entry with `from <= at < to`, oldest first, read a
+/// page at a time through the audit table's time index (as `GET /admin/audit` reads it).
 pub async fn report(
     ctx: &Context,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     progress: bool,
-) -> Result<Vec<Value>, Failure> {
+) -> Result<Vec<AuditEntry>, Failure> {
     if from >= to {
         return Err(Failure::Usage("--from must be before --to".into()));
     }
-    let table = ctx
-        .audit_table
-        .clone()
+    let audit = ctx
+        .audit
+        .as_ref()
         .ok_or_else(|| Failure::Usage("AUDIT_TABLE is not set".into()))?;
     let bar = progress.then(|| {
         let bar = indicatif::ProgressBar::new_spinner();
-        bar.set_message("scanning the audit table");
+        bar.set_message("reading the audit table");
         bar
     });
-    let mut rows = Vec::new();
-    let mut start = None;
+    let mut entries = Vec::new();
+    let mut page = PageRequest {
+        limit: 1_000,
+        cursor: None,
+    };
     loop {
-        let page = ctx
-            .dynamodb
-            .scan()
-            .table_name(&table)
-            .set_exclusive_start_key(start)
-            .send()
+        let read = audit
+            .between(from, to, &page)
             .await
-            .map_err(|e| {
-                Failure::Failed(format!(
-                    "scanning the audit table: {}",
-                    aws_sdk_dynamodb::error::DisplayErrorContext(&e)
-                ))
-            })?;
-        for item in page.items() {
-            let entry = item_json(item.clone());
-            let at = ["at", "createdAt", "timestamp"]
-                .iter()
-                .find_map(|k| entry[*k].as_str())
-                .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-                .map(|t| t.with_timezone(&Utc));
-            if at.is_some_and(|at| at >= from && at < to) {
-                rows.push(entry);
-            }
-        }
+            .or_fail("reading the audit table")?;
+        entries.extend(read.items);
         if let Some(bar) = &bar {
-            bar.set_message(format!("scanning the audit table: {} entries", rows.len()));
+            bar.set_message(format!(
+                "reading the audit table: {} entries",
+                entries.len()
+            ));
             bar.tick();
         }
-        start = page.last_evaluated_key().cloned();
-        if start.is_none() {
-            break;
+        match read.next_cursor {
+            Some(cursor) => page.cursor = Some(cursor),
+            None => break,
         }
     }
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    // Oldest first.
-    rows.sort_by_key(|row| {
-        ["at", "createdAt", "timestamp"]
-            .iter()
-            .find_map(|k| row[*k].as_str().map(str::to_owned))
-            .unwrap_or_default()
-    });
-    Ok(rows)
+    Ok(entries)
 }
 
 #[cfg(test)]

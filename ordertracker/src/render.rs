@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use comfy_table::{ContentArrangement, Table};
 use serde::Serialize;
 use serde_json::Value;
+use shared::audit::AuditEntry;
 
 fn print_json(value: &impl Serialize) -> Result<(), Failure> {
     let text = serde_json::to_string_pretty(value)
@@ -131,10 +132,7 @@ pub fn show(view: &OrderView, json: bool) -> Result<(), Failure> {
             None => println!("Audit trail: no audit entries"),
         }
     } else {
-        println!("Audit trail");
-        for entry in &view.audit {
-            println!("  {entry}");
-        }
+        println!("\nAudit trail\n{}", audit_table(&view.audit, false));
     }
     if view.executions.is_empty() {
         println!("\nSaga: no execution (the saga never started)");
@@ -295,57 +293,55 @@ pub fn redrive(outcome: &RedriveOutcome, json: bool) -> Result<(), Failure> {
     Ok(())
 }
 
-pub fn report(rows: &[Value], format: ReportFormat) -> Result<(), Failure> {
-    let mut columns: Vec<String> = rows
-        .iter()
-        .filter_map(Value::as_object)
-        .flat_map(|o| o.keys().cloned())
-        .collect();
-    columns.sort();
-    columns.dedup();
-    let cell = |row: &Value, c: &str| match &row[c] {
-        Value::Null => String::new(),
-        Value::String(s) => s.clone(),
+/// Audit entries as a table: what changed, by whom and why, before → after.
+fn audit_table(entries: &[AuditEntry], with_subject: bool) -> Table {
+    let mut header = vec!["at", "action"];
+    if with_subject {
+        header.push("subject");
+    }
+    header.extend(["actor", "reason", "before → after", "correlation id"]);
+    let mut t = table(&header);
+    let compact = |v: &Value| match v {
+        Value::Null => "-".to_owned(),
         other => other.to_string(),
     };
+    for e in entries {
+        let mut row = vec![e.at.clone(), e.action.as_str().to_owned()];
+        if with_subject {
+            row.push(e.subject.clone());
+        }
+        let actor = match &e.actor_id {
+            Some(id) => format!("{} {id}", e.actor.as_str()),
+            None => e.actor.as_str().to_owned(),
+        };
+        row.extend([
+            actor,
+            e.reason.clone(),
+            format!("{} → {}", compact(&e.before), compact(&e.after)),
+            e.correlation_id.clone().unwrap_or_default(),
+        ]);
+        t.add_row(row);
+    }
+    t
+}
+
+pub fn report(entries: &[AuditEntry], format: ReportFormat) -> Result<(), Failure> {
     match format {
-        ReportFormat::Json => print_json(&rows),
+        ReportFormat::Json => print_json(&entries),
+        // The same columns and quoting as `GET /admin/audit?format=csv`.
         ReportFormat::Csv => {
-            println!("{}", columns.join(","));
-            for row in rows {
-                let line: Vec<String> = columns
-                    .iter()
-                    .map(|c| {
-                        let v = cell(row, c);
-                        if v.contains([',', '"', '\n']) {
-                            format!("\"{}\"", v.replace('"', "\"\""))
-                        } else {
-                            v
-                        }
-                    })
-                    .collect();
-                println!("{}", line.join(","));
-            }
+            let csv =
+                shared::audit::to_csv(entries, true).map_err(|e| Failure::Failed(e.to_string()))?;
+            print!("{csv}");
             Ok(())
         }
         ReportFormat::Table => {
-            if rows.is_empty() {
-                println!(
-                    "No audit entries in that period (the audit table fills once audit events land)."
-                );
-                return Ok(());
+            if entries.is_empty() {
+                println!("No audit entries in that period.");
+            } else {
+                println!("{}", audit_table(entries, true));
+                println!("{} entries.", entries.len());
             }
-            let header: Vec<&str> = columns.iter().map(String::as_str).collect();
-            let mut t = table(&header);
-            for row in rows {
-                t.add_row(
-                    columns
-                        .iter()
-                        .map(|c| short(&cell(row, c), 40))
-                        .collect::<Vec<_>>(),
-                );
-            }
-            println!("{t}");
             Ok(())
         }
     }

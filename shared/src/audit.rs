@@ -37,6 +37,19 @@ pub enum ActorType {
     System,
 }
 
+impl ActorType {
+    /// As it is stored and reported (`user`, `saga`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::User => "user",
+            Self::Admin => "admin",
+            Self::Saga => "saga",
+            Self::Scheduler => "scheduler",
+            Self::System => "system",
+        }
+    }
+}
+
 /// Who changes something and on which request: what a caller hands the port that writes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChangedBy {
@@ -135,6 +148,17 @@ pub enum Action {
     OrderStatus,
     Stock,
     Balance,
+}
+
+impl Action {
+    /// As it is stored and reported (`ORDER_STATUS`, `STOCK`, `BALANCE`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::OrderStatus => "ORDER_STATUS",
+            Self::Stock => "STOCK",
+            Self::Balance => "BALANCE",
+        }
+    }
 }
 
 /// One immutable line of the trail.
@@ -580,23 +604,14 @@ pub fn to_csv(entries: &[AuditEntry], header: bool) -> Result<String, StoreError
         writer.write_record(CSV_COLUMNS).map_err(fail)?;
     }
     for e in entries {
-        let action = match e.action {
-            Action::OrderStatus => "ORDER_STATUS",
-            Action::Stock => "STOCK",
-            Action::Balance => "BALANCE",
-        };
-        let actor = serde_json::to_value(e.actor)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
         writer
             .write_record([
                 e.audit_id.as_str(),
                 e.at.as_str(),
-                action,
+                e.action.as_str(),
                 e.subject.as_str(),
                 e.order_id.as_deref().unwrap_or(""),
-                actor.as_str(),
+                e.actor.as_str(),
                 e.actor_id.as_deref().unwrap_or(""),
                 e.reason.as_str(),
                 e.before.to_string().as_str(),

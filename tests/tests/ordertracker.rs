@@ -19,6 +19,29 @@ async fn json_of(args: &[&str]) -> Value {
     serde_json::from_str(&out).unwrap_or_else(|e| panic!("not JSON ({e}): {out}"))
 }
 
+/// `ordertracker --json show ID` once the order's audit trail has caught up with `status`.
+async fn shown_with_trail(id: &str, status: &str) -> Value {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let shown = json_of(&["show", id]).await;
+        let caught_up = shown["audit"]
+            .as_array()
+            .is_some_and(|t| t.iter().any(|e| e["after"]["status"] == status));
+        if caught_up {
+            return shown;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no {status} in the trail of {id} after 60 s: {shown:#}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+}
+
+/// Both tests that replay the compensation DLQ take this: a whole-queue redrive replays every
+/// order's dead letter, which would repair the other test's order under its feet.
+static COMPENSATION_DLQ: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// An order whose saga gave up: declined, then every release attempt failed, so it ends
 /// `COMPENSATION_FAILED` with 2 units still held and a compensation DLQ message.
 async fn compensation_failed_order(stack: &Stack) -> (e2e::User, shared::order::Sku, String) {
@@ -46,13 +69,15 @@ async fn compensation_failed_order(stack: &Stack) -> (e2e::User, shared::order::
 #[tokio::test]
 #[ignore = "needs the local stack: make test"]
 async fn show_stuck_and_retry_repair_an_order_whose_compensation_failed() {
+    let _queue = COMPENSATION_DLQ.lock().await;
     let stack = Stack::connect().await;
     let (user, sku, id) = compensation_failed_order(&stack).await;
     stack.wait_until_settled(&user, &id).await;
     assert_eq!(stack.stock(&sku).await, (STOCK - 2, 2));
 
-    // show: the order, the held reservation, and the timeline naming the failed step.
-    let shown = json_of(&["show", &id]).await;
+    // show: the order, the held reservation, the timeline naming the failed step, and the
+    // audit trail (the audit function reads the tables' streams, so it lags a little).
+    let shown = shown_with_trail(&id, "COMPENSATION_FAILED").await;
     assert_eq!(shown["order"]["status"], "COMPENSATION_FAILED", "{shown}");
     assert_eq!(shown["reservation"]["status"], "HELD");
     let execution = &shown["executions"][0];
@@ -69,7 +94,33 @@ async fn show_stuck_and_retry_repair_an_order_whose_compensation_failed() {
         .find(|s| s["step"] == "ChargePayment")
         .expect("ChargePayment step");
     assert_eq!(charge["error"], "PaymentDeclined", "{charge}");
-    assert!(shown["audit"].as_array().is_some_and(Vec::is_empty));
+    let trail = shown["audit"].as_array().expect("audit");
+    let statuses: Vec<&str> = trail
+        .iter()
+        .filter(|e| e["action"] == "ORDER_STATUS")
+        .filter_map(|e| e["after"]["status"].as_str())
+        .collect();
+    assert_eq!(
+        statuses,
+        ["PENDING", "RESERVED", "COMPENSATION_FAILED"],
+        "{trail:#?}"
+    );
+    let reserved: i64 = trail
+        .iter()
+        .filter(|e| e["action"] == "STOCK")
+        .map(|e| {
+            e["after"]["reserved"].as_i64().unwrap_or(0)
+                - e["before"]["reserved"].as_i64().unwrap_or(0)
+        })
+        .sum();
+    assert_eq!(reserved, 2, "the trail holds the reservation: {trail:#?}");
+    assert!(
+        trail
+            .iter()
+            .filter(|e| e["action"] != "ORDER_STATUS" || e["after"]["status"] != "PENDING")
+            .all(|e| e["actor"] == "saga"),
+        "the saga made every change after the buyer's order: {trail:#?}"
+    );
 
     // The same as a table, for a person.
     let (code, text, err) = ordertracker(&["show", &id]).await;
@@ -78,7 +129,8 @@ async fn show_stuck_and_retry_repair_an_order_whose_compensation_failed() {
         "COMPENSATION_FAILED",
         "ReleaseReservation",
         "Transient",
-        "no audit entries",
+        "Audit trail",
+        "RESERVE",
     ] {
         assert!(text.contains(expected), "`show` lacks {expected}:\n{text}");
     }
@@ -125,6 +177,14 @@ async fn show_stuck_and_retry_repair_an_order_whose_compensation_failed() {
     let (_, order) = stack.get_order(&user, &id).await;
     assert_eq!(order["status"], "CANCELLED", "{order}");
     assert_eq!(order["reason"], "PAYMENT_DECLINED");
+    let repaired = shown_with_trail(&id, "CANCELLED").await;
+    let last = repaired["audit"]
+        .as_array()
+        .and_then(|t| t.iter().rfind(|e| e["action"] == "ORDER_STATUS"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(last["before"]["status"], "COMPENSATION_FAILED", "{last}");
+    assert_eq!(last["actor"], "scheduler", "the operator's retry: {last}");
 
     // Again: nothing is missing any more, nothing changes.
     let again = json_of(&["retry", &id]).await;
@@ -208,35 +268,57 @@ async fn retry_starts_a_saga_that_never_started_and_leaves_a_running_one_alone()
 #[tokio::test]
 #[ignore = "needs the local stack: make test"]
 async fn report_reads_the_audit_table_and_help_covers_every_subcommand() {
-    let _stack = Stack::connect().await;
-    let report = json_of(&[
-        "report",
-        "--from",
-        "2026-01-01T00:00:00Z",
-        "--to",
-        "2027-01-01T00:00:00Z",
-    ])
-    .await;
-    assert!(report.is_array(), "{report}");
-    let (code, csv, err) = ordertracker(&[
-        "report",
-        "--from",
-        "2026-01-01T00:00:00Z",
-        "--to",
-        "2027-01-01T00:00:00Z",
-        "--format",
-        "csv",
-    ])
-    .await;
+    let stack = Stack::connect().await;
+    let user = stack.user(Some(BALANCE)).await;
+    let sku = stack.product(STOCK, PRICE).await;
+    let from = Utc::now() - chrono::Duration::seconds(1);
+    let (status, accepted) = stack
+        .post_order(
+            &user,
+            &json!({"items": [{"sku": sku, "quantity": 1}]}),
+            None,
+        )
+        .await;
+    assert_eq!(status, 202, "{accepted}");
+    let id = accepted["orderId"].as_str().expect("orderId").to_owned();
+    stack.wait_for_status(&user, &id, "COMPLETED").await;
+    let trail = shown_with_trail(&id, "COMPLETED").await["audit"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let to = Utc::now() + chrono::Duration::minutes(1);
+    let (from, to) = (from.to_rfc3339(), to.to_rfc3339());
+
+    // The report holds the order's whole trail, oldest first, among whatever else happened.
+    let report = json_of(&["report", "--from", &from, "--to", &to]).await;
+    let rows = report.as_array().expect("a list");
+    for entry in &trail {
+        assert!(
+            rows.iter().any(|r| r["auditId"] == entry["auditId"]),
+            "{entry} is not in the report"
+        );
+    }
+    let times: Vec<&str> = rows.iter().filter_map(|r| r["at"].as_str()).collect();
+    assert_eq!(times.len(), rows.len());
+    assert!(times.is_sorted(), "oldest first: {times:?}");
+
+    // The CSV is the same entries under one header, as GET /admin/audit?format=csv writes it.
+    let (code, csv, err) =
+        ordertracker(&["report", "--from", &from, "--to", &to, "--format", "csv"]).await;
     assert_eq!(code, 0, "{err}{csv}");
-    let (code, _, err) = ordertracker(&[
-        "report",
-        "--from",
-        "2027-01-01T00:00:00Z",
-        "--to",
-        "2026-01-01T00:00:00Z",
-    ])
-    .await;
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    let header = reader.headers().expect("a header").clone();
+    assert_eq!(header.get(0), Some("auditId"), "{header:?}");
+    let ids: Vec<String> = reader
+        .records()
+        .map(|r| r.expect("a CSV row")[0].to_owned())
+        .collect();
+    assert!(ids.len() >= rows.len(), "entries may have landed since");
+    for entry in &trail {
+        assert!(ids.iter().any(|i| entry["auditId"] == i.as_str()));
+    }
+
+    let (code, _, err) = ordertracker(&["report", "--from", &to, "--to", &from]).await;
     assert_eq!(code, 2, "from after to is a usage error: {err}");
     for sub in [
         vec!["show", "--help"],
@@ -255,6 +337,7 @@ async fn report_reads_the_audit_table_and_help_covers_every_subcommand() {
 #[tokio::test]
 #[ignore = "needs the local stack: make test"]
 async fn dlq_list_and_redrive_settle_a_failed_compensation_once() {
+    let _queue = COMPENSATION_DLQ.lock().await;
     let stack = Stack::connect().await;
     let (user, sku, id) = compensation_failed_order(&stack).await;
     assert_eq!(stack.stock(&sku).await, (STOCK - 2, 2), "still held");
