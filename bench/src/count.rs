@@ -36,12 +36,64 @@ fn body_of(entry: &Value) -> Vec<u8> {
     }
 }
 
+/// The caller of the local poller's requests: it reads the tables' streams and the queues and
+/// invokes the consumers, as Lambda's event source mappings do on AWS (stream reads are free
+/// there; a queue's polls cost by the hour, not by the order). Counted apart from the order's.
+const EVENT_SOURCE_MAPPING: &str = "event source mapping";
+
+/// How long the local poller must have handed out nothing before the asynchronous work of the
+/// orders (audit entries from the streams, notifications from the queue) counts as done.
+const QUIET: Duration = Duration::from_secs(3);
+
+/// Waits until the poller's log has not grown for [`QUIET`] (at most a minute); returns its
+/// length then.
+async fn drained(poller_log: &Path) -> u64 {
+    let len = || std::fs::metadata(poller_log).map_or(0, |m| m.len());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let (mut last, mut since) = (len(), Instant::now());
+    while since.elapsed() < QUIET && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let now = len();
+        if now != last {
+            (last, since) = (now, Instant::now());
+        }
+    }
+    last
+}
+
+/// Batches and records the poller handed each consumer, from its log lines
+/// (`poller: audit: 7 stream record(s)`, `poller: notify: batch of 1, 0 failed`).
+fn batches(log: &str) -> BTreeMap<String, (f64, f64)> {
+    let mut by_function: BTreeMap<String, (f64, f64)> = BTreeMap::new();
+    for line in log.lines() {
+        let Some((function, rest)) = line
+            .strip_prefix("poller: ")
+            .and_then(|l| l.split_once(": "))
+        else {
+            continue;
+        };
+        let records = rest
+            .strip_prefix("batch of ")
+            .and_then(|r| r.split(',').next())
+            .or_else(|| rest.strip_suffix(" stream record(s)"))
+            .and_then(|n| n.parse::<f64>().ok());
+        if let Some(n) = records {
+            let entry = by_function.entry(function.to_string()).or_default();
+            entry.0 += 1.0;
+            entry.1 += n;
+        }
+    }
+    by_function
+}
+
 /// (service, operation, caller) of a recorded request.
 pub fn classify(entry: &Value) -> (String, String, String) {
     let ua = header(entry, "User-Agent")
         .unwrap_or("")
         .to_ascii_lowercase();
-    let caller = if ua.contains("aws-sdk-rust") {
+    let caller = if ua.contains("local-poller") {
+        EVENT_SOURCE_MAPPING
+    } else if ua.contains("aws-sdk-rust") {
         "our functions"
     } else if ua.contains("boto") {
         "state machine"
@@ -52,6 +104,7 @@ pub fn classify(entry: &Value) -> (String, String, String) {
     let (service, op) = if let Some(t) = header(entry, "X-Amz-Target") {
         let (prefix, op) = t.split_once('.').unwrap_or((t, ""));
         let service = match prefix {
+            p if p.starts_with("DynamoDBStreams") => "DynamoDB Streams",
             p if p.starts_with("DynamoDB") => "DynamoDB",
             p if p.starts_with("AWSStepFunctions") => "Step Functions",
             p if p.starts_with("AmazonSQS") => "SQS",
@@ -187,7 +240,8 @@ pub async fn run(stack: Arc<Stack>, token: &str, orders: usize, out: &Path, reco
         "warm-up order failed: {:?}",
         warm.error
     );
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    let poller_log = stack.repo.join("local/.state/scratch/poller.log");
+    let log_start = drained(&poller_log).await;
     let cpu0 = component_cpu(&stack.repo, &lambda_port);
     stack
         .http
@@ -236,7 +290,8 @@ pub async fn run(stack: Arc<Stack>, token: &str, orders: usize, out: &Path, reco
         bar.inc(1);
     }
     bar.finish_and_clear();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The audit function and notify run after the saga, off the streams and the queue.
+    let log_end = drained(&poller_log).await;
     stack
         .http
         .post(format!("{moto}/moto-api/recorder/stop-recording"))
@@ -261,11 +316,22 @@ pub async fn run(stack: Arc<Stack>, token: &str, orders: usize, out: &Path, reco
         .await
         .expect("recorder");
 
+    let log = std::fs::read(&poller_log).unwrap_or_default();
+    let window = log
+        .get(log_start as usize..(log_end as usize).min(log.len()))
+        .unwrap_or_default();
+    let consumers = batches(&String::from_utf8_lossy(window));
+    let k = orders as f64;
+    let async_invocations: BTreeMap<&String, f64> =
+        consumers.iter().map(|(f, (b, _))| (f, b / k)).collect();
+    let async_records: BTreeMap<&String, f64> =
+        consumers.iter().map(|(f, (_, r))| (f, r / k)).collect();
+
     let mut calls: BTreeMap<String, f64> = BTreeMap::new();
+    let mut polls: BTreeMap<String, f64> = BTreeMap::new();
     let mut by_service: BTreeMap<String, f64> = BTreeMap::new();
     let mut local_only: BTreeMap<String, f64> = BTreeMap::new();
     let (mut rru, mut wru, mut max_body) = (0.0, 0.0, 0usize);
-    let k = orders as f64;
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         let Ok(entry) = serde_json::from_str::<Value>(line) else {
             continue;
@@ -273,6 +339,10 @@ pub async fn run(stack: Arc<Stack>, token: &str, orders: usize, out: &Path, reco
         let (service, op, caller) = classify(&entry);
         // Our own polling of DescribeExecution above is the benchmark's, not the order's.
         if op == "DescribeExecution" {
+            continue;
+        }
+        if caller == EVENT_SOURCE_MAPPING {
+            *polls.entry(format!("{service} {op}")).or_default() += 1.0 / k;
             continue;
         }
         let raw = body_of(&entry);
@@ -393,6 +463,9 @@ pub async fn run(stack: Arc<Stack>, token: &str, orders: usize, out: &Path, reco
             "stateTransitionsPerOrder": median(&transitions),
             "historyEventsPerOrder": median(&history_events),
             "sagaLambdaInvocationsPerOrder": median(&invocations),
+            "asyncLambdaInvocationsPerOrder": async_invocations,
+            "asyncRecordsPerOrder": async_records,
+            "eventSourcePollsPerOrder": polls,
             "executionMsMedian": median(&exec_ms),
             "sagaLambdaMsMedianByState": lambda_ms_median,
             "cpuMsPerOrderByComponent": cpu_per_order,
@@ -418,7 +491,10 @@ pub async fn ceiling(
     let entries: Vec<Replay> = text
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|e| matches!(classify(e).0.as_str(), "DynamoDB" | "SQS" | "SNS"))
+        .filter(|e| {
+            let (service, _, caller) = classify(e);
+            matches!(service.as_str(), "DynamoDB" | "SQS" | "SNS") && caller != EVENT_SOURCE_MAPPING
+        })
         .filter(|e| {
             tables(&serde_json::from_slice(&body_of(e)).unwrap_or(Value::Null)) != ["faults"]
         })
@@ -518,4 +594,44 @@ pub async fn ceiling(
             "ordersPerSecondCeiling": rate / calls,
         }),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_are_read_from_the_poller_log() {
+        let log = "poller: audit: 7 stream record(s)\n\
+                   poller: notify: batch of 2, 0 failed\n\
+                   poller: audit: 1 stream record(s)\n\
+                   poller: notify: deleting a processed message: {}\n\
+                   poller: audit: stream record 42 failed (try 1): boom\n\
+                   poller: notify: batch of 1, 1 failed (HTTP 500: x)\n";
+        let counted = batches(log);
+        assert_eq!(counted["audit"], (2.0, 8.0));
+        assert_eq!(counted["notify"], (2.0, 3.0));
+        assert_eq!(counted.len(), 2);
+    }
+
+    #[test]
+    fn the_pollers_requests_are_told_apart() {
+        let poll = json!({
+            "headers": {"User-Agent": "Boto3/1.35 md/Botocore local-poller", "X-Amz-Target": "DynamoDBStreams_20120810.GetRecords"},
+            "url": "http://127.0.0.1:4588/", "body": "{}"
+        });
+        let (service, op, caller) = classify(&poll);
+        assert_eq!(
+            (service.as_str(), op.as_str(), caller.as_str()),
+            ("DynamoDB Streams", "GetRecords", EVENT_SOURCE_MAPPING)
+        );
+        let ours = json!({
+            "headers": {"user-agent": "aws-sdk-rust/1.3", "X-Amz-Target": "DynamoDB_20120810.PutItem"},
+            "url": "http://127.0.0.1:4588/", "body": "{}"
+        });
+        assert_eq!(
+            classify(&ours),
+            ("DynamoDB".into(), "PutItem".into(), "our functions".into())
+        );
+    }
 }
