@@ -5,6 +5,7 @@
 //!   bench count --repo DIR --orders K --out FILE --recording FILE        per-order AWS calls, units, CPU
 //!   bench ceiling --repo DIR --recording FILE --per-order FILE --out FILE  moto's raw rate for those calls
 //!   bench load --repo DIR --levels 1,4,16 --seconds S --out FILE          load generator
+//!   bench start-groups --perf-data F --starts N --hz H --out FILE NAME...  CPU per start by group
 //!   bench profiles --cold FILE --out FILE PROFILE=SECS:cold|incremental...  release-profile sweep table
 //!   bench report --results DIR --out FILE [--wall TEXT]                  BENCHMARKS.md and the plot
 
@@ -14,6 +15,7 @@ mod load;
 mod report;
 mod sizes;
 mod stack;
+mod start;
 mod util;
 
 use std::collections::HashMap;
@@ -122,6 +124,13 @@ fn main() {
             )
             .await;
         }),
+        "start-groups" => start::run(
+            &args.path("perf-data"),
+            args.num("starts", 200),
+            args.num("hz", 20_000),
+            &args.rest,
+            &args.path("out"),
+        ),
         "profiles" => report::profiles(&args.path("cold"), &args.rest, &args.path("out")),
         "report" => report::run(
             &args.path("results"),
@@ -133,7 +142,7 @@ fn main() {
                 "{}",
                 include_str!("main.rs")
                     .lines()
-                    .take(10)
+                    .take(11)
                     .map(|l| l.trim_start_matches("//!").trim_start_matches(' '))
                     .collect::<Vec<_>>()
                     .join("\n")

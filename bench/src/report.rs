@@ -61,7 +61,14 @@ pub fn cost(per: &Value, load: Option<&Value>) -> Cost {
     let saga_lambdas = f(&per["sagaLambdaInvocationsPerOrder"]);
     // create-order for the POST, get-order for one client read of the result.
     let api_requests = 2.0;
-    let lambdas = saga_lambdas + api_requests;
+    // The audit function (a batch per stream read), notify and the others fed by the poller:
+    // invocations per order as measured one order at a time, an upper bound (under load, and on
+    // AWS, a batch holds the records of many orders).
+    let async_lambdas: f64 = per["asyncLambdaInvocationsPerOrder"]
+        .as_object()
+        .map(|m| m.values().map(f).sum())
+        .unwrap_or(0.0);
+    let lambdas = saga_lambdas + api_requests + async_lambdas;
     let ms: Vec<f64> = per["sagaLambdaMsMedianByState"]
         .as_object()
         .map(|m| m.values().map(f).collect())
@@ -99,7 +106,7 @@ pub fn cost(per: &Value, load: Option<&Value>) -> Cost {
         * (LAMBDA_PER_REQUEST
             + billed_ms / 1000.0 * LAMBDA_MEMORY_MB / 1024.0 * LAMBDA_ARM_PER_GB_SECOND)
         * m;
-    lines.push(("Lambda (arm64, 128 MB)".into(), lambda, lambda, format!("{lambdas:.0} invocations × ($0.20/M + {billed_ms:.0} ms billed × 128 MB × $0.0000133334/GB-s)")));
+    lines.push(("Lambda (arm64, 128 MB)".into(), lambda, lambda, format!("{lambdas:.1} invocations ({saga_lambdas:.0} saga, {api_requests:.0} API, {async_lambdas:.1} stream and queue consumers) × ($0.20/M + {billed_ms:.0} ms billed × 128 MB × $0.0000133334/GB-s)")));
     let (rru, wru) = (
         f(&per["dynamoReadUnitsPerOrder"]),
         f(&per["dynamoWriteUnitsPerOrder"]),
@@ -288,6 +295,45 @@ pub fn run(results: &Path, out: &Path, wall: Option<&str>) {
             "make bench → bench cold (certificate variants)",
         ));
     }
+    if let Some(s) = read_json(&results.join("start-profile.json")) {
+        md.push_str("\n### Where a start goes\n\n");
+        let _ = writeln!(
+            md,
+            "CPU per start (not wall time), by what it was doing: `perf record` at {} Hz over {} starts of each binary, built with the release profile but unstripped (`release-symbols`), samples grouped by shared object and symbol (`bench/src/start.rs`). The floor's own rows are what every binary pays (exec, the loader, the runtime); the difference is the SDK: building its config, the HTTPS client and one client per service. Two parts of it are named: each client parses the AWS partition table (JSON) and compiles its region regexes at construction, and the TLS context decodes the compiled-in PEM roots. Neither can be skipped without replacing the SDK's endpoint resolver or its TLS setup, which this project does not write by hand; the rest is spread over the SDK's configuration builders.\n",
+            s["hz"], s["starts"]
+        );
+        let names = ["hello-floor", "sdk-floor", "create-order"];
+        let mut groups: Vec<String> = names
+            .iter()
+            .flat_map(|n| {
+                s["binaries"][n]["byGroup"]
+                    .as_object()
+                    .into_iter()
+                    .flat_map(|m| m.keys().cloned())
+            })
+            .collect();
+        groups.sort();
+        groups.dedup();
+        let _ = writeln!(
+            md,
+            "| CPU ms per start | {} |\n|---|{}",
+            names.map(|n| format!("`{n}`")).join(" | "),
+            "---:|".repeat(names.len())
+        );
+        for g in &groups {
+            let cells: Vec<String> = names
+                .iter()
+                .map(|n| format!("{:.2}", f(&s["binaries"][n]["byGroup"][g]).max(0.0)))
+                .collect();
+            let _ = writeln!(md, "| {g} | {} |", cells.join(" | "));
+        }
+        let totals: Vec<String> = names
+            .iter()
+            .map(|n| format!("**{:.2}**", f(&s["binaries"][n]["cpuMsPerStart"])))
+            .collect();
+        let _ = writeln!(md, "| **total** | {} |\n", totals.join(" | "));
+        md.push_str(&caption(&s, "bench/start-profile.sh"));
+    }
     if let Some(p) = &profiles {
         md.push_str("\n### Release-profile settings\n\n");
         if let Some(note) = p["note"].as_str() {
@@ -360,6 +406,25 @@ pub fn run(results: &Path, out: &Path, wall: Option<&str>) {
             f(&p["historyEventsPerOrder"]),
             f(&p["executionMsMedian"])
         );
+        let async_rows: Vec<String> = p["asyncLambdaInvocationsPerOrder"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| {
+                format!(
+                    "| `{k}` invocations, off a stream or queue ({:.1} records each) | **{:.1}** |",
+                    f(&p["asyncRecordsPerOrder"][k]) / f(v),
+                    f(v)
+                )
+            })
+            .collect();
+        if !async_rows.is_empty() {
+            let _ = writeln!(
+                md,
+                "After the saga, off the tables' streams and the queues (counted until the local poller had nothing left to hand out for 3 s; one order at a time, so each batch holds one order's records: under load, and on AWS with batches of up to 100, there are fewer invocations per order):\n\n| per order | count |\n|---|---:|\n{}\n",
+                async_rows.join("\n")
+            );
+        }
         md.push_str("| AWS API call (caller) | per order |\n|---|---:|\n");
         for (k, v) in p["callsPerOrder"].as_object().into_iter().flatten() {
             let _ = writeln!(md, "| {k} | {:.1} |", f(v));
@@ -372,6 +437,20 @@ pub fn run(results: &Path, out: &Path, wall: Option<&str>) {
                 md,
                 "\nLeft out above (local stack only, never on AWS): the fault-plan lookups, {}.",
                 lo.iter()
+                    .map(|(k, v)| format!("{k} × {:.1}", f(v)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        if let Some(polls) = p["eventSourcePollsPerOrder"]
+            .as_object()
+            .filter(|m| !m.is_empty())
+        {
+            let _ = writeln!(
+                md,
+                "\nLeft out above: the local poller's own reads, which on AWS Lambda's event source mappings make (stream reads are free for a Lambda trigger; a queue's polls cost by the hour, not by the order): {}.",
+                polls
+                    .iter()
                     .map(|(k, v)| format!("{k} × {:.1}", f(v)))
                     .collect::<Vec<_>>()
                     .join(", ")
