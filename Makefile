@@ -38,6 +38,7 @@ unit:
 	cargo test --workspace --exclude e2e
 	cargo test -p e2e
 	local/bootstrap.sh
+	.venv/bin/python -m unittest discover -s local/tests
 	.venv/bin/python tests/security/check_template.py
 
 # The contract test shares the end-to-end tests' stack (one stack start); both run, either fails it.

@@ -14,8 +14,6 @@ import json
 import re
 import sys
 import time
-import urllib.error
-import urllib.request
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -24,11 +22,14 @@ from urllib.parse import parse_qsl, urlsplit
 from samtranslator.yaml_helper import yaml_parse
 
 import devjwt
+import invoke as local_invoke
 
 REPO = Path(__file__).resolve().parent.parent
 ACCOUNT_ID = "123456789012"
 API_ID = "local"
 INTEGRATION_TIMEOUT_SECONDS = 30  # API Gateway's limit for HTTP APIs
+# Of cargo lambda's queue per function (invoke.py); past it a request waits, then gets 503.
+INVOKE_SHARE = 60
 JSON = {"content-type": "application/json"}
 
 
@@ -131,21 +132,18 @@ class Gateway(BaseHTTPRequestHandler):
 
         request_id = str(uuid.uuid4())
         event = self.event(route, url, path_parameters, claims, body, request_id)
-        invoke = urllib.request.Request(
-            f"http://127.0.0.1:{self.lambda_port}/2015-03-31/functions/{route.binary}/invocations",
-            data=json.dumps(event).encode(),
-            headers={"Content-Type": "application/json"},
-            method="POST",
-        )
         try:
-            with urllib.request.urlopen(invoke, timeout=INTEGRATION_TIMEOUT_SECONDS) as answer:
-                response = self.response(json.loads(answer.read() or b"null"))
-        except TimeoutError:
-            self.log_message("%s did not answer within %s s", route.binary, INTEGRATION_TIMEOUT_SECONDS)
+            status, answer = local_invoke.call(
+                self.lambda_port, route.binary, json.dumps(event).encode(), INTEGRATION_TIMEOUT_SECONDS, INVOKE_SHARE
+            )
+            if not 200 <= status < 300:  # the function failed: cargo lambda answers 500
+                raise ValueError(answer.decode(errors="replace"))
+            response = self.response(json.loads(answer or b"null"))
+        except (local_invoke.Throttled, local_invoke.TimedOut) as error:
+            self.log_message("%s: %s", route.binary, error)
             return self.reply(503, JSON, [], b'{"message":"Service Unavailable"}', request_id)
-        except Exception as error:  # the function failed (cargo lambda answers 500) or answered nonsense
-            detail = error.read().decode(errors="replace") if isinstance(error, urllib.error.HTTPError) else error
-            self.log_message("%s failed: %s", route.binary, detail)
+        except Exception as error:  # failed, unreachable, or answered nonsense
+            self.log_message("%s failed: %s", route.binary, error)
             return self.reply(500, JSON, [], b'{"message":"Internal Server Error"}', request_id)
         return self.reply(*response, request_id)
 

@@ -45,8 +45,6 @@ import copy
 import functools
 import json
 import threading
-import urllib.error
-import urllib.request
 
 from moto import server
 from moto.awslambda.models import LambdaBackend, LambdaFunction
@@ -59,8 +57,12 @@ from moto.dynamodbstreams.models import DynamoDBStreamsBackend, ShardIterator
 from moto.stepfunctions import models as sfn_models
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
+import invoke as local_invoke
+
 BINARY_TAG = "local:binary"
 INVOKE_TIMEOUT_SECONDS = 120
+# Of cargo lambda's queue per function (invoke.py): the saga's steps; the gateway has its own share.
+INVOKE_SHARE = 30
 
 
 def cargo_lambda_invoke(lambda_port):
@@ -68,24 +70,20 @@ def cargo_lambda_invoke(lambda_port):
         binary = self.tags.get(BINARY_TAG)
         if not binary:
             return _error("LocalCloud.NoBinary", f"function {self.function_name} has no {BINARY_TAG} tag"), True, ""
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{lambda_port}/2015-03-31/functions/{binary}/invocations",
-            # moto hands over the parsed payload, or the string "{}" for an empty one.
-            data=b"{}" if event == "{}" else json.dumps(event).encode(),
-            headers={"Content-Type": "application/json"},
-            method="POST",
-        )
+        # moto hands over the parsed payload, or the string "{}" for an empty one.
+        payload = b"{}" if event == "{}" else json.dumps(event).encode()
         try:
             # Not the function's own Timeout: under load moto answers the function's SDK calls slowly, and
             # timing those out would fail sagas that AWS would run. This only stops a hung function.
-            with urllib.request.urlopen(request, timeout=INVOKE_TIMEOUT_SECONDS) as response:
-                return response.read().decode(), False, ""
-        except urllib.error.HTTPError as error:  # 500 = the function returned an error
-            return error.read().decode(), True, ""
-        except TimeoutError:
+            status, body = local_invoke.call(lambda_port, binary, payload, INVOKE_TIMEOUT_SECONDS, INVOKE_SHARE)
+        except local_invoke.Throttled as error:  # the state machine's Retry takes it, as on AWS
+            return _error("Lambda.TooManyRequestsException", str(error)), True, ""
+        except local_invoke.TimedOut:
             return _error("Sandbox.Timedout", f"Task timed out after {INVOKE_TIMEOUT_SECONDS} seconds"), True, ""
-        except urllib.error.URLError as error:
-            return _error("LocalCloud.Unreachable", f"cargo lambda watch on :{lambda_port}: {error.reason}"), True, ""
+        except OSError as error:
+            return _error("LocalCloud.Unreachable", f"cargo lambda watch on :{lambda_port}: {error}"), True, ""
+        # 500 = the function returned an error
+        return body.decode(), not 200 <= status < 300, ""
 
     return _invoke_lambda
 

@@ -34,14 +34,15 @@ import base64
 import json
 import threading
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import boto3
 import botocore.config
 
+import invoke as local_invoke
+
 INVOKE_TIMEOUT_SECONDS = 120  # as launcher.py: only stops a hung function
+INVOKE_SHARE = 5  # of cargo lambda's queue per function (invoke.py); one batch per mapping at a time
 
 
 def sqs_event(messages: list, mapping: dict) -> dict:
@@ -96,18 +97,11 @@ def failed_ids(status: int, payload: bytes, batch_ids: set, report_failures: boo
 
 
 def invoke(lambda_port: int, function: str, event: dict) -> tuple:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{lambda_port}/2015-03-31/functions/{function}/invocations",
-        data=json.dumps(event).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
     try:
-        with urllib.request.urlopen(request, timeout=INVOKE_TIMEOUT_SECONDS) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:  # 500: the function returned an error or crashed
-        return error.code, error.read()
-    except (urllib.error.URLError, TimeoutError) as error:
+        # 500: the function returned an error or crashed.
+        return local_invoke.call(lambda_port, function, json.dumps(event).encode(), INVOKE_TIMEOUT_SECONDS,
+                                 INVOKE_SHARE)
+    except (OSError, local_invoke.Throttled, local_invoke.TimedOut) as error:
         return 0, str(error).encode()
 
 

@@ -38,6 +38,19 @@ async fn shown_with_trail(id: &str, status: &str) -> Value {
     }
 }
 
+/// Places an order of `quantity` units of `sku`, which must be accepted: its id.
+async fn place(stack: &Stack, user: &e2e::User, sku: &shared::order::Sku, quantity: u32) -> String {
+    let (status, accepted) = stack
+        .post_order(
+            user,
+            &json!({"items": [{"sku": sku, "quantity": quantity}]}),
+            None,
+        )
+        .await;
+    assert_eq!(status, 202, "{accepted}");
+    accepted["orderId"].as_str().expect("orderId").to_owned()
+}
+
 /// Both tests that replay the compensation DLQ take this: a whole-queue redrive replays every
 /// order's dead letter, which would repair the other test's order under its feet.
 static COMPENSATION_DLQ: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -53,15 +66,7 @@ async fn compensation_failed_order(stack: &Stack) -> (e2e::User, shared::order::
     stack
         .plan_faults(&user, "release-reservation", vec![Fault::Transient; 9])
         .await;
-    let (status, accepted) = stack
-        .post_order(
-            &user,
-            &json!({"items": [{"sku": sku, "quantity": 2}]}),
-            None,
-        )
-        .await;
-    assert_eq!(status, 202, "{accepted}");
-    let id = accepted["orderId"].as_str().expect("orderId").to_owned();
+    let id = place(stack, &user, &sku, 2).await;
     assert_eq!(stack.wait_for_execution(&id).await, "FAILED");
     (user, sku, id)
 }
@@ -216,15 +221,7 @@ async fn retry_starts_a_saga_that_never_started_and_leaves_a_running_one_alone()
             vec![Fault::DelayAfterWrite { ms: 4_000 }],
         )
         .await;
-    let (status, accepted) = stack
-        .post_order(
-            &user,
-            &json!({"items": [{"sku": sku, "quantity": 1}]}),
-            None,
-        )
-        .await;
-    assert_eq!(status, 202, "{accepted}");
-    let running = accepted["orderId"].as_str().expect("orderId").to_owned();
+    let running = place(&stack, &user, &sku, 1).await;
     stack.wait_for_status(&user, &running, "RESERVED").await;
     let left = json_of(&["retry", &running]).await;
     assert_eq!(left["changed"], false, "{left}");
@@ -272,15 +269,7 @@ async fn report_reads_the_audit_table_and_help_covers_every_subcommand() {
     let user = stack.user(Some(BALANCE)).await;
     let sku = stack.product(STOCK, PRICE).await;
     let from = Utc::now() - chrono::Duration::seconds(1);
-    let (status, accepted) = stack
-        .post_order(
-            &user,
-            &json!({"items": [{"sku": sku, "quantity": 1}]}),
-            None,
-        )
-        .await;
-    assert_eq!(status, 202, "{accepted}");
-    let id = accepted["orderId"].as_str().expect("orderId").to_owned();
+    let id = place(&stack, &user, &sku, 1).await;
     stack.wait_for_status(&user, &id, "COMPLETED").await;
     let trail = shown_with_trail(&id, "COMPLETED").await["audit"]
         .as_array()
