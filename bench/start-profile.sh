@@ -37,12 +37,13 @@ lambda_env=(AWS_LAMBDA_RUNTIME_API=127.0.0.1:$port AWS_LAMBDA_FUNCTION_NAME=benc
   AWS_SESSION_TOKEN=test ORDERS_TABLE=OrdersTable ORDER_SAGA_ARN=arn:aws:states:us-east-1:123456789012:stateMachine:OrderSaga
   EVENTS_TOPIC_ARN=arn:aws:sns:us-east-1:123456789012:DomainEvents RUST_LOG=info)
 names=(hello-floor sdk-floor create-order)
-data="$release_dir/start-profile.perf"
-perf record -q -F "$hz" -o "$data" -- bash -c '
-  for ((i = 0; i < '"$starts"'; i++)); do
-    for name in '"${names[*]}"'; do
-      env -i '"${lambda_env[*]@Q}"' timeout -s KILL 0.05 "'"$bin"'/$name" 2>/dev/null || true
-    done
-  done 2>/dev/null'
-target/debug/bench start-groups --perf-data "$data" --starts "$starts" --hz "$hz" \
+# One `perf record` per binary: in one recording, perf put the samples of a start's first moments
+# (exec, the loader) under another binary's name.
+for name in "${names[@]}"; do
+  perf record -q -F "$hz" -o "$release_dir/start-profile-$name.perf" -- bash -c '
+    for ((i = 0; i < '"$starts"'; i++)); do
+      env -i '"${lambda_env[*]@Q}"' timeout -s KILL 0.05 "'"$bin/$name"'" 2>/dev/null || true
+    done 2>/dev/null'
+done
+target/debug/bench start-groups --perf-prefix "$release_dir/start-profile-" --starts "$starts" --hz "$hz" \
   --out bench/results/start-profile.json "${names[@]}"

@@ -5,7 +5,7 @@
 //!   bench count --repo DIR --orders K --out FILE --recording FILE        per-order AWS calls, units, CPU
 //!   bench ceiling --repo DIR --recording FILE --per-order FILE --out FILE  moto's raw rate for those calls
 //!   bench load --repo DIR --levels 1,4,16 --seconds S --out FILE          load generator
-//!   bench start-groups --perf-data F --starts N --hz H --out FILE NAME...  CPU per start by group
+//!   bench start-groups --perf-prefix P --starts N --hz H --out FILE NAME...  CPU per start by group
 //!   bench profiles --cold FILE --out FILE PROFILE=SECS:cold|incremental...  release-profile sweep table
 //!   bench report --results DIR --out FILE [--wall TEXT]                  BENCHMARKS.md and the plot
 
@@ -125,7 +125,7 @@ fn main() {
             .await;
         }),
         "start-groups" => start::run(
-            &args.path("perf-data"),
+            &args.get("perf-prefix"),
             args.num("starts", 200),
             args.num("hz", 20_000),
             &args.rest,

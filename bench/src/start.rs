@@ -56,8 +56,9 @@ fn groups(report: &str, starts: f64, hz: f64) -> BTreeMap<&'static str, f64> {
     by
 }
 
-/// `bench start-groups --perf-data F --starts N --hz H --out FILE COMMAND...`
-pub fn run(perf_data: &Path, starts: u64, hz: u64, names: &[String], out: &Path) {
+/// `bench start-groups --perf-prefix P --starts N --hz H --out FILE NAME...`: the recording of
+/// NAME's starts is `<P><NAME>.perf`.
+pub fn run(perf_prefix: &str, starts: u64, hz: u64, names: &[String], out: &Path) {
     let mut rows = serde_json::Map::new();
     for name in names {
         let report = Command::new("perf")
@@ -71,7 +72,7 @@ pub fn run(perf_data: &Path, starts: u64, hz: u64, names: &[String], out: &Path)
                 name,
                 "-i",
             ])
-            .arg(perf_data)
+            .arg(format!("{perf_prefix}{name}.perf"))
             .output()
             .expect("perf report");
         let by = groups(
