@@ -106,7 +106,7 @@ pub fn cost(per: &Value, load: Option<&Value>) -> Cost {
         * (LAMBDA_PER_REQUEST
             + billed_ms / 1000.0 * LAMBDA_MEMORY_MB / 1024.0 * LAMBDA_ARM_PER_GB_SECOND)
         * m;
-    lines.push(("Lambda (arm64, 128 MB)".into(), lambda, lambda, format!("{lambdas:.1} invocations ({saga_lambdas:.0} saga, {api_requests:.0} API, {async_lambdas:.1} stream and queue consumers) × ($0.20/M + {billed_ms:.0} ms billed × 128 MB × $0.0000133334/GB-s)")));
+    lines.push(("Lambda (arm64, 128 MB)".into(), lambda, lambda, format!("{lambdas:.1} invocations ({saga_lambdas:.0} saga, {api_requests:.0} API, {}) × ($0.20/M + {billed_ms:.0} ms billed × 128 MB × $0.0000133334/GB-s)", if per["asyncLambdaInvocationsPerOrder"].is_object() { format!("{async_lambdas:.1} stream and queue consumers") } else { "the stream and queue consumers not counted by this run's `bench count`".to_string() })));
     let (rru, wru) = (
         f(&per["dynamoReadUnitsPerOrder"]),
         f(&per["dynamoWriteUnitsPerOrder"]),
