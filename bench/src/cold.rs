@@ -35,6 +35,10 @@ fn lambda_env(runtime_api: &str, name: &str) -> Vec<(String, String)> {
         ("NOTIFICATIONS_TABLE", "NotificationsTable"),
         ("AUDIT_TABLE", "AuditTable"),
         ("ORDER_SAGA_ARN", arn),
+        (
+            "EVENTS_TOPIC_ARN",
+            "arn:aws:sns:us-east-1:123456789012:DomainEvents",
+        ),
         ("STAGE", "prod"),
         ("RUST_LOG", "info"),
     ]
@@ -137,7 +141,17 @@ pub fn run(bin_dir: &Path, names: &[String], floor: &str, runs: usize, out: &Pat
                 .stderr(Stdio::null())
                 .spawn()
                 .unwrap_or_else(|e| panic!("start {}: {e}", path.display()));
-            match rx.recv_timeout(Duration::from_secs(10)) {
+            // A binary that stops at init (a variable missing) says so at once, not after 10 s.
+            let deadline = Instant::now() + Duration::from_secs(10);
+            let answer = loop {
+                match rx.recv_timeout(Duration::from_millis(20)) {
+                    Err(mpsc::RecvTimeoutError::Timeout)
+                        if Instant::now() < deadline
+                            && child.try_wait().ok().flatten().is_none() => {}
+                    other => break other,
+                }
+            };
+            match answer {
                 Ok((t1, line, stream)) if line.contains("/runtime/invocation/next") => {
                     let peak = status_kb(child.id(), "VmHWM:").unwrap_or(0);
                     let _ = child.kill();
