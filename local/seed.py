@@ -32,16 +32,23 @@ def put_new(dynamodb, table, item):
         return "exists"
 
 
+def product_fields(sku, name, price, currency):
+    """What the catalog's item (InventoryTable) and the order side's view (OrdersTable) share."""
+    return {
+        "pk": {"S": f"PRODUCT#{sku}"},
+        "sk": {"S": "PRODUCT"},
+        "sku": {"S": sku},
+        "name": {"S": name},
+        "price": {"N": str(price)},
+        "currency": {"S": currency},
+    }
+
+
 def main():
     dynamodb = boto3.client("dynamodb")  # endpoint, region and credentials from the env file
     for sku, name, price, currency, available in PRODUCTS:
         item = {
-            "pk": {"S": f"PRODUCT#{sku}"},
-            "sk": {"S": "PRODUCT"},
-            "sku": {"S": sku},
-            "name": {"S": name},
-            "price": {"N": str(price)},
-            "currency": {"S": currency},
+            **product_fields(sku, name, price, currency),
             "available": {"N": str(available)},
             "reserved": {"N": "0"},
             "version": {"N": "1"},
@@ -52,12 +59,7 @@ def main():
         outcome = put_new(dynamodb, os.environ["INVENTORY_TABLE"], item)
         print(f"  product {sku:<11} {price:>5} {currency}  stock {available:>3}  {outcome}")
         view = {
-            "pk": {"S": f"PRODUCT#{sku}"},
-            "sk": {"S": "PRODUCT"},
-            "sku": {"S": sku},
-            "name": {"S": name},
-            "price": {"N": str(price)},
-            "currency": {"S": currency},
+            **product_fields(sku, name, price, currency),
             "productVersion": {"N": "1"},
             "updatedAt": {"S": datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")},
         }

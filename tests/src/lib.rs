@@ -499,11 +499,11 @@ impl Stack {
         }
     }
 
-    /// The orders that the dead-letter queue named by the env variable `queue_env` holds
-    /// messages about. Messages are left in the queue: each is hidden for 5 s while paging.
-    pub async fn dlq_order_ids(&self, queue_env: &str) -> std::collections::HashSet<OrderId> {
+    /// The bodies of the messages the queue named by the env variable `queue_env` holds.
+    /// Messages are left in the queue: each is hidden for 5 s while paging.
+    pub async fn dlq_bodies(&self, queue_env: &str) -> Vec<String> {
         let queue = env(queue_env);
-        let mut ids = std::collections::HashSet::new();
+        let mut bodies = Vec::new();
         loop {
             let received = self
                 .sqs
@@ -515,19 +515,31 @@ impl Stack {
                 .await
                 .expect("receive from a DLQ");
             if received.messages().is_empty() {
-                return ids;
+                return bodies;
             }
-            for message in received.messages() {
-                let body: Value = serde_json::from_str(message.body().unwrap_or_default())
-                    .expect("DLQ messages are JSON");
-                let id = body["order"]["orderId"]
-                    .as_str()
-                    .or(body["event"]["orderId"].as_str())
-                    // The notify queue's dead letters are raw events.
-                    .or(body["orderId"].as_str());
-                ids.extend(id.and_then(|id| id.parse::<OrderId>().ok()));
-            }
+            bodies.extend(
+                received
+                    .messages()
+                    .iter()
+                    .map(|m| m.body().unwrap_or_default().to_owned()),
+            );
         }
+    }
+
+    /// The orders that the dead-letter queue named by the env variable `queue_env` holds
+    /// messages about. Messages are left in the queue: each is hidden for 5 s while paging.
+    pub async fn dlq_order_ids(&self, queue_env: &str) -> std::collections::HashSet<OrderId> {
+        let mut ids = std::collections::HashSet::new();
+        for text in self.dlq_bodies(queue_env).await {
+            let body: Value = serde_json::from_str(&text).expect("DLQ messages are JSON");
+            let id = body["order"]["orderId"]
+                .as_str()
+                .or(body["event"]["orderId"].as_str())
+                // The notify queue's dead letters are raw events.
+                .or(body["orderId"].as_str());
+            ids.extend(id.and_then(|id| id.parse::<OrderId>().ok()));
+        }
+        ids
     }
 
     /// Names of the saga's executions (the order ids they run for).
