@@ -1,26 +1,37 @@
 #!/usr/bin/env bash
-# Release-profile sweep (not part of `make bench`: each profile rebuilds every dependency, which
-# takes many minutes per profile on 2 cores). Builds create-order and the floor binaries with each
-# profile into target-bench/<profile>, times the build, then starts all of them in one interleaved
-# cold-start run; writes bench/results/profiles.json, which `make bench` puts in BENCHMARKS.md.
-#   bench/profiles.sh [PROFILE...]   default: release release-thin release-nolto release-o3 release-unwind
+# Release-profile sweep (not part of `make bench`: it builds every function once per profile, from
+# nothing, which is most of half an hour on 2 cores). For each profile: a cold build (empty
+# profile directory) of every function and the floors, timed (wall and CPU), then one interleaved
+# cold-start run over all of them; writes bench/results/profiles.json, which `make bench` puts in
+# BENCHMARKS.md.
+#   bench/profiles.sh [PROFILE...]   default: release release-fat
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
-release_dir="$repo/target-bench"
-mkdir -p "$release_dir/sweep"
+sweep="$repo/target-bench/sweep" # its own target directory: make bench's release build stays
+mkdir -p "$sweep"
 profiles=("$@")
-((${#profiles[@]})) || profiles=(release release-thin release-nolto release-o3 release-unwind)
+((${#profiles[@]})) || profiles=(release release-fat)
 [[ " ${profiles[*]} " == *" release "* ]] || profiles=(release "${profiles[@]}")
+packages=() functions=()
+for dir in functions/*/; do
+  functions+=("$(basename "$dir")")
+  packages+=(-p "$(basename "$dir")")
+done
 cargo build -p bench
 rows=() names=()
 for p in "${profiles[@]}"; do
-  fresh=$([[ -d "$release_dir/$p" ]] && echo incremental || echo cold)
-  t=$SECONDS
-  CARGO_TARGET_DIR="$release_dir" cargo build --profile "$p" -p create-order -p bench-floor
-  rows+=("$p=$((SECONDS - t)):$fresh")
-  names+=("$p/hello-floor" "$p/sdk-floor" "$p/create-order")
+  rm -rf "${sweep:?}/$p"
+  echo "bench: cold build, profile $p: ${#functions[@]} functions and the floors"
+  # bash's `time` reports the CPU of every process cargo started (rustc, the linker, build scripts).
+  TIMEFORMAT="%R %U %S"
+  { time CARGO_TARGET_DIR="$sweep" cargo build --profile "$p" --bins "${packages[@]}" -p bench-floor 2>&3; } 3>&2 2>"$sweep/$p.time"
+  read -r wall user sys <"$sweep/$p.time"
+  rows+=("$p=$wall:$user:$sys")
+  for b in hello-floor sdk-floor "${functions[@]}"; do names+=("$p/$b"); done
 done
-target/debug/bench cold --bin-dir "$release_dir" --floor release/hello-floor --runs "${BENCH_RUNS:-40}" \
-  --out "$release_dir/sweep/cold.json" "${names[@]}"
-target/debug/bench profiles --cold "$release_dir/sweep/cold.json" --out bench/results/profiles.json "${rows[@]}"
+target/debug/bench cold --bin-dir "$sweep" --floor release/hello-floor --runs "${BENCH_RUNS:-40}" \
+  --out "$sweep/cold.json" "${names[@]}"
+target/debug/bench profiles --cold "$sweep/cold.json" --out bench/results/profiles.json \
+  --functions "$(IFS=,; echo "${functions[*]}")" "${rows[@]}"
+target/debug/bench report --results bench/results --out BENCHMARKS.md

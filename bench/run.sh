@@ -80,5 +80,6 @@ fi
 total=$((SECONDS - t_start))
 joined="$(IFS=';'; echo "${phases[*]}")"
 summary="$(date -u +%Y-%m-%dT%H:%MZ), $((total / 60)) min $((total % 60)) s on $(nproc) cores (${joined//;/, })"
-"$bench" report --results "$results" --out "$repo/BENCHMARKS.md" --wall "$summary"
+echo "$summary" >"$results/run.txt" # bench/profiles.sh regenerates the report with it
+"$bench" report --results "$results" --out "$repo/BENCHMARKS.md"
 echo "bench: done in $((total / 60)) min $((total % 60)) s"

@@ -6,7 +6,7 @@
 //!   bench ceiling --repo DIR --recording FILE --per-order FILE --out FILE  moto's raw rate for those calls
 //!   bench load --repo DIR --levels 1,4,16 --seconds S --out FILE          load generator
 //!   bench start-groups --perf-prefix P --starts N --hz H --out FILE NAME...  CPU per start by group
-//!   bench profiles --cold FILE --out FILE PROFILE=SECS:cold|incremental...  release-profile sweep table
+//!   bench profiles --cold FILE --functions A,B --out FILE PROFILE=WALL:USER:SYS...  profile sweep table
 //!   bench report --results DIR --out FILE [--wall TEXT]                  BENCHMARKS.md and the plot
 
 mod cold;
@@ -131,7 +131,12 @@ fn main() {
             &args.rest,
             &args.path("out"),
         ),
-        "profiles" => report::profiles(&args.path("cold"), &args.rest, &args.path("out")),
+        "profiles" => report::profiles(
+            &args.path("cold"),
+            &args.get("functions").split(',').collect::<Vec<_>>(),
+            &args.rest,
+            &args.path("out"),
+        ),
         "report" => report::run(
             &args.path("results"),
             &args.path("out"),
