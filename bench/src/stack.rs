@@ -105,6 +105,26 @@ impl Stack {
         resp.json().await.unwrap_or(Value::Null)
     }
 
+    /// create-order prices from the order side's product view, which sync-product fills from the
+    /// catalog's `ProductChanged` event (SNS → SQS → Lambda): a new product can be ordered only
+    /// once it is there. Waits up to 60 s.
+    async fn wait_for_product_view(&self, sku: &str) {
+        let key = json!({
+            "TableName": self.var("ORDERS_TABLE"),
+            "Key": {"pk": {"S": format!("PRODUCT#{sku}")}, "sk": {"S": "PRODUCT"}},
+        });
+        for _ in 0..120 {
+            let found = self
+                .aws("DynamoDB_20120810.GetItem", "dynamodb", key.clone())
+                .await;
+            if found.get("Item").is_some() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        panic!("{sku} never reached the order side's product view (is sync-product running?)");
+    }
+
     /// Products, accounts and tokens for the benchmark users.
     pub async fn seed(&self, users: usize) -> Vec<(String, String)> {
         let admin = self.token("bench-admin", true);
@@ -126,6 +146,7 @@ impl Stack {
             )
             .await;
         assert!(s < 300, "restock: {s} {v}");
+        self.wait_for_product_view("SKU-BENCH").await;
         let mut out = Vec::new();
         for i in 0..users {
             let user = format!("bench-{i}");
