@@ -126,13 +126,20 @@ pub fn cost(per: &Value, load: Option<&Value>) -> Cost {
         sns * SNS_PER_PUBLISH * m,
         format!("{sns:.1} publishes × $0.50/M"),
     ));
-    let sqs = f(&by["SQS"]);
-    let sqs = if sqs.is_nan() { 0.0 } else { sqs };
+    let ours = f(&by["SQS"]);
+    let ours = if ours.is_nan() { 0.0 } else { ours };
+    // A queue consumer's batch is billed twice: the event source mapping's receive that returned
+    // it and the delete after it (counted as the poller's deletes); empty long polls are per hour.
+    let batches = f(&per["eventSourcePollsPerOrder"]["SQS DeleteMessageBatch"]);
+    let batches = if batches.is_nan() { 0.0 } else { batches };
+    let sqs = ours + 2.0 * batches;
     lines.push((
         "SQS".into(),
         sqs * SQS_PER_REQUEST * m,
         sqs * SQS_PER_REQUEST * m,
-        format!("{sqs:.1} requests × $0.40/M"),
+        format!(
+            "({ours:.1} by our functions + {batches:.1} consumer batches × 2: the receive that returned the batch, and its delete) × $0.40/M"
+        ),
     ));
     lines.push((
         "HTTP API".into(),
@@ -460,7 +467,7 @@ pub fn run(results: &Path, out: &Path, wall: Option<&str>) {
         {
             let _ = writeln!(
                 md,
-                "\nLeft out above: the local poller's own reads, which on AWS Lambda's event source mappings make (stream reads are free for a Lambda trigger; a queue's polls cost by the hour, not by the order): {}.",
+                "\nLeft out above: the local poller's own reads, which on AWS Lambda's event source mappings make (stream reads are free for a Lambda trigger; a queue's empty polls cost by the hour, not by the order, and each batch's receive and delete are in the SQS line of section 5): {}.",
                 polls
                     .iter()
                     .map(|(k, v)| format!("{k} × {:.1}", f(v)))
