@@ -38,6 +38,11 @@ fn f(v: &Value) -> f64 {
     v.as_f64().unwrap_or(f64::NAN)
 }
 
+/// A per-order count that a run did not record: none were made.
+fn count(v: &Value) -> f64 {
+    v.as_f64().unwrap_or(0.0)
+}
+
 fn caption(v: &Value, command: &str) -> String {
     let m = &v["machine"];
     format!(
@@ -118,20 +123,17 @@ pub fn cost(per: &Value, load: Option<&Value>) -> Cost {
         dynamo,
         format!("{wru:.1} WRU × $0.625/M + {rru:.1} RRU × $0.125/M"),
     ));
-    let sns = f(&by["SNS"]).max(0.0);
-    let sns = if sns.is_nan() { 0.0 } else { sns };
+    let sns = count(&by["SNS"]).max(0.0);
     lines.push((
         "SNS".into(),
         sns * SNS_PER_PUBLISH * m,
         sns * SNS_PER_PUBLISH * m,
         format!("{sns:.1} publishes × $0.50/M"),
     ));
-    let ours = f(&by["SQS"]);
-    let ours = if ours.is_nan() { 0.0 } else { ours };
+    let ours = count(&by["SQS"]);
     // A queue consumer's batch is billed twice: the event source mapping's receive that returned
     // it and the delete after it (counted as the poller's deletes); empty long polls are per hour.
-    let batches = f(&per["eventSourcePollsPerOrder"]["SQS DeleteMessageBatch"]);
-    let batches = if batches.is_nan() { 0.0 } else { batches };
+    let batches = count(&per["eventSourcePollsPerOrder"]["SQS DeleteMessageBatch"]);
     let sqs = ours + 2.0 * batches;
     lines.push((
         "SQS".into(),
