@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Lints the infrastructure: cfn-lint, sam validate --lint, the ASL validator, DefinitionSubstitutions
+# Lints the infrastructure: cfn-lint, sam validate --lint, the ASL validator, the saga's JSONPath
+# reads against what every path into each state sets (asl_paths.py), DefinitionSubstitutions
 # against the ASL placeholders, and checkov. Installs its pinned tools on first use (and again
 # whenever a pin changes) into local/lint/, offline from then on. No AWS credentials needed.
 # Exit status: 0 when every check passed, 1 otherwise.
@@ -122,6 +123,8 @@ PY
 run "cfn-lint" "$SAM_VENV/bin/cfn-lint" "$TEMPLATE"
 run "sam validate --lint" "$SAM_VENV/bin/sam" validate --lint --template "$TEMPLATE"
 run "asl-validator" asl_validate
+# Standard library only; the start inputs it assumes are in local/lint/saga-inputs.json.
+run "asl paths" "$PYTHON" "$LINT_DIR/asl_paths.py" statemachines/order-saga.asl.json
 run "definition substitutions" check_substitutions
 run "checkov" "$CHECKOV_VENV/bin/checkov" -f "$TEMPLATE" --framework cloudformation --skip-download --compact --quiet
 
