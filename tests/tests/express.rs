@@ -138,6 +138,72 @@ async fn an_execution_stopped_after_the_charge_is_finished_by_the_cleanup() {
     println!("express: a stopped execution finished by the cleanup: {checked}");
 }
 
+/// Issue 14, bug 3: EXPRESS may run a second execution of an order after the first completed it
+/// (create-order's replay of a PENDING order and the cleanup both start one). When that second
+/// execution's reservation fails, it must not release the first one's stock nor cancel the
+/// completed order: it reads the order, finds it ahead, and stops.
+#[tokio::test]
+#[ignore = "needs the local stack: make test"]
+async fn a_late_execution_that_fails_never_cancels_the_completed_order() {
+    let _turn = TURN.lock().await;
+    let stack = Stack::connect().await;
+    let (user, sku, id) = held_order(&stack, "reserve-stock", 0).await;
+    let order = stack.wait_until_settled(&user, &id).await;
+    assert_eq!(order["status"], "COMPLETED", "{order}");
+
+    let first = stack
+        .sfn
+        .describe_execution()
+        .execution_arn(execution_arn(&stack, &id))
+        .send()
+        .await
+        .expect("describe the first execution");
+    let input = first.input().expect("the execution's input").to_owned();
+    // Every attempt of the late execution's reservation fails (ReserveStock tries 4 times).
+    stack
+        .plan_faults(&user, "reserve-stock", vec![Fault::Transient; 4])
+        .await;
+    let late = format!("{id}-late");
+    stack
+        .sfn
+        .start_execution()
+        .state_machine_arn(&stack.saga_arn)
+        .name(&late)
+        .input(&input)
+        .send()
+        .await
+        .expect("start a late execution for the completed order");
+    let status = stack.wait_for_execution(&late).await;
+    let states = entered_states(&stack, &late).await;
+    println!(
+        "express: late execution {late} ({status}): {}",
+        states.join(" → ")
+    );
+    assert_eq!(status, "SUCCEEDED", "{states:?}");
+    assert!(
+        !states
+            .iter()
+            .any(|s| s == "ReleaseReservation" || s == "CancelOrder"),
+        "the late execution compensated a completed order: {states:?}"
+    );
+    let (_, order) = stack.get_order(&user, &id).await;
+    assert_eq!(order["status"], "COMPLETED", "{order}");
+    assert_eq!(stack.balance(&user).await, 10_000 - 3_000, "charged once");
+    assert_eq!(stack.stock(&sku).await.0, 8, "still reserved once");
+    let order_id: OrderId = id.parse().expect("an order id");
+    let checked = invariants::check(
+        &stack,
+        &Scenario {
+            products: vec![(sku, 10)],
+            restocked: HashMap::new(),
+            users: vec![(&user, 10_000)],
+            orders: vec![(order_id, &user)],
+        },
+    )
+    .await;
+    println!("express: a late execution of a completed order: {checked}");
+}
+
 /// An order for 2 of a new product (10 in stock at 15.00) by a new user with 100.00, whose saga
 /// step `function` waits `ms` before its first call runs: the user, the product, the order id.
 async fn held_order(stack: &Stack, function: &str, ms: u64) -> (User, Sku, String) {
