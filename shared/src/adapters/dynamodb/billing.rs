@@ -1,6 +1,7 @@
 use super::{
-    MAX_RACE_RETRIES, build, cancellation_reasons, classify, condition_failed, conflicted,
-    decode_cursor, encode_cursor, from_item, get, key, n, put, put_if_absent, s, stamp, to_item,
+    MAX_RACE_RETRIES, build, cancellation_reasons, classify, classify_transaction,
+    condition_failed, conflicted, decode_cursor, encode_cursor, from_item, get, key, n,
+    pause_after_conflict, put, put_if_absent, s, stamp, to_item,
 };
 use crate::adapters::memory::existing_payment;
 use crate::audit::{ChangedBy, Stamp, reason};
@@ -325,7 +326,8 @@ impl BillingStore for DynamoBilling {
                 .unwrap_or(DeclineReason::InsufficientFunds);
             return Err(ChargeError::Declined(reason));
         }
-        Err(ChargeError::Store(classify(error)))
+        // A deposit or another charge on this account in flight: `Transient`, retried.
+        Err(ChargeError::Store(classify_transaction(error)))
     }
 
     async fn refund(
@@ -407,7 +409,7 @@ impl BillingStore for DynamoBilling {
                     Some(reasons) if condition_failed(reasons.first()) => {
                         Ok(RefundOutcome::NothingCharged)
                     }
-                    _ => Err(classify(e)),
+                    _ => Err(classify_transaction(e)),
                 },
             };
         }
@@ -555,11 +557,10 @@ impl BillingStore for DynamoBilling {
             }
             // Concurrent deposits with one key collide here; the retry finds the winner's key.
             if conflicted(reasons) && attempt < MAX_RACE_RETRIES {
-                let pause = 20 * u64::try_from(attempt).unwrap_or(1);
-                tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+                pause_after_conflict(attempt).await;
                 continue;
             }
-            return Err(DepositError::Store(classify(error)));
+            return Err(DepositError::Store(classify_transaction(error)));
         }
         Err(DepositError::Store(StoreError::Transient(format!(
             "deposit {} kept colliding with other writes",

@@ -1,7 +1,7 @@
 use super::{
-    Item, MAX_RACE_RETRIES, batch_get, build, cancellation_reasons, classify, condition_failed,
-    conflicted, decode_cursor, encode_cursor, from_item, get, is_condition_failure, key, n, put,
-    put_if_absent, s, stamp, to_item,
+    Item, MAX_RACE_RETRIES, batch_get, build, cancellation_reasons, classify, classify_transaction,
+    condition_failed, conflicted, decode_cursor, encode_cursor, from_item, get,
+    is_condition_failure, key, n, pause_after_conflict, put, put_if_absent, s, stamp, to_item,
 };
 use crate::audit::{ChangedBy, Stamp, reason};
 use crate::error::StoreError;
@@ -415,11 +415,10 @@ impl DynamoInventory {
             }
             // Concurrent changes with one key collide here; the retry finds the winner's key.
             if conflicted(reasons) && attempt < MAX_RACE_RETRIES {
-                let pause = 20 * u64::try_from(attempt).unwrap_or(1);
-                tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+                pause_after_conflict(attempt).await;
                 continue;
             }
-            return Err(StockError::Store(classify(error)));
+            return Err(StockError::Store(classify_transaction(error)));
         }
         Err(StockError::Store(StoreError::Transient(format!(
             "stock of {sku} kept changing; try again"
@@ -546,8 +545,10 @@ impl InventoryStore for DynamoInventory {
                 ))),
             };
         }
+        // Another transaction on one of these products (a hot SKU): the state machine retries
+        // `Transient`; the reservation is idempotent by order id.
         if conflicted(reasons) {
-            return Err(ReserveError::Store(classify(error)));
+            return Err(ReserveError::Store(classify_transaction(error)));
         }
         let short: Vec<Sku> = lines
             .iter()
@@ -609,7 +610,7 @@ impl InventoryStore for DynamoInventory {
                     Some(reasons) if condition_failed(reasons.first()) => {
                         Ok(ReleaseOutcome::NothingHeld)
                     }
-                    _ => Err(classify(e)),
+                    _ => Err(classify_transaction(e)),
                 },
             };
         }

@@ -238,6 +238,21 @@ pub(crate) fn condition_failed(reason: Option<&CancellationReason>) -> bool {
     reason.and_then(CancellationReason::code) == Some("ConditionalCheckFailed")
 }
 
+/// A cancelled transaction is transient when another transaction touched its items
+/// (`TransactionConflict`) or it was throttled: DynamoDB reports both as
+/// `TransactionCanceledException` with per-item reasons, never as `TransactionConflictException`
+/// (which only non-transactional writes to an item in a transaction get). The rest as [`classify`].
+pub(crate) fn classify_transaction<R>(error: SdkError<TransactWriteItemsError, R>) -> StoreError
+where
+    R: std::fmt::Debug,
+{
+    if cancellation_reasons(&error).is_some_and(conflicted) {
+        StoreError::Transient(DisplayErrorContext(&error).to_string())
+    } else {
+        classify(error)
+    }
+}
+
 /// A transaction cancelled only because another one touched the same items is worth retrying.
 pub(crate) fn conflicted(reasons: &[CancellationReason]) -> bool {
     reasons.iter().any(|r| {
@@ -251,6 +266,15 @@ pub(crate) fn conflicted(reasons: &[CancellationReason]) -> bool {
 /// How many times a compensation re-reads and retries when a concurrent call changed the
 /// item between its read and its write.
 pub(crate) const MAX_RACE_RETRIES: usize = 3;
+
+/// The pause before the `attempt`th retry of a transaction that met a conflicting one.
+pub(crate) async fn pause_after_conflict(attempt: usize) {
+    let pause = 20 * u64::try_from(attempt).unwrap_or(1);
+    tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+}
+
+#[cfg(test)]
+mod aws_semantics;
 
 #[cfg(test)]
 mod tests {

@@ -1,6 +1,7 @@
 use super::{
-    Item, cancellation_reasons, classify, condition_failed, decode_cursor, encode_cursor,
-    from_item, get, is_condition_failure, key, put_if_absent, s, stamp, to_item,
+    Item, MAX_RACE_RETRIES, cancellation_reasons, classify, classify_transaction, condition_failed,
+    conflicted, decode_cursor, encode_cursor, from_item, get, is_condition_failure, key,
+    pause_after_conflict, put_if_absent, s, stamp, to_item,
 };
 use crate::api::idempotency_expiry;
 use crate::audit::{ChangedBy, Stamp, reason};
@@ -344,12 +345,27 @@ impl OrderStore for DynamoOrders {
     ) -> Result<InsertOutcome, StoreError> {
         let order_item = to_item(&OrderItem::from_order(order))?;
         if idempotency.is_none() && order.promo_code.is_none() {
-            // Order ids are fresh UUIDv7s: a clash would be a bug, never a retry.
-            return if put_if_absent(&self.client, &self.table, order_item).await? {
+            // A plain PutItem has no idempotency token: when the first attempt commits and its
+            // reply is lost, the SDK's retry meets the condition. Order ids are fresh UUIDv7s, so
+            // an identical item there is that first attempt; anything else is a real clash.
+            if put_if_absent(&self.client, &self.table, order_item.clone()).await? {
+                return Ok(InsertOutcome::Inserted);
+            }
+            let stored = self
+                .client
+                .get_item()
+                .table_name(&self.table)
+                .set_key(Some(key(order_pk(order.order_id), "ORDER")))
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(classify)?
+                .item;
+            return if stored.as_ref() == Some(&order_item) {
                 Ok(InsertOutcome::Inserted)
             } else {
                 Err(StoreError::Internal(format!(
-                    "order {} exists",
+                    "order {} exists with other contents",
                     order.order_id
                 )))
             };
@@ -387,24 +403,36 @@ impl OrderStore for DynamoOrders {
                     .build(),
             );
         }
-        let result = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(InsertOutcome::Inserted),
-            Err(e) => match cancellation_reasons(&e) {
+        // Concurrent requests with one key, or for one promotion, collide as TransactionConflict:
+        // retried here, so the loser answers with the winner's replay or the used-up promotion.
+        for attempt in 1..=MAX_RACE_RETRIES {
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .send()
+                .await;
+            let error = match result {
+                Ok(_) => return Ok(InsertOutcome::Inserted),
+                Err(e) => e,
+            };
+            match cancellation_reasons(&error) {
                 Some(reasons) if idempotency.is_some() && condition_failed(reasons.first()) => {
-                    Ok(InsertOutcome::IdempotencyKeyTaken)
+                    return Ok(InsertOutcome::IdempotencyKeyTaken);
                 }
                 Some(reasons) if order.promo_code.is_some() && condition_failed(reasons.last()) => {
-                    Ok(InsertOutcome::PromotionUsedUp)
+                    return Ok(InsertOutcome::PromotionUsedUp);
                 }
-                _ => Err(classify(e)),
-            },
+                Some(reasons) if conflicted(reasons) && attempt < MAX_RACE_RETRIES => {
+                    pause_after_conflict(attempt).await;
+                }
+                _ => return Err(classify_transaction(error)),
+            }
         }
+        Err(StoreError::Transient(format!(
+            "order {} kept meeting conflicting transactions",
+            order.order_id
+        )))
     }
 
     async fn get(&self, order_id: OrderId) -> Result<Option<Order>, StoreError> {
