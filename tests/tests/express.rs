@@ -32,24 +32,8 @@ async fn a_second_execution_for_the_same_order_moves_money_and_stock_once() {
     // The first execution's reservation waits, so the second one overtakes it mid-saga.
     let (user, sku, id) = held_order(&stack, "reserve-stock", 2_000).await;
 
-    let first = stack
-        .sfn
-        .describe_execution()
-        .execution_arn(execution_arn(&stack, &id))
-        .send()
-        .await
-        .expect("describe the first execution");
-    let input = first.input().expect("the execution's input").to_owned();
     let again = format!("{id}-again");
-    stack
-        .sfn
-        .start_execution()
-        .state_machine_arn(&stack.saga_arn)
-        .name(&again)
-        .input(&input)
-        .send()
-        .await
-        .expect("start a second execution for the same order");
+    start_another_execution(&stack, &id, &again).await;
 
     for name in [&id, &again] {
         assert_eq!(
@@ -74,18 +58,7 @@ async fn a_second_execution_for_the_same_order_moves_money_and_stock_once() {
     assert_eq!(stack.balance(&user).await, 10_000 - 3_000, "charged once");
     let (available, _) = stack.stock(&sku).await;
     assert_eq!(available, 8, "reserved once");
-    let order_id: OrderId = id.parse().expect("an order id");
-    let checked = invariants::check(
-        &stack,
-        &Scenario {
-            products: vec![(sku, 10)],
-            restocked: HashMap::new(),
-            users: vec![(&user, 10_000)],
-            orders: vec![(order_id, &user)],
-        },
-    )
-    .await;
-    println!("express: two executions of one order: {checked}");
+    check_one_order(&stack, sku, &user, &id, "two executions of one order").await;
 }
 
 #[tokio::test]
@@ -124,18 +97,14 @@ async fn an_execution_stopped_after_the_charge_is_finished_by_the_cleanup() {
     let again = cleanup(&stack, Utc::now() + chrono::Duration::minutes(26)).await;
     assert_eq!(again, 0, "a second run cancelled again");
     assert_eq!(stack.balance(&user).await, 10_000);
-    let order_id: OrderId = id.parse().expect("an order id");
-    let checked = invariants::check(
+    check_one_order(
         &stack,
-        &Scenario {
-            products: vec![(sku, 10)],
-            restocked: HashMap::new(),
-            users: vec![(&user, 10_000)],
-            orders: vec![(order_id, &user)],
-        },
+        sku,
+        &user,
+        &id,
+        "a stopped execution finished by the cleanup",
     )
     .await;
-    println!("express: a stopped execution finished by the cleanup: {checked}");
 }
 
 /// Issue 14, bug 3: EXPRESS may run a second execution of an order after the first completed it
@@ -151,28 +120,12 @@ async fn a_late_execution_that_fails_never_cancels_the_completed_order() {
     let order = stack.wait_until_settled(&user, &id).await;
     assert_eq!(order["status"], "COMPLETED", "{order}");
 
-    let first = stack
-        .sfn
-        .describe_execution()
-        .execution_arn(execution_arn(&stack, &id))
-        .send()
-        .await
-        .expect("describe the first execution");
-    let input = first.input().expect("the execution's input").to_owned();
     // Every attempt of the late execution's reservation fails (ReserveStock tries 4 times).
     stack
         .plan_faults(&user, "reserve-stock", vec![Fault::Transient; 4])
         .await;
     let late = format!("{id}-late");
-    stack
-        .sfn
-        .start_execution()
-        .state_machine_arn(&stack.saga_arn)
-        .name(&late)
-        .input(&input)
-        .send()
-        .await
-        .expect("start a late execution for the completed order");
+    start_another_execution(&stack, &id, &late).await;
     let status = stack.wait_for_execution(&late).await;
     let states = entered_states(&stack, &late).await;
     println!(
@@ -190,18 +143,14 @@ async fn a_late_execution_that_fails_never_cancels_the_completed_order() {
     assert_eq!(order["status"], "COMPLETED", "{order}");
     assert_eq!(stack.balance(&user).await, 10_000 - 3_000, "charged once");
     assert_eq!(stack.stock(&sku).await.0, 8, "still reserved once");
-    let order_id: OrderId = id.parse().expect("an order id");
-    let checked = invariants::check(
+    check_one_order(
         &stack,
-        &Scenario {
-            products: vec![(sku, 10)],
-            restocked: HashMap::new(),
-            users: vec![(&user, 10_000)],
-            orders: vec![(order_id, &user)],
-        },
+        sku,
+        &user,
+        &id,
+        "a late execution of a completed order",
     )
     .await;
-    println!("express: a late execution of a completed order: {checked}");
 }
 
 /// An order for 2 of a new product (10 in stock at 15.00) by a new user with 100.00, whose saga
@@ -218,6 +167,44 @@ async fn held_order(stack: &Stack, function: &str, ms: u64) -> (User, Sku, Strin
     assert_eq!(status, 202, "{accepted}");
     let id = accepted["orderId"].as_str().expect("orderId").to_owned();
     (user, sku, id)
+}
+
+/// Starts execution `name` with the input of order `id`'s first execution, as create-order's
+/// replay or the cleanup's restart would under EXPRESS.
+async fn start_another_execution(stack: &Stack, id: &str, name: &str) {
+    let first = stack
+        .sfn
+        .describe_execution()
+        .execution_arn(execution_arn(stack, id))
+        .send()
+        .await
+        .expect("describe the first execution");
+    let input = first.input().expect("the execution's input");
+    stack
+        .sfn
+        .start_execution()
+        .state_machine_arn(&stack.saga_arn)
+        .name(name)
+        .input(input)
+        .send()
+        .await
+        .expect("start another execution for the same order");
+}
+
+/// The invariants after a scenario of one order by `user` (100.00) for `sku` (10 in stock).
+async fn check_one_order(stack: &Stack, sku: Sku, user: &User, id: &str, what: &str) {
+    let order_id: OrderId = id.parse().expect("an order id");
+    let checked = invariants::check(
+        stack,
+        &Scenario {
+            products: vec![(sku, 10)],
+            restocked: HashMap::new(),
+            users: vec![(user, 10_000)],
+            orders: vec![(order_id, user)],
+        },
+    )
+    .await;
+    println!("express: {what}: {checked}");
 }
 
 /// The states an execution entered, in order.
