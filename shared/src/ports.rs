@@ -596,6 +596,15 @@ pub trait OrderSweep: Send + Sync {
         page: &PageRequest,
     ) -> impl Future<Output = Result<Page<Order>, StoreError>> + Send;
 
+    /// `COMPLETED` orders whose cancellation was requested before `requested_before` and has
+    /// not finished (the `<id>-cancel` execution stopped, or never started), oldest request
+    /// first, a page at a time (the sparse `CancelRequested` index).
+    fn cancellations_unfinished(
+        &self,
+        requested_before: DateTime<Utc>,
+        page: &PageRequest,
+    ) -> impl Future<Output = Result<Page<Order>, StoreError>> + Send;
+
     /// Requests the order's cancellation for `reason` the way the customer's cancel does
     /// (`cancelRequestedAt`, `cancelReason`, both kept if present), so that every forward status
     /// write of a saga still running fails from now on. Only while the order is in one of `from`
@@ -614,6 +623,10 @@ pub trait OrderSweep: Send + Sync {
     /// Moves the order to `CANCELLED` from one of `from`, with the requested reason if one was
     /// recorded (`cancelReason`) and `reason` otherwise. `true` when this call moved it, `false`
     /// when it was `CANCELLED` already or in a status not in `from`.
+    ///
+    /// Here and in `request_cancellation_for`, `COMPLETED` in `from` counts only for an order
+    /// whose cancellation was requested already: nothing cancels a completed order nobody
+    /// cancelled.
     fn mark_cancelled(
         &self,
         order_id: OrderId,

@@ -1204,23 +1204,35 @@ impl OrderSweep for MemoryOrders {
             .map(|c| c.parse::<OrderId>().map_err(|_| StoreError::InvalidCursor))
             .transpose()?;
         let state = lock(&self.state);
-        let mut found: Vec<&Order> = state
+        let found = state
             .orders
             .values()
             .filter(|o| o.status == status && o.created_at < created_before)
-            .filter(|o| after.is_none_or(|after| o.order_id > after))
-            .collect();
-        found.sort_by_key(|o| o.order_id);
-        let limit = page.limit as usize;
-        let more = found.len() > limit;
-        let window: Vec<Order> = found.into_iter().take(limit).cloned().collect();
-        let next_cursor = more
-            .then(|| window.last().map(|o| o.order_id.to_string()))
-            .flatten();
-        Ok(Page {
-            items: window,
-            next_cursor,
-        })
+            .filter(|o| after.is_none_or(|after| o.order_id > after));
+        Ok(page_of_orders(found, page.limit))
+    }
+
+    async fn cancellations_unfinished(
+        &self,
+        requested_before: DateTime<Utc>,
+        page: &PageRequest,
+    ) -> Result<Page<Order>, StoreError> {
+        let after = page
+            .cursor
+            .as_deref()
+            .map(|c| c.parse::<OrderId>().map_err(|_| StoreError::InvalidCursor))
+            .transpose()?;
+        let state = lock(&self.state);
+        let found = state
+            .orders
+            .values()
+            .filter(|o| {
+                o.status == OrderStatus::Completed
+                    && o.cancel_requested_at
+                        .is_some_and(|at| at < requested_before)
+            })
+            .filter(|o| after.is_none_or(|after| o.order_id > after));
+        Ok(page_of_orders(found, page.limit))
     }
 
     async fn request_cancellation_for(
@@ -1236,7 +1248,7 @@ impl OrderSweep for MemoryOrders {
         let Some(order) = state.orders.get_mut(&order_id) else {
             return Ok(None);
         };
-        if !from.contains(&order.status) {
+        if !may_take_back(order, from) {
             return Ok(None);
         }
         if let Some(held_before) = held_before {
@@ -1276,7 +1288,7 @@ impl OrderSweep for MemoryOrders {
         let Some(order) = state.orders.get_mut(&order_id) else {
             return Ok(false);
         };
-        if !from.contains(&order.status) {
+        if !may_take_back(order, from) {
             return Ok(false);
         }
         order.status = OrderStatus::Cancelled;
@@ -1293,6 +1305,29 @@ impl OrderSweep for MemoryOrders {
             at: now,
         });
         Ok(true)
+    }
+}
+
+/// The order is in one of `from`, and if that is `COMPLETED`, its cancellation was requested
+/// (the DynamoDB adapter's condition).
+fn may_take_back(order: &Order, from: &[OrderStatus]) -> bool {
+    from.contains(&order.status)
+        && (order.status != OrderStatus::Completed || order.cancel_requested_at.is_some())
+}
+
+/// A page of `limit` orders by id, with the cursor of the next.
+fn page_of_orders<'a>(found: impl Iterator<Item = &'a Order>, limit: u32) -> Page<Order> {
+    let mut found: Vec<&Order> = found.collect();
+    found.sort_by_key(|o| o.order_id);
+    let limit = limit as usize;
+    let more = found.len() > limit;
+    let window: Vec<Order> = found.into_iter().take(limit).cloned().collect();
+    let next_cursor = more
+        .then(|| window.last().map(|o| o.order_id.to_string()))
+        .flatten();
+    Page {
+        items: window,
+        next_cursor,
     }
 }
 

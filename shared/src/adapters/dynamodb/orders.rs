@@ -509,6 +509,11 @@ impl FulfilmentStore for DynamoOrders {
 /// of the state machine keep it current without writing anything else.
 const BY_STATUS_INDEX: &str = "ByStatus";
 
+/// The orders whose cancellation was requested, by status, oldest request first (`status` +
+/// `cancelRequestedAt`). Sparse: an order without a request is not in it, so the `COMPLETED`
+/// partition holds only completed orders whose cancellation has not finished yet.
+const CANCEL_REQUESTED_INDEX: &str = "CancelRequested";
+
 fn status_values(
     mut update: aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder,
     from: &[OrderStatus],
@@ -522,30 +527,43 @@ fn status_values(
         update = update.expression_attribute_values(&name, s(status.as_str()));
         names.push(name);
     }
-    (update, format!("#status IN ({})", names.join(", ")))
+    let mut condition = format!("#status IN ({})", names.join(", "));
+    if from.contains(&OrderStatus::Completed) {
+        // A completed order is taken back only when its cancellation was requested: a late
+        // execution or an operator's compensation never cancels an order nobody cancelled.
+        update = update.expression_attribute_values(":completedGuard", s("COMPLETED"));
+        condition
+            .push_str(" AND (#status <> :completedGuard OR attribute_exists(cancelRequestedAt))");
+    }
+    (update, condition)
 }
 
-impl crate::ports::OrderSweep for DynamoOrders {
-    async fn orders_in_status(
+impl DynamoOrders {
+    /// A page of the orders in `status` whose `time` attribute (the index's sort key) is before
+    /// `before`, oldest first, from a `status`-keyed index.
+    async fn status_index_page(
         &self,
+        index: &str,
+        time: &str,
         status: OrderStatus,
-        created_before: DateTime<Utc>,
+        before: DateTime<Utc>,
         page: &PageRequest,
     ) -> Result<Page<Order>, StoreError> {
         let start = page
             .cursor
             .as_deref()
-            .map(|c| decode_cursor(c, &["pk", "sk", "status", "createdAt"]))
+            .map(|c| decode_cursor(c, &["pk", "sk", "status", time]))
             .transpose()?;
         let output = self
             .client
             .query()
             .table_name(&self.table)
-            .index_name(BY_STATUS_INDEX)
-            .key_condition_expression("#status = :status AND createdAt < :before")
+            .index_name(index)
+            .key_condition_expression("#status = :status AND #time < :before")
             .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#time", time)
             .expression_attribute_values(":status", s(status.as_str()))
-            .expression_attribute_values(":before", s(format_time(created_before)))
+            .expression_attribute_values(":before", s(format_time(before)))
             .scan_index_forward(true)
             .limit(i32::try_from(page.limit).unwrap_or(i32::MAX))
             .set_exclusive_start_key(start)
@@ -562,6 +580,33 @@ impl crate::ports::OrderSweep for DynamoOrders {
             items,
             next_cursor: output.last_evaluated_key.as_ref().and_then(encode_cursor),
         })
+    }
+}
+
+impl crate::ports::OrderSweep for DynamoOrders {
+    async fn orders_in_status(
+        &self,
+        status: OrderStatus,
+        created_before: DateTime<Utc>,
+        page: &PageRequest,
+    ) -> Result<Page<Order>, StoreError> {
+        self.status_index_page(BY_STATUS_INDEX, "createdAt", status, created_before, page)
+            .await
+    }
+
+    async fn cancellations_unfinished(
+        &self,
+        requested_before: DateTime<Utc>,
+        page: &PageRequest,
+    ) -> Result<Page<Order>, StoreError> {
+        self.status_index_page(
+            CANCEL_REQUESTED_INDEX,
+            "cancelRequestedAt",
+            OrderStatus::Completed,
+            requested_before,
+            page,
+        )
+        .await
     }
 
     async fn request_cancellation_for(
