@@ -451,6 +451,83 @@ async fn shipped_and_delivered_orders_are_never_stuck() {
     );
 }
 
+/// Issue 14, bug 4: cancel-order accepts the cancellation of a COMPLETED order, then starts
+/// `<id>-cancel`. If that execution stops (EXPRESS's five minutes inside RefundPayment's retries)
+/// or never starts (StartExecution throttled), the order stays COMPLETED with its money and
+/// stock, unshippable. Past the saga deadline the cleanup finishes the cancellation once; a
+/// completed order nobody cancelled is left alone.
+#[tokio::test]
+async fn an_accepted_cancellation_of_a_completed_order_that_never_finished_is_finished_once() {
+    let world = World::new();
+    stock_and_account(&world, "frank").await;
+    let mut completed = Vec::new();
+    for i in 0..2 {
+        let order = order(&world, "frank", t0() + Duration::seconds(i)).await;
+        reserve(&world, &order, t0(), true).await;
+        for status in [OrderStatus::Paid, OrderStatus::Completed] {
+            world.orders.set_status(order.order_id, status, t0());
+        }
+        completed.push(order);
+    }
+    let (cancelled, kept) = (&completed[0], &completed[1]);
+    // The customer's cancellation is accepted at t0 + 1 min; its execution never runs.
+    let requested = world
+        .orders
+        .request_cancellation(cancelled.order_id, t0() + Duration::minutes(1))
+        .await
+        .unwrap();
+    assert!(requested.is_some());
+    let config = CleanupConfig {
+        saga_deadline: Duration::minutes(10),
+        ..CleanupConfig::default()
+    };
+
+    // Inside the deadline the cancellation may still be running: nothing is done.
+    world.run(t0() + Duration::minutes(10), &config).await;
+    let stored = world.orders.get(cancelled.order_id).await.unwrap().unwrap();
+    assert_eq!(stored.status, OrderStatus::Completed, "inside the deadline");
+
+    let now = t0() + Duration::minutes(12);
+    let (a, b) = tokio::join!(world.run(now, &config), world.run(now, &config));
+    assert_eq!(a.errors + b.errors, 0, "{a:?} {b:?}");
+    let stored = world.orders.get(cancelled.order_id).await.unwrap().unwrap();
+    assert_eq!(
+        stored.status,
+        OrderStatus::Cancelled,
+        "an accepted cancellation left unfinished: {stored:?}"
+    );
+    assert_eq!(stored.reason.as_deref(), Some("USER_CANCELLED"));
+    let payment = world
+        .billing
+        .payment(cancelled.order_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(payment.status, PaymentStatus::Refunded);
+    // Money and stock back once; the order nobody cancelled keeps its charge and its stock.
+    let balance = world
+        .billing
+        .account("frank")
+        .await
+        .unwrap()
+        .unwrap()
+        .balance;
+    assert_eq!(balance, 10_000 - 2598);
+    let product = world.inventory.product(&sku()).unwrap();
+    assert_eq!((product.available, product.reserved), (8, 2));
+    let kept = world.orders.get(kept.order_id).await.unwrap().unwrap();
+    assert_eq!(kept.status, OrderStatus::Completed);
+    assert!(
+        world
+            .events
+            .published()
+            .iter()
+            .filter(|e| e.event_type == EventType::OrderCancelled)
+            .all(|e| e.order_id == Some(cancelled.order_id)),
+        "only the cancelled order is announced cancelled"
+    );
+}
+
 #[tokio::test]
 async fn a_pending_order_without_a_saga_gets_one_and_an_ended_one_expires() {
     let world = World::new();

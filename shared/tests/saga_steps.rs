@@ -390,10 +390,74 @@ async fn refund_without_charge_blocks_a_late_charge() {
     assert_eq!(balance(&billing, "alice").await, 10_000);
 }
 
+/// Issue 14, bug 7: a 100 % code (or a FIXED code worth the subtotal) makes a total of 0, which
+/// the API accepts. The charge settles it without touching any account (the buyer may have
+/// none): a payment record of 0, idempotent like any charge, refunded and voided like one.
 #[tokio::test]
-async fn charge_rejects_non_positive_amounts() {
+async fn a_zero_total_is_settled_without_a_charge_even_without_an_account() {
+    let billing = MemoryBilling::default();
+    let clock = FixedClock::at(t0());
+    let order = OrderId::new_at(t0());
+    let input = || ChargePaymentInput {
+        order_id: order,
+        user_id: "carol".into(),
+        amount: eur(0),
+    };
+    let first = charge_payment(&billing, &clock, &by(), input()).await;
+    let first = first.expect("a zero total is settled, not refused");
+    let again = charge_payment(&billing, &clock, &by(), input())
+        .await
+        .unwrap();
+    assert_eq!(first, again);
+    assert_eq!(
+        (first.status, first.amount.amount),
+        (PaymentStatus::Charged, 0)
+    );
+    assert!(
+        billing.account("carol").await.unwrap().is_none(),
+        "no account made"
+    );
+    let refund = refund_payment(
+        &billing,
+        &clock,
+        &by(),
+        CompensationInput { order_id: order },
+    )
+    .await
+    .unwrap();
+    assert!(refund.refunded);
+    let payment = billing.payment(order).await.unwrap().unwrap();
+    assert_eq!(payment.status, PaymentStatus::Refunded);
+    assert!(billing.account("carol").await.unwrap().is_none());
+
+    // Voided first (a compensation that overtook it), a late zero charge fails like any other.
+    let voided = OrderId::new_at(t0());
+    refund_payment(
+        &billing,
+        &clock,
+        &by(),
+        CompensationInput { order_id: voided },
+    )
+    .await
+    .unwrap();
+    let late = charge_payment(
+        &billing,
+        &clock,
+        &by(),
+        ChargePaymentInput {
+            order_id: voided,
+            ..input()
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(late.error_type(), "AlreadyCompensated");
+}
+
+#[tokio::test]
+async fn charge_rejects_negative_amounts() {
     let billing = funded("alice", 10_000).await;
-    for amount in [0, -5] {
+    for amount in [-1, -5] {
         let err = charge_payment(
             &billing,
             &FixedClock::at(t0()),

@@ -153,6 +153,64 @@ async fn a_late_execution_that_fails_never_cancels_the_completed_order() {
     .await;
 }
 
+/// Issue 14, bug 4: cancel-order answers 202 once it has started `<id>-cancel`. If that execution
+/// stops (EXPRESS stops at five minutes, inside RefundPayment's minutes of retries), the order
+/// stays COMPLETED with the cancellation accepted: charged, its stock held, and unshippable. The
+/// cleanup, past the saga deadline, finishes the cancellation exactly once.
+#[tokio::test]
+#[ignore = "needs the local stack: make test"]
+async fn an_accepted_cancellation_whose_execution_stopped_is_finished_by_the_cleanup() {
+    let _turn = TURN.lock().await;
+    let stack = Stack::connect().await;
+    let (user, sku, id) = held_order(&stack, "reserve-stock", 0).await;
+    let order = stack.wait_until_settled(&user, &id).await;
+    assert_eq!(order["status"], "COMPLETED", "{order}");
+
+    // The cancellation's refund waits 3 s before it runs: long enough to stop the execution there.
+    stack
+        .plan_faults(&user, "refund-payment", vec![Fault::Delay { ms: 3_000 }])
+        .await;
+    let (status, accepted) = stack.cancel_order(&user, &id).await;
+    assert_eq!(status, 202, "{accepted}");
+    let cancel = format!("{id}-cancel");
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    stack
+        .sfn
+        .stop_execution()
+        .execution_arn(execution_arn(&stack, &cancel))
+        .cause("as EXPRESS stops an execution at five minutes")
+        .send()
+        .await
+        .expect("stop the cancellation");
+    assert_eq!(stack.wait_for_execution(&cancel).await, "ABORTED");
+    // The refund in flight may still commit; nothing after it runs.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let (_, order) = stack.get_order(&user, &id).await;
+    assert_eq!(order["status"], "COMPLETED", "{order}");
+    assert_eq!(stack.stock(&sku).await, (8, 2), "still held");
+
+    // The schedule, past the saga deadline (SAGA_DEADLINE_MINUTES, 25 with STANDARD).
+    drain_cleanup(&stack, Utc::now() + chrono::Duration::minutes(26)).await;
+    let order = stack.wait_until_settled(&user, &id).await;
+    assert_eq!(
+        order["status"], "CANCELLED",
+        "an accepted cancellation was never finished: {order}"
+    );
+    assert_eq!(order["reason"], "USER_CANCELLED", "{order}");
+    assert_eq!(stack.balance(&user).await, 10_000, "money back once");
+    assert_eq!(stack.stock(&sku).await, (10, 0), "stock back once");
+    drain_cleanup(&stack, Utc::now() + chrono::Duration::minutes(26)).await;
+    assert_eq!(stack.balance(&user).await, 10_000);
+    check_one_order(
+        &stack,
+        sku,
+        &user,
+        &id,
+        "a stopped cancellation finished by the cleanup",
+    )
+    .await;
+}
+
 /// An order for 2 of a new product (10 in stock at 15.00) by a new user with 100.00, whose saga
 /// step `function` waits `ms` before its first call runs: the user, the product, the order id.
 async fn held_order(stack: &Stack, function: &str, ms: u64) -> (User, Sku, String) {
@@ -226,6 +284,11 @@ async fn entered_states(stack: &Stack, name: &str) -> Vec<String> {
         );
     }
     states
+}
+
+/// Invokes the cleanup at `now` until it has drained its backlog, each run without errors.
+async fn drain_cleanup(stack: &Stack, now: chrono::DateTime<Utc>) {
+    cleanup(stack, now).await;
 }
 
 /// Invokes the cleanup with `events/cleanup.json` at `now` until it has drained its backlog;
