@@ -562,13 +562,23 @@ impl Stack {
 /// Runs the operator's tool, `target/debug/ordertracker ARGS…` (built by `make build`), with the
 /// stack's environment, as a person runs it: (exit code, stdout, stderr).
 pub async fn ordertracker(args: &[&str]) -> (i32, String, String) {
+    ordertracker_with_env(args, &[]).await
+}
+
+/// [`ordertracker`] with some of the stack's variables replaced (`("ORDER_SAGA_ARN", …)`).
+pub async fn ordertracker_with_env(args: &[&str], vars: &[(&str, &str)]) -> (i32, String, String) {
     let binary = repo_root()
         .join(std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into()))
         .join("debug/ordertracker");
     let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    let vars: Vec<(String, String)> = vars
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
     let out = tokio::task::spawn_blocking(move || {
         std::process::Command::new(&binary)
             .args(&args)
+            .envs(vars)
             .output()
             .unwrap_or_else(|e| panic!("{}: {e} (run `make build` first)", binary.display()))
     })

@@ -2,7 +2,7 @@
 //! `target/debug` (built by `make build`), with the stack's environment, as a person runs it.
 
 use chrono::Utc;
-use e2e::{Fault, Stack, ordertracker};
+use e2e::{Fault, Stack, ordertracker, ordertracker_with_env};
 use serde_json::{Value, json};
 use shared::order::OrderId;
 
@@ -15,6 +15,15 @@ async fn json_of(args: &[&str]) -> Value {
     let mut all = vec!["--json"];
     all.extend_from_slice(args);
     let (code, out, err) = ordertracker(&all).await;
+    assert_eq!(code, 0, "ordertracker {args:?} failed: {err}\n{out}");
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("not JSON ({e}): {out}"))
+}
+
+/// `ordertracker --json ARGS…` with the variables `vars` set, which must succeed: its output.
+async fn json_with_env(args: &[&str], vars: &[(&str, &str)]) -> Value {
+    let mut all = vec!["--json"];
+    all.extend_from_slice(args);
+    let (code, out, err) = ordertracker_with_env(&all, vars).await;
     assert_eq!(code, 0, "ordertracker {args:?} failed: {err}\n{out}");
     serde_json::from_str(&out).unwrap_or_else(|e| panic!("not JSON ({e}): {out}"))
 }
@@ -366,4 +375,172 @@ async fn dlq_list_and_redrive_settle_a_failed_compensation_once() {
     );
     json_of(&["dlq", "redrive", &queue]).await;
     assert_eq!(stack.stock(&sku).await, (STOCK, 0));
+}
+
+/// A second state machine, of type EXPRESS, with the deployed saga's definition and role: its
+/// ARN. Pointed at it (`ORDER_SAGA_ARN`), ordertracker is in the position it is in on AWS with an
+/// EXPRESS saga: DescribeExecution and GetExecutionHistory find no execution of any order (on
+/// AWS they do not serve EXPRESS executions, whose ARNs are `…:express:…`; here the orders run
+/// under the deployed saga), whether or not one is running.
+async fn express_state_machine(stack: &Stack) -> String {
+    use aws_sdk_sfn::types::StateMachineType;
+    let deployed = stack
+        .sfn
+        .describe_state_machine()
+        .state_machine_arn(&stack.saga_arn)
+        .send()
+        .await
+        .expect("describe the deployed saga");
+    let created = stack
+        .sfn
+        .create_state_machine()
+        .name(format!(
+            "ordertracker-express-{}",
+            uuid::Uuid::new_v4().simple()
+        ))
+        .definition(deployed.definition())
+        .role_arn(deployed.role_arn())
+        .r#type(StateMachineType::Express)
+        .send()
+        .await
+        .expect("create an EXPRESS state machine");
+    let arn = created.state_machine_arn().to_owned();
+    let described = stack
+        .sfn
+        .describe_state_machine()
+        .state_machine_arn(&arn)
+        .send()
+        .await
+        .expect("describe the EXPRESS state machine");
+    // Otherwise ordertracker would rightly treat it as STANDARD, and this proves nothing.
+    assert_eq!(
+        described.r#type(),
+        &StateMachineType::Express,
+        "the emulator keeps the type"
+    );
+    arn
+}
+
+fn execution_arn(stack: &Stack, name: &str) -> String {
+    format!(
+        "{}:{name}",
+        stack.saga_arn.replacen(":stateMachine:", ":execution:", 1)
+    )
+}
+
+async fn execution_status(stack: &Stack, name: &str) -> String {
+    stack
+        .sfn
+        .describe_execution()
+        .execution_arn(execution_arn(stack, name))
+        .send()
+        .await
+        .expect("describe the execution")
+        .status()
+        .as_str()
+        .to_owned()
+}
+
+#[tokio::test]
+#[ignore = "needs the local stack: make test"]
+async fn under_express_retry_leaves_a_young_order_alone_and_compensates_one_past_the_deadline() {
+    let stack = Stack::connect().await;
+    let express = express_state_machine(&stack).await;
+    let env = [
+        ("ORDER_SAGA_ARN", express.as_str()),
+        ("SAGA_DEADLINE_MINUTES", "10"),
+    ];
+    let user = stack.user(Some(BALANCE)).await;
+    let sku = stack.product(STOCK, PRICE).await;
+
+    // A live saga, held at PAID while its delivery is booked. Under EXPRESS ordertracker cannot
+    // see it: it must not compensate an order that young.
+    stack
+        .plan_faults(
+            &user,
+            "schedule-delivery",
+            vec![Fault::DelayAfterWrite { ms: 10_000 }],
+        )
+        .await;
+    let live = place(&stack, &user, &sku, 1).await;
+    stack.wait_for_status(&user, &live, "PAID").await;
+    let retried = json_with_env(&["retry", &live], &env).await;
+    assert_eq!(
+        retried["changed"], false,
+        "retry compensated a young order under EXPRESS: {retried:#}"
+    );
+    assert_eq!(retried["after"], "PAID", "{retried:#}");
+    assert!(
+        retried["action"]
+            .as_str()
+            .is_some_and(|a| a.contains("EXPRESS")),
+        "says why: {retried:#}"
+    );
+    // Not vacuous: the saga was live all along, and the order untouched.
+    assert_eq!(execution_status(&stack, &live).await, "RUNNING");
+    let (_, order) = stack.get_order(&user, &live).await;
+    assert_eq!(order["status"], "PAID", "{order}");
+    assert!(order.get("cancelRequestedAt").is_none(), "{order}");
+
+    // stuck and show say the execution is unknown, not that the saga never started.
+    let stuck = json_with_env(&["stuck", "--older-than", "0s", "--limit", "1000"], &env).await;
+    let row = stuck
+        .as_array()
+        .expect("a list")
+        .iter()
+        .find(|r| r["orderId"] == live.as_str())
+        .unwrap_or_else(|| panic!("{live} not listed: {stuck}"));
+    assert_eq!(row["execution"], "unknown (EXPRESS)", "{row}");
+    assert_ne!(row["stoppedAt"], "never started", "{row}");
+    let (code, text, err) = ordertracker_with_env(&["show", &live], &env).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(text.contains("unknown (EXPRESS)"), "{text}");
+    assert!(!text.contains("never started"), "{text}");
+
+    // The saga finishes by itself: charged once, nothing refunded.
+    assert_eq!(stack.wait_for_execution(&live).await, "SUCCEEDED");
+    let order = stack.wait_until_settled(&user, &live).await;
+    assert_eq!(order["status"], "COMPLETED", "{order}");
+    assert_eq!(stack.balance(&user).await, BALANCE - PRICE);
+
+    // An execution that stopped at PAID (as EXPRESS stops one at five minutes): young, it is
+    // still left alone (nothing tells ordertracker it stopped); past the saga deadline (the
+    // operator's --saga-deadline here) no execution can be running, and it is compensated once.
+    let other = stack.user(Some(BALANCE)).await;
+    stack
+        .plan_faults(
+            &other,
+            "schedule-delivery",
+            vec![Fault::DelayAfterWrite { ms: 3_000 }],
+        )
+        .await;
+    let stopped = place(&stack, &other, &sku, 2).await;
+    stack.wait_for_status(&other, &stopped, "PAID").await;
+    stack
+        .sfn
+        .stop_execution()
+        .execution_arn(execution_arn(&stack, &stopped))
+        .cause("as EXPRESS stops an execution at five minutes")
+        .send()
+        .await
+        .expect("stop the execution");
+    assert_eq!(stack.wait_for_execution(&stopped).await, "ABORTED");
+    let young = json_with_env(&["retry", &stopped], &env).await;
+    assert_eq!(young["changed"], false, "{young:#}");
+    assert_eq!(stack.balance(&other).await, BALANCE - 2 * PRICE);
+
+    let past = json_with_env(&["retry", "--saga-deadline", "1s", &stopped], &env).await;
+    assert_eq!(past["changed"], true, "{past:#}");
+    assert_eq!(past["after"], "CANCELLED", "{past:#}");
+    assert_eq!(past["compensation"]["refunded"], true, "{past:#}");
+    assert_eq!(past["compensation"]["released"], true, "{past:#}");
+    assert_eq!(stack.balance(&other).await, BALANCE, "refunded once");
+    let again = json_with_env(&["retry", "--saga-deadline", "1s", &stopped], &env).await;
+    assert_eq!(again["changed"], false, "{again:#}");
+    assert_eq!(stack.balance(&other).await, BALANCE);
+    assert_eq!(
+        stack.stock(&sku).await,
+        (STOCK - 1, 1),
+        "the stopped order's two units are back; the completed order holds its one"
+    );
 }
