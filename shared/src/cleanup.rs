@@ -33,9 +33,16 @@
 //!   the lost-saga job started late), the cancellation request makes its next forward write
 //!   fail and it compensates itself: both compensations are the same idempotent steps.
 //!
-//! Orders the saga finished (`COMPLETED`, `CANCELLED`) and those fulfilment moved on (`SHIPPED`,
-//! `DELIVERED`) are never looked at: each job reads only orders in a status the saga has not
-//! finished with.
+//! - **unfinished cancellations**: a `COMPLETED` order whose cancellation the customer's
+//!   cancel-order accepted (`cancelRequestedAt`) longer ago than the saga can run still holds its
+//!   money and stock: its `<id>-cancel` execution stopped (EXPRESS stops at five minutes, inside
+//!   RefundPayment's retries) or never started (StartExecution throttled after the request was
+//!   recorded). It is compensated the same way and cancelled `USER_CANCELLED`, read from the
+//!   sparse `CancelRequested` index, so no run reads the completed orders nobody cancelled.
+//!
+//! Orders the saga finished (`COMPLETED` without a cancellation request, `CANCELLED`) and those
+//! fulfilment moved on (`SHIPPED`, `DELIVERED`) are never looked at: each job reads only orders in
+//! a status the saga has not finished with.
 //!
 //! Time comes from the scheduled event's `time` (tests pass a fixed one); the budget is measured
 //! on the wall clock. DynamoDB TTL (`expiresAt`) is only a backstop: it deletes late and runs no
@@ -64,6 +71,8 @@ pub const EXPIRED: &str = "EXPIRED";
 pub const SAGA_FAILED: &str = "SAGA_FAILED";
 /// The reason an order whose saga stopped after the charge is cancelled with.
 pub const SAGA_TIMED_OUT: &str = "SAGA_TIMED_OUT";
+/// The reason cancel-order records; a completed order's unfinished cancellation ends with it.
+pub const USER_CANCELLED: &str = "USER_CANCELLED";
 
 /// Limits, from the function's environment (template.yaml); every one has a default.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -263,6 +272,9 @@ pub struct CleanupReport {
     pub recovered_orders: RecoveryCounts,
     /// Orders left `PAID` by a saga that stopped (the timed-out-sagas job).
     pub timed_out_orders: ExpiryCounts,
+    /// `COMPLETED` orders whose accepted cancellation never finished (`not_expired`: finished
+    /// by its own execution meanwhile).
+    pub unfinished_cancellations: ExpiryCounts,
     /// Items that failed (each logged); they are tried again by the next run.
     pub errors: usize,
     /// The first few failures, for the result.
@@ -282,6 +294,7 @@ impl CleanupReport {
             expired_orders: ExpiryCounts::default(),
             recovered_orders: RecoveryCounts::default(),
             timed_out_orders: ExpiryCounts::default(),
+            unfinished_cancellations: ExpiryCounts::default(),
             errors: 0,
             error_samples: Vec::new(),
             drained: false,
@@ -381,6 +394,7 @@ enum Job {
     Expire,
     Recover,
     TimedOut,
+    Cancellations,
     Carts,
 }
 
@@ -407,7 +421,14 @@ where
     let now = clock.now();
     let mut report = CleanupReport::new(now);
     let mut budget = Budget::new(config);
-    let mut jobs = [Job::Expire, Job::Recover, Job::TimedOut, Job::Carts].map(|job| JobState {
+    let jobs = [
+        Job::Expire,
+        Job::Recover,
+        Job::TimedOut,
+        Job::Cancellations,
+        Job::Carts,
+    ];
+    let mut jobs = jobs.map(|job| JobState {
         job,
         cursor: None,
         done: false,
@@ -435,6 +456,9 @@ where
                 Job::TimedOut => {
                     let sweep = Sweep::TimedOut;
                     sweep_page(ports, clock, config, &page, &mut budget, &mut report, sweep).await
+                }
+                Job::Cancellations => {
+                    cancellations_page(ports, clock, config, &page, &mut budget, &mut report).await
                 }
                 Job::Carts => {
                     carts_page(ports, clock, config, &page, &mut budget, &mut report).await
@@ -673,6 +697,54 @@ where
                 }
             }
             Err(e) => report.failed(format!("starting the saga of {}: {e}", order.order_id)),
+        }
+    }
+    Ok(page_end(found.next_cursor, false))
+}
+
+/// A page of the `COMPLETED` orders whose cancellation was accepted before the saga deadline
+/// and never finished, each compensated and cancelled. The cancellation request is already
+/// there, so nothing can move such an order on (shipping requires its absence); a cancel
+/// execution still running late runs the same idempotent steps.
+async fn cancellations_page<O, I, B, S, E>(
+    ports: &Ports<'_, O, I, B, S, E>,
+    clock: &dyn Clock,
+    config: &CleanupConfig,
+    page: &PageRequest,
+    budget: &mut Budget,
+    report: &mut CleanupReport,
+) -> Result<PageEnd, StoreError>
+where
+    O: OrderSweep,
+    I: InventoryStore,
+    B: BillingStore,
+    E: EventPublisher,
+{
+    let cutoff = report.now - config.saga_deadline;
+    let found = ports.orders.cancellations_unfinished(cutoff, page).await?;
+    for order in &found.items {
+        if !budget.take() {
+            return Ok(PageEnd::Interrupted);
+        }
+        report.unfinished_cancellations.examined += 1;
+        let from = [OrderStatus::Completed];
+        match compensate(ports, clock, order, &from, USER_CANCELLED).await {
+            Ok(done) => {
+                let counts = &mut report.unfinished_cancellations;
+                counts.refunded += usize::from(done.refunded);
+                counts.released += usize::from(done.released);
+                counts.cancelled += usize::from(done.cancelled);
+                counts.not_expired += usize::from(!done.cancelled);
+                let (order_id, user_id) = (&order.order_id, &order.user_id);
+                let (refunded, released, cancelled) =
+                    (done.refunded, done.released, done.cancelled);
+                tracing::warn!(%order_id, %user_id, refunded, released, cancelled,
+                    "accepted cancellation finished: its execution stopped or never started");
+            }
+            Err(e) => report.failed(format!(
+                "finishing the cancellation of order {}: {e}",
+                order.order_id
+            )),
         }
     }
     Ok(page_end(found.next_cursor, false))

@@ -490,6 +490,12 @@ async fn an_accepted_cancellation_of_a_completed_order_that_never_finished_is_fi
     let now = t0() + Duration::minutes(12);
     let (a, b) = tokio::join!(world.run(now, &config), world.run(now, &config));
     assert_eq!(a.errors + b.errors, 0, "{a:?} {b:?}");
+    let total = |f: fn(&cleanup::ExpiryCounts) -> usize| {
+        f(&a.unfinished_cancellations) + f(&b.unfinished_cancellations)
+    };
+    assert_eq!(total(|c| c.cancelled), 1, "{a:?} {b:?}");
+    assert_eq!(total(|c| c.refunded), 1, "{a:?} {b:?}");
+    assert_eq!(total(|c| c.released), 1, "{a:?} {b:?}");
     let stored = world.orders.get(cancelled.order_id).await.unwrap().unwrap();
     assert_eq!(
         stored.status,
