@@ -171,8 +171,10 @@ pub async fn refund_payment(
     input: CompensationInput,
 ) -> Result<RefundPaymentOutput, StepError> {
     let output = Box::pin(saga::refund_payment(billing, origin.clock, by, input)).await?;
+    // A zero payment (a fully discounted order) gave no money back: nothing to announce.
     if let Some(payment) = billing.payment(output.order_id).await?
         && payment.status == PaymentStatus::Refunded
+        && payment.amount.amount != 0
     {
         let data = json!({ "amount": payment.amount });
         let (order_id, user_id) = (payment.order_id, payment.user_id.as_str());

@@ -278,15 +278,18 @@ pub struct ChargePaymentOutput {
     pub amount: Money,
 }
 
+/// Charges the order's total, once. A total of 0 (a promotion worth the whole subtotal) is
+/// settled without a charge: the payment record of 0 is written (so it is idempotent, refunded
+/// and voided like any other) and no account is needed or touched.
 pub async fn charge_payment(
     billing: &impl BillingStore,
     clock: &dyn Clock,
     by: &ChangedBy,
     input: ChargePaymentInput,
 ) -> Result<ChargePaymentOutput, StepError> {
-    if input.amount.amount <= 0 {
+    if input.amount.amount < 0 {
         return Err(StepError::InvalidInput(format!(
-            "amount must be positive, not {}",
+            "amount must not be negative, not {}",
             input.amount
         )));
     }

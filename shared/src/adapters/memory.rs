@@ -339,11 +339,14 @@ impl BillingStore for MemoryBilling {
         if let Some(existing) = state.payments.get(&order_id) {
             return existing_payment(existing, user_id, amount);
         }
-        if let Some(reason) = DeclineReason::judge(state.accounts.get(user_id), amount) {
-            return Err(ChargeError::Declined(reason));
-        }
-        if let Some(account) = state.accounts.get_mut(user_id) {
-            account.balance -= amount.amount;
+        let settles_free = amount.amount == 0;
+        if !settles_free {
+            if let Some(reason) = DeclineReason::judge(state.accounts.get(user_id), amount) {
+                return Err(ChargeError::Declined(reason));
+            }
+            if let Some(account) = state.accounts.get_mut(user_id) {
+                account.balance -= amount.amount;
+            }
         }
         let payment = Payment {
             order_id,
@@ -354,8 +357,10 @@ impl BillingStore for MemoryBilling {
             updated_at: now,
         };
         state.payments.insert(order_id, payment.clone());
-        let entry = LedgerEntry::new(EntryType::Charge, amount.clone(), Some(order_id), now);
-        state.record(user_id, entry);
+        if !settles_free {
+            let entry = LedgerEntry::new(EntryType::Charge, amount.clone(), Some(order_id), now);
+            state.record(user_id, entry);
+        }
         Ok(payment)
     }
 
@@ -383,6 +388,12 @@ impl BillingStore for MemoryBilling {
                 Ok(RefundOutcome::NothingCharged)
             }
             Some(p) if p.status != PaymentStatus::Charged => Ok(RefundOutcome::NothingCharged),
+            // A zero charge moved no money: flipping the record is the whole refund.
+            Some(p) if p.amount.amount == 0 => {
+                p.status = PaymentStatus::Refunded;
+                p.updated_at = now;
+                Ok(RefundOutcome::Refunded)
+            }
             Some(p) => {
                 let account = state.accounts.get_mut(&p.user_id).ok_or_else(|| {
                     StoreError::Internal(format!("account of {} is gone", p.user_id))

@@ -284,18 +284,21 @@ impl BillingStore for DynamoBilling {
         .map_err(ChargeError::Store)?;
         let entry = LedgerEntry::new(EntryType::Charge, amount.clone(), Some(order_id), now);
         // The payment record first: its index in the cancellation reasons is 0, the debit's 1.
-        // The ledger entry comes last, so those indexes hold.
-        let result = self
+        // The ledger entry comes last, so those indexes hold. A zero total (a promotion worth
+        // the subtotal) is settled by the payment record alone: no money moves, no account.
+        let mut transaction = self
             .client
             .transact_write_items()
-            .transact_items(self.new_payment(&payment).map_err(ChargeError::Store)?)
-            .transact_items(TransactWriteItem::builder().update(debit).build())
-            .transact_items(
-                self.new_ledger_entry(user_id, &entry)
-                    .map_err(ChargeError::Store)?,
-            )
-            .send()
-            .await;
+            .transact_items(self.new_payment(&payment).map_err(ChargeError::Store)?);
+        if amount.amount != 0 {
+            transaction = transaction
+                .transact_items(TransactWriteItem::builder().update(debit).build())
+                .transact_items(
+                    self.new_ledger_entry(user_id, &entry)
+                        .map_err(ChargeError::Store)?,
+                );
+        }
+        let result = transaction.send().await;
         let error = match result {
             Ok(_) => return Ok(payment),
             Err(e) => e,
@@ -394,14 +397,17 @@ impl BillingStore for DynamoBilling {
                 Some(order_id),
                 now,
             );
-            let result = self
+            let mut transaction = self
                 .client
                 .transact_write_items()
-                .transact_items(TransactWriteItem::builder().update(mark_refunded).build())
-                .transact_items(TransactWriteItem::builder().update(credit).build())
-                .transact_items(self.new_ledger_entry(&charged.user_id, &entry)?)
-                .send()
-                .await;
+                .transact_items(TransactWriteItem::builder().update(mark_refunded).build());
+            // A zero charge moved no money: flipping the record is the whole refund.
+            if charged.amount.amount != 0 {
+                transaction = transaction
+                    .transact_items(TransactWriteItem::builder().update(credit).build())
+                    .transact_items(self.new_ledger_entry(&charged.user_id, &entry)?);
+            }
+            let result = transaction.send().await;
             return match result {
                 Ok(_) => Ok(RefundOutcome::Refunded),
                 Err(e) => match cancellation_reasons(&e) {
