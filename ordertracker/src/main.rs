@@ -56,6 +56,11 @@ enum Command {
     Retry {
         /// The order id (a UUID).
         order_id: String,
+        /// EXPRESS sagas only (their executions cannot be looked up): how long after an order's
+        /// creation one may still be running; a younger order is not compensated. Default:
+        /// SAGA_DEADLINE_MINUTES, else 25m.
+        #[arg(long, value_parser = ops::parse_age)]
+        saga_deadline: Option<chrono::Duration>,
     },
     /// Dead-letter queues: what is in them, and replaying them.
     Dlq {
@@ -123,8 +128,14 @@ async fn run(cli: Cli) -> Result<(), ops::Failure> {
             let rows = ops::stuck(&ctx, older_than, limit).await?;
             render::stuck(&rows, older_than, json)
         }
-        Command::Retry { order_id } => {
-            let ctx = ops::Context::from_env().await?;
+        Command::Retry {
+            order_id,
+            saga_deadline,
+        } => {
+            let mut ctx = ops::Context::from_env().await?;
+            if let Some(deadline) = saga_deadline {
+                ctx.saga_deadline = deadline;
+            }
             let outcome = ops::retry(&ctx, &order_id).await?;
             render::retry(&outcome, json)
         }

@@ -11,7 +11,7 @@ use shared::adapters::sfn::StepFunctionsSaga;
 use shared::adapters::sns::SnsEvents;
 use shared::audit::{AuditEntry, AuditLog};
 use shared::billing::Payment;
-use shared::cleanup::{self, Compensation, Ports, SAGA_FAILED};
+use shared::cleanup::{self, CleanupConfig, Compensation, Ports, SAGA_FAILED};
 use shared::clock::{Clock, SystemClock};
 use shared::events::EventPublisher;
 use shared::inventory::Reservation;
@@ -23,6 +23,7 @@ use shared::ports::{
 };
 use shared::saga::SagaInput;
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 pub enum Failure {
     /// Bad usage, an unknown order or queue: exit status 2.
@@ -64,6 +65,28 @@ pub fn parse_age(text: &str) -> Result<Duration, String> {
     }
 }
 
+/// The saga state machine's type, which decides what can be known of its executions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Workflow {
+    Standard,
+    /// DescribeExecution and GetExecutionHistory serve no EXPRESS execution (their ARNs are
+    /// `…:express:…`, and their history goes to CloudWatch Logs only): whether one exists or
+    /// still runs cannot be known here.
+    Express,
+}
+
+/// What `show` and `stuck` print for an EXPRESS saga's execution.
+pub const UNKNOWN_EXPRESS: &str = "unknown (EXPRESS)";
+
+/// An order's executions, as far as they can be known.
+#[derive(Debug, Clone)]
+pub enum Executions {
+    /// STANDARD: those that exist (the saga under the order id, and `<id>-cancel`).
+    Known(Vec<Execution>),
+    /// EXPRESS: none can be looked up, running or not.
+    Unknown,
+}
+
 pub struct Context {
     pub orders: DynamoOrders,
     pub inventory: DynamoInventory,
@@ -76,6 +99,12 @@ pub struct Context {
     pub audit: Option<DynamoAudit>,
     pub sfn: aws_sdk_sfn::Client,
     pub sqs: aws_sdk_sqs::Client,
+    /// How long after an order's creation (or its cancellation request) an EXPRESS execution of
+    /// it may still be running: `SAGA_DEADLINE_MINUTES` (25), as for the cleanup's timed-out
+    /// sagas, or `retry --saga-deadline`.
+    pub saga_deadline: Duration,
+    /// The state machine's type, described once when first needed.
+    workflow: OnceLock<Workflow>,
 }
 
 fn var(name: &'static str) -> Result<String, Failure> {
@@ -93,6 +122,14 @@ impl Context {
         let billing = var("BILLING_TABLE")?;
         let notifications = var("NOTIFICATIONS_TABLE")?;
         let saga_arn = var("ORDER_SAGA_ARN")?;
+        // Only the deadline matters here; the cleanup's other limits are not ordertracker's.
+        let saga_deadline = CleanupConfig::from_vars(|name| {
+            (name == "SAGA_DEADLINE_MINUTES")
+                .then(|| std::env::var(name).ok())
+                .flatten()
+        })
+        .map_err(Failure::Usage)?
+        .saga_deadline;
         let aws = shared::config::aws().await;
         let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
         let sfn = aws_sdk_sfn::Client::new(&aws);
@@ -110,7 +147,42 @@ impl Context {
                 .map(|table| DynamoAudit::new(dynamodb.clone(), table)),
             sfn,
             sqs: aws_sdk_sqs::Client::new(&aws),
+            saga_deadline,
+            workflow: OnceLock::new(),
         })
+    }
+
+    /// The saga state machine's type (DescribeStateMachine, once).
+    pub async fn workflow(&self) -> Result<Workflow, Failure> {
+        use aws_sdk_sfn::types::StateMachineType;
+        if let Some(workflow) = self.workflow.get() {
+            return Ok(*workflow);
+        }
+        let described = self
+            .sfn
+            .describe_state_machine()
+            .state_machine_arn(&self.saga_arn)
+            .send()
+            .await
+            .map_err(|e| {
+                Failure::Failed(format!(
+                    "describing the state machine {} (its type decides whether its executions can be looked up): {}",
+                    self.saga_arn,
+                    aws_sdk_sfn::error::DisplayErrorContext(&e)
+                ))
+            })?;
+        let workflow = match described.r#type() {
+            StateMachineType::Standard => Workflow::Standard,
+            StateMachineType::Express => Workflow::Express,
+            other => {
+                return Err(Failure::Failed(format!(
+                    "the state machine {} has type {}, neither STANDARD nor EXPRESS",
+                    self.saga_arn,
+                    other.as_str()
+                )));
+            }
+        };
+        Ok(*self.workflow.get_or_init(|| workflow))
     }
 
     fn ports(
@@ -132,8 +204,9 @@ impl Context {
         )
     }
 
-    /// The saga execution `name`, with its history; `None` when there is none.
-    pub async fn execution(&self, name: &str) -> Result<Option<Execution>, Failure> {
+    /// The saga execution `name`, with its history; `None` when there is none. STANDARD only:
+    /// under EXPRESS, `None` would not mean that there is none.
+    async fn execution(&self, name: &str) -> Result<Option<Execution>, Failure> {
         let arn = self.execution_arn(name);
         let described = match self
             .sfn
@@ -192,13 +265,17 @@ impl Context {
         }))
     }
 
-    /// The executions an order can have: its saga, and a cancellation of a completed order.
-    async fn executions(&self, order_id: OrderId) -> Result<Vec<Execution>, Failure> {
+    /// The executions an order can have: its saga, and a cancellation of a completed order;
+    /// under EXPRESS, unknown (nothing is asked: the answer would be "none" either way).
+    async fn executions(&self, order_id: OrderId) -> Result<Executions, Failure> {
+        if self.workflow().await? == Workflow::Express {
+            return Ok(Executions::Unknown);
+        }
         let mut found = Vec::new();
         for name in [order_id.to_string(), format!("{order_id}-cancel")] {
             found.extend(self.execution(&name).await?);
         }
-        Ok(found)
+        Ok(Executions::Known(found))
     }
 }
 
@@ -227,7 +304,11 @@ pub struct OrderView {
     /// Why the audit trail could not be read, if it could not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub audit_note: Option<String>,
+    /// Empty when there is none, and under EXPRESS (see `executions_unknown`).
     pub executions: Vec<Execution>,
+    /// Why the executions are not shown: an EXPRESS saga's cannot be looked up.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub executions_unknown: Option<String>,
 }
 
 pub async fn show(ctx: &Context, id: &str) -> Result<OrderView, Failure> {
@@ -252,7 +333,17 @@ pub async fn show(ctx: &Context, id: &str) -> Result<OrderView, Failure> {
         .filter(|n| n.order_id == id)
         .collect();
     let (audit, audit_note) = audit_trail(ctx, id).await;
-    let executions = ctx.executions(id).await?;
+    let (executions, executions_unknown) = match ctx.executions(id).await? {
+        Executions::Known(found) => (found, None),
+        Executions::Unknown => (
+            Vec::new(),
+            Some(
+                "the saga is an EXPRESS workflow: Step Functions cannot describe its executions \
+                 or their history (see the state machine's CloudWatch Logs)"
+                    .to_owned(),
+            ),
+        ),
+    };
     Ok(OrderView {
         order,
         payment,
@@ -261,6 +352,7 @@ pub async fn show(ctx: &Context, id: &str) -> Result<OrderView, Failure> {
         audit,
         audit_note,
         executions,
+        executions_unknown,
     })
 }
 
@@ -290,7 +382,8 @@ pub struct StuckOrder {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     pub cancel_requested: bool,
-    /// The saga's execution status (`NONE` when it never started).
+    /// The saga's execution status (`NONE` when it never started; `unknown (EXPRESS)` when
+    /// executions cannot be looked up).
     pub execution: String,
     /// Its last step, with the error it failed on.
     pub stopped_at: String,
@@ -325,8 +418,16 @@ pub async fn stuck(
                 if rows.len() >= limit {
                     break;
                 }
-                let executions = ctx.executions(order.order_id).await?;
-                let last = executions.last();
+                let (execution, stopped_at) = match ctx.executions(order.order_id).await? {
+                    Executions::Unknown => (UNKNOWN_EXPRESS.to_owned(), UNKNOWN_EXPRESS.to_owned()),
+                    Executions::Known(found) => {
+                        let last = found.last();
+                        (
+                            last.map_or("NONE".into(), |e| format!("{} {}", e.name, e.status)),
+                            last.map_or("never started".into(), Execution::stopped_at),
+                        )
+                    }
+                };
                 rows.push(StuckOrder {
                     order_id: order.order_id,
                     user_id: order.user_id.clone(),
@@ -335,8 +436,8 @@ pub async fn stuck(
                     age_minutes: (now - order.created_at).num_minutes(),
                     reason: order.reason.clone(),
                     cancel_requested: order.cancel_requested_at.is_some(),
-                    execution: last.map_or("NONE".into(), |e| format!("{} {}", e.name, e.status)),
-                    stopped_at: last.map_or("never started".into(), Execution::stopped_at),
+                    execution,
+                    stopped_at,
                 });
             }
             cursor = found.next_cursor;
@@ -362,6 +463,91 @@ pub struct RetryOutcome {
     pub changed: bool,
 }
 
+/// What `retry` does with an order, decided from what it read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Plan {
+    /// An execution is still running: it finishes or compensates by itself.
+    LeaveRunning { execution: String, at: String },
+    /// EXPRESS: an execution may still be running until `until` (the saga deadline after the
+    /// order's creation, or after its cancellation request when that came later); nothing can
+    /// tell, so nothing is compensated before then.
+    WaitForDeadline { until: DateTime<Utc> },
+    /// Start the saga under the order id (STANDARD: it never started; EXPRESS: a second
+    /// execution of one order is harmless, every step being idempotent by order id).
+    StartSaga,
+    /// Nothing to retry.
+    Nothing(String),
+    /// `CANCELLED`: refund and release again, giving back only what was missed.
+    GiveBack,
+    /// `COMPENSATION_FAILED`: the compensations the saga gave up on, then `CANCELLED`.
+    FinishCompensation { reason: String },
+    /// Request the cancellation while the order is in one of `from`, then compensate.
+    Compensate { from: Vec<OrderStatus> },
+}
+
+/// The rule of [`retry`], over what was read: the order, its executions, the time and the saga
+/// deadline (which matters only when the executions are unknown).
+fn plan(order: &Order, executions: &Executions, now: DateTime<Utc>, deadline: Duration) -> Plan {
+    let before = order.status;
+    match before {
+        OrderStatus::CompensationFailed => {
+            return Plan::FinishCompensation {
+                reason: order.reason.clone().unwrap_or_else(|| SAGA_FAILED.into()),
+            };
+        }
+        OrderStatus::Completed if order.cancel_requested_at.is_none() => {
+            return Plan::Nothing("nothing to retry: the order is COMPLETED".into());
+        }
+        // Fulfilment moved it on after the saga: the saga is done and nothing is owed.
+        OrderStatus::Shipped | OrderStatus::Delivered => {
+            return Plan::Nothing(format!(
+                "nothing to retry: the order is {}",
+                before.as_str()
+            ));
+        }
+        _ => {}
+    }
+    let has_main = match executions {
+        Executions::Known(found) => {
+            if let Some(running) = found.iter().find(|e| e.status == "RUNNING") {
+                return Plan::LeaveRunning {
+                    execution: running.name.clone(),
+                    at: running.stopped_at(),
+                };
+            }
+            found.iter().any(|e| e.name == order.order_id.to_string())
+        }
+        Executions::Unknown => {
+            // Any execution was started at the order's creation or, for a cancellation, when
+            // it was requested (a PENDING order's saga is started again, a COMPLETED one's
+            // `-cancel` execution starts).
+            let started = order
+                .cancel_requested_at
+                .map_or(order.created_at, |at| at.max(order.created_at));
+            let until = started + deadline;
+            match before {
+                OrderStatus::Pending => return Plan::StartSaga,
+                OrderStatus::Cancelled => return Plan::GiveBack,
+                _ if now < until => return Plan::WaitForDeadline { until },
+                _ => true,
+            }
+        }
+    };
+    match before {
+        OrderStatus::Pending if !has_main => Plan::StartSaga,
+        OrderStatus::Cancelled => Plan::GiveBack,
+        // PENDING/RESERVED/PAID whose saga ended, or COMPLETED with a cancellation that never ran.
+        _ => Plan::Compensate {
+            from: vec![
+                OrderStatus::Pending,
+                OrderStatus::Reserved,
+                OrderStatus::Paid,
+                OrderStatus::Completed,
+            ],
+        },
+    }
+}
+
 /// Resumes an order, never blindly restarting it:
 ///
 /// - a saga still running is left alone (it will finish or compensate by itself);
@@ -376,17 +562,16 @@ pub struct RetryOutcome {
 /// - `COMPENSATION_FAILED`: the same compensations, then `CANCELLED` with the recorded reason;
 /// - `CANCELLED`: refund and release run again, which finds nothing to give back unless
 ///   something was missed; `COMPLETED`, `SHIPPED` and `DELIVERED` are left alone.
+///
+/// Under EXPRESS no execution can be looked up: a `PENDING` order gets its saga started (a
+/// second execution is harmless), and the others are compensated only once older than the saga
+/// deadline, when no execution can still be running.
 pub async fn retry(ctx: &Context, id: &str) -> Result<RetryOutcome, Failure> {
     let id = parse_id(id)?;
     let order = order(ctx, id).await?;
     let before = order.status;
     let clock = SystemClock;
-    let running: Vec<Execution> = ctx
-        .executions(id)
-        .await?
-        .into_iter()
-        .filter(|e| e.status == "RUNNING")
-        .collect();
+    let executions = ctx.executions(id).await?;
     let outcome =
         |action: String, compensation: Option<Compensation>, changed: bool, after| RetryOutcome {
             order_id: id,
@@ -396,24 +581,39 @@ pub async fn retry(ctx: &Context, id: &str) -> Result<RetryOutcome, Failure> {
             compensation,
             changed,
         };
-    if let Some(execution) = running.first()
-        && before != OrderStatus::CompensationFailed
-    {
-        return Ok(outcome(
+    let ports = ctx.ports();
+    match plan(&order, &executions, clock.now(), ctx.saga_deadline) {
+        Plan::LeaveRunning { execution, at } => Ok(outcome(
             format!(
-                "nothing done: execution {} is still running (at {}); it finishes or compensates by itself",
-                execution.name,
-                execution.stopped_at()
+                "nothing done: execution {execution} is still running (at {at}); it finishes or compensates by itself"
             ),
             None,
             false,
             before,
-        ));
-    }
-    let has_main = ctx.execution(&id.to_string()).await?.is_some();
-    let ports = ctx.ports();
-    match before {
-        OrderStatus::Pending if !has_main => {
+        )),
+        Plan::WaitForDeadline { until } => Ok(outcome(
+            format!(
+                "nothing done: the saga is an EXPRESS workflow, whose executions cannot be looked up, \
+                 and one may still be running until {} ({} min after the order {}; SAGA_DEADLINE_MINUTES \
+                 or --saga-deadline): it finishes or compensates by itself, and retry (or the cleanup) \
+                 compensates the order after that",
+                until.format("%Y-%m-%d %H:%M:%S UTC"),
+                ctx.saga_deadline.num_minutes(),
+                if order
+                    .cancel_requested_at
+                    .is_some_and(|at| at > order.created_at)
+                {
+                    "'s cancellation was requested"
+                } else {
+                    "was created"
+                },
+            ),
+            None,
+            false,
+            before,
+        )),
+        Plan::Nothing(why) => Ok(outcome(why, None, false, before)),
+        Plan::StartSaga => {
             let input =
                 serde_json::to_string(&SagaInput::for_order(&order)).or_fail("saga input")?;
             let correlation_id = order.correlation();
@@ -429,12 +629,16 @@ pub async fn retry(ctx: &Context, id: &str) -> Result<RetryOutcome, Failure> {
                 .start(id, &input)
                 .await
                 .or_fail("starting the saga")?;
+            let express = matches!(executions, Executions::Unknown);
             Ok(outcome(
-                match started {
-                    SagaStart::Started => {
+                match (started, express) {
+                    (SagaStart::Started, false) => {
                         "started the saga under the order id (it had never started)".into()
                     }
-                    SagaStart::AlreadyStarted => {
+                    (SagaStart::Started, true) => {
+                        "started the saga under the order id (EXPRESS: whether it had started cannot be known; a second execution is harmless)".into()
+                    }
+                    (SagaStart::AlreadyStarted, _) => {
                         "the saga had started meanwhile; nothing done".into()
                     }
                 },
@@ -443,20 +647,7 @@ pub async fn retry(ctx: &Context, id: &str) -> Result<RetryOutcome, Failure> {
                 before,
             ))
         }
-        OrderStatus::Completed if order.cancel_requested_at.is_none() => Ok(outcome(
-            "nothing to retry: the order is COMPLETED".into(),
-            None,
-            false,
-            before,
-        )),
-        // Fulfilment moved it on after the saga: the saga is done and nothing is owed.
-        OrderStatus::Shipped | OrderStatus::Delivered => Ok(outcome(
-            format!("nothing to retry: the order is {}", before.as_str()),
-            None,
-            false,
-            before,
-        )),
-        OrderStatus::Cancelled => {
+        Plan::GiveBack => {
             let input = || shared::saga::CompensationInput { order_id: id };
             let correlation_id = order.correlation();
             let origin = shared::announce::Origin {
@@ -491,8 +682,7 @@ pub async fn retry(ctx: &Context, id: &str) -> Result<RetryOutcome, Failure> {
                 before,
             ))
         }
-        OrderStatus::CompensationFailed => {
-            let reason = order.reason.clone().unwrap_or_else(|| SAGA_FAILED.into());
+        Plan::FinishCompensation { reason } => {
             let done = cleanup::compensate(
                 &ports,
                 &clock,
@@ -511,14 +701,7 @@ pub async fn retry(ctx: &Context, id: &str) -> Result<RetryOutcome, Failure> {
                 after_status(ctx, id).await?,
             ))
         }
-        _ => {
-            // PENDING/RESERVED/PAID whose saga ended, or COMPLETED with a cancellation that never ran.
-            let from = [
-                OrderStatus::Pending,
-                OrderStatus::Reserved,
-                OrderStatus::Paid,
-                OrderStatus::Completed,
-            ];
+        Plan::Compensate { from } => {
             let Some(requested) = ctx
                 .orders
                 .request_cancellation_for(id, &from, None, SAGA_FAILED, clock.now())
@@ -845,5 +1028,129 @@ mod tests {
         assert_eq!(parse_age("1d"), Ok(Duration::days(1)));
         assert!(parse_age("soon").is_err());
         assert!(parse_age("5w").is_err());
+    }
+
+    fn at(minute: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default() + Duration::minutes(minute)
+    }
+
+    /// An order created at minute 0, in `status`.
+    fn order(status: OrderStatus, cancel_requested_at: Option<DateTime<Utc>>) -> Order {
+        let eur = shared::money::Currency::try_from("EUR").expect("EUR");
+        let total = shared::money::Money::new(1_000, eur.clone());
+        Order {
+            order_id: OrderId::new_at(at(0)),
+            user_id: "user-1".into(),
+            status,
+            lines: Vec::new(),
+            subtotal: total.clone(),
+            discount: shared::money::Money::new(0, eur),
+            promo_code: None,
+            total,
+            reason: None,
+            cancel_requested_at,
+            delivery: None,
+            created_at: at(0),
+            updated_at: at(0),
+            timeline: Vec::new(),
+            correlation_id: None,
+        }
+    }
+
+    fn execution(name: String, status: &str) -> Execution {
+        Execution {
+            name,
+            status: status.into(),
+            start: Some(at(0)),
+            stop: None,
+            steps: Vec::new(),
+            error: None,
+            cause: None,
+        }
+    }
+
+    const DEADLINE: i64 = 25;
+
+    fn plan_at(order: &Order, executions: &Executions, minute: i64) -> Plan {
+        plan(order, executions, at(minute), Duration::minutes(DEADLINE))
+    }
+
+    #[test]
+    fn under_express_an_order_is_compensated_only_past_the_saga_deadline() {
+        for status in [OrderStatus::Reserved, OrderStatus::Paid] {
+            let order = order(status, None);
+            assert_eq!(
+                plan_at(&order, &Executions::Unknown, DEADLINE - 1),
+                Plan::WaitForDeadline {
+                    until: at(DEADLINE)
+                },
+                "{status:?}"
+            );
+            assert!(
+                matches!(
+                    plan_at(&order, &Executions::Unknown, DEADLINE),
+                    Plan::Compensate { .. }
+                ),
+                "{status:?}"
+            );
+        }
+        // A completed order's `-cancel` execution starts when the cancellation is requested.
+        let cancelled_late = order(OrderStatus::Completed, Some(at(60)));
+        assert_eq!(
+            plan_at(&cancelled_late, &Executions::Unknown, 61),
+            Plan::WaitForDeadline {
+                until: at(60 + DEADLINE)
+            }
+        );
+        assert!(matches!(
+            plan_at(&cancelled_late, &Executions::Unknown, 60 + DEADLINE),
+            Plan::Compensate { .. }
+        ));
+        // A PENDING order gets its saga started (a second EXPRESS execution is harmless).
+        let pending = order(OrderStatus::Pending, None);
+        assert_eq!(plan_at(&pending, &Executions::Unknown, 1), Plan::StartSaga);
+        // The rest does not depend on the executions.
+        assert_eq!(
+            plan_at(
+                &order(OrderStatus::Cancelled, None),
+                &Executions::Unknown,
+                1
+            ),
+            Plan::GiveBack
+        );
+        assert!(matches!(
+            plan_at(
+                &order(OrderStatus::Completed, None),
+                &Executions::Unknown,
+                1
+            ),
+            Plan::Nothing(_)
+        ));
+        assert!(matches!(
+            plan_at(
+                &order(OrderStatus::CompensationFailed, None),
+                &Executions::Unknown,
+                1
+            ),
+            Plan::FinishCompensation { .. }
+        ));
+    }
+
+    #[test]
+    fn under_standard_a_running_execution_is_left_alone_whatever_the_age() {
+        let paid = order(OrderStatus::Paid, None);
+        let id = paid.order_id.to_string();
+        let running = Executions::Known(vec![execution(id.clone(), "RUNNING")]);
+        assert!(matches!(
+            plan_at(&paid, &running, 10 * DEADLINE),
+            Plan::LeaveRunning { .. }
+        ));
+        let ended = Executions::Known(vec![execution(id, "ABORTED")]);
+        assert!(matches!(plan_at(&paid, &ended, 1), Plan::Compensate { .. }));
+        let pending = order(OrderStatus::Pending, None);
+        assert_eq!(
+            plan_at(&pending, &Executions::Known(Vec::new()), 1),
+            Plan::StartSaga
+        );
     }
 }

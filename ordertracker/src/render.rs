@@ -3,6 +3,7 @@
 use crate::history::Execution;
 use crate::ops::{
     DlqMessage, Failure, OrderView, RedriveOutcome, ReportFormat, RetryOutcome, StuckOrder,
+    UNKNOWN_EXPRESS,
 };
 use chrono::{DateTime, Utc};
 use comfy_table::{ContentArrangement, Table};
@@ -134,7 +135,9 @@ pub fn show(view: &OrderView, json: bool) -> Result<(), Failure> {
     } else {
         println!("\nAudit trail\n{}", audit_table(&view.audit, false));
     }
-    if view.executions.is_empty() {
+    if let Some(why) = &view.executions_unknown {
+        println!("\nSaga: execution {UNKNOWN_EXPRESS}: {why}");
+    } else if view.executions.is_empty() {
         println!("\nSaga: no execution (the saga never started)");
     }
     for e in &view.executions {
