@@ -1137,6 +1137,53 @@ mod tests {
     }
 
     #[test]
+    fn the_cancellation_is_requested_from_the_status_read_and_never_for_a_completed_order_nobody_cancelled()
+     {
+        for status in [
+            OrderStatus::Pending,
+            OrderStatus::Reserved,
+            OrderStatus::Paid,
+        ] {
+            let read = order(status, None);
+            let ended = Executions::Known(vec![execution(read.order_id.to_string(), "ABORTED")]);
+            assert_eq!(
+                plan_at(&read, &ended, 1),
+                Plan::Compensate { from: vec![status] },
+                "STANDARD, {status:?}"
+            );
+            if status != OrderStatus::Pending {
+                assert_eq!(
+                    plan_at(&read, &Executions::Unknown, DEADLINE),
+                    Plan::Compensate { from: vec![status] },
+                    "EXPRESS past the deadline, {status:?}"
+                );
+            }
+        }
+        // COMPLETED only with a cancellation request (its `-cancel` execution stopped).
+        let cancelled = order(OrderStatus::Completed, Some(at(1)));
+        let cancel_ended = Executions::Known(vec![
+            execution(cancelled.order_id.to_string(), "SUCCEEDED"),
+            execution(format!("{}-cancel", cancelled.order_id), "ABORTED"),
+        ]);
+        assert_eq!(
+            plan_at(&cancelled, &cancel_ended, 2),
+            Plan::Compensate {
+                from: vec![OrderStatus::Completed]
+            }
+        );
+        let completed = order(OrderStatus::Completed, None);
+        for executions in [cancel_ended, Executions::Unknown] {
+            assert!(
+                matches!(
+                    plan_at(&completed, &executions, 10 * DEADLINE),
+                    Plan::Nothing(_)
+                ),
+                "{executions:?}"
+            );
+        }
+    }
+
+    #[test]
     fn under_standard_a_running_execution_is_left_alone_whatever_the_age() {
         let paid = order(OrderStatus::Paid, None);
         let id = paid.order_id.to_string();

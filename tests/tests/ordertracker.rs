@@ -544,3 +544,146 @@ async fn under_express_retry_leaves_a_young_order_alone_and_compensates_one_past
         "the stopped order's two units are back; the completed order holds its one"
     );
 }
+
+/// A TCP proxy in front of the local AWS endpoint that holds the first request whose bytes
+/// contain `marker` (an `X-Amz-Target`, say) until released: it makes something happen between
+/// two of ordertracker's calls on every run, not by luck.
+struct HoldingProxy {
+    url: String,
+    arrived: Option<std::sync::mpsc::Receiver<()>>,
+    release: std::sync::mpsc::Sender<()>,
+}
+
+impl HoldingProxy {
+    fn start(upstream: &str, marker: &'static [u8]) -> Self {
+        use std::io::{Read, Write};
+        use std::net::{Shutdown, TcpListener, TcpStream};
+        use std::sync::{Arc, Mutex, mpsc};
+        let upstream = upstream
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_owned();
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the proxy");
+        let url = format!("http://{}", listener.local_addr().expect("proxy address"));
+        let (arrived_tx, arrived) = mpsc::channel();
+        let (release, release_rx) = mpsc::channel::<()>();
+        let hold = Arc::new(Mutex::new(Some((arrived_tx, release_rx))));
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { continue };
+                let server = TcpStream::connect(&upstream).expect("connect to the endpoint");
+                let mut to_server = server.try_clone().expect("clone a socket");
+                let mut from_client = client.try_clone().expect("clone a socket");
+                let (mut from_server, mut to_client) = (server, client);
+                let hold = Arc::clone(&hold);
+                std::thread::spawn(move || {
+                    let mut buffer = vec![0; 64 * 1024];
+                    // The last bytes of the previous read: a marker may straddle two reads.
+                    let mut tail: Vec<u8> = Vec::new();
+                    loop {
+                        let n = match from_client.read(&mut buffer) {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => n,
+                        };
+                        let mut window = std::mem::take(&mut tail);
+                        window.extend_from_slice(&buffer[..n]);
+                        if window.windows(marker.len()).any(|w| w == marker) {
+                            let taken = hold.lock().expect("the hold").take();
+                            if let Some((arrived, release)) = taken {
+                                let _ = arrived.send(());
+                                let _ = release.recv();
+                            }
+                        }
+                        tail = window[window.len().saturating_sub(marker.len())..].to_vec();
+                        if to_server.write_all(&buffer[..n]).is_err() {
+                            break;
+                        }
+                    }
+                    let _ = to_server.shutdown(Shutdown::Write);
+                });
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut from_server, &mut to_client);
+                    let _ = to_client.shutdown(Shutdown::Write);
+                });
+            }
+        });
+        Self {
+            url,
+            arrived: Some(arrived),
+            release,
+        }
+    }
+
+    /// Waits (60 s at most) until the marked request has arrived and is held.
+    async fn wait_for_hold(&mut self) {
+        let arrived = self.arrived.take().expect("waited for once");
+        tokio::task::spawn_blocking(move || {
+            arrived
+                .recv_timeout(std::time::Duration::from_secs(60))
+                .expect("the marked request within 60 s")
+        })
+        .await
+        .expect("waited");
+    }
+
+    /// Lets the held request go on.
+    fn release(&self) {
+        let _ = self.release.send(());
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs the local stack: make test"]
+async fn retry_reads_the_executions_before_the_order_so_a_saga_completing_meanwhile_is_left_alone()
+{
+    let stack = Stack::connect().await;
+    let user = stack.user(Some(BALANCE)).await;
+    let sku = stack.product(STOCK, PRICE).await;
+    // The saga is held at PAID (after booking delivery), long enough for ordertracker to start
+    // and reach its first execution lookup.
+    stack
+        .plan_faults(
+            &user,
+            "schedule-delivery",
+            vec![Fault::DelayAfterWrite { ms: 8_000 }],
+        )
+        .await;
+    let id = place(&stack, &user, &sku, 1).await;
+    stack.wait_for_status(&user, &id, "PAID").await;
+
+    // retry's first DescribeExecution is held until the saga has completed.
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").expect("AWS_ENDPOINT_URL");
+    let mut proxy = HoldingProxy::start(&endpoint, b"AWSStepFunctions.DescribeExecution");
+    let retry = tokio::spawn({
+        let (url, id) = (proxy.url.clone(), id.clone());
+        async move {
+            ordertracker_with_env(&["--json", "retry", &id], &[("AWS_ENDPOINT_URL", &url)]).await
+        }
+    });
+    proxy.wait_for_hold().await;
+    // Not vacuous: retry reached its first execution lookup while the order was PAID, so any
+    // read of the order it made before that one found it PAID.
+    let (_, order) = stack.get_order(&user, &id).await;
+    assert_eq!(order["status"], "PAID", "{order}");
+    assert_eq!(stack.wait_for_execution(&id).await, "SUCCEEDED");
+    stack.wait_for_status(&user, &id, "COMPLETED").await;
+    proxy.release();
+
+    let (code, out, err) = retry.await.expect("retry ran");
+    assert_eq!(code, 0, "{err}{out}");
+    let retried: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert_eq!(
+        retried["changed"], false,
+        "retry compensated an order that completed while it looked: {retried:#}"
+    );
+    assert!(retried.get("compensation").is_none(), "{retried:#}");
+    // It decided on the order as it was once the execution it found ended had ended.
+    assert_eq!(
+        retried["before"], "COMPLETED",
+        "retry decided on the order as read before its executions: {retried:#}"
+    );
+    let order = stack.wait_until_settled(&user, &id).await;
+    assert_eq!(order["status"], "COMPLETED", "{order}");
+    assert!(order.get("cancelRequestedAt").is_none(), "{order}");
+    assert_eq!(stack.balance(&user).await, BALANCE - PRICE, "charged once");
+}
