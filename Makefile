@@ -5,14 +5,15 @@ SHELL := /usr/bin/env bash
 
 USER ?= alice
 
-.PHONY: help dev test unit e2e contract lint fmt clippy build token stack-up stack-down bench redrive
+.PHONY: help dev test unit e2e contract lint fmt clippy build token invoke stack-up stack-down bench redrive
 
 help:
-	@echo "make dev    - build, start the local AWS stack, seed demo data, serve the API on :3000"
+	@echo "make dev    - build, start the local AWS stack (ministack), seed demo data, serve the API (its URL is printed)"
 	@echo "make test   - unit tests and the template's security check, then end-to-end tests against a local stack on test ports"
 	@echo "make lint   - rustfmt, clippy, openapi.yaml's routes, cfn-lint, sam validate, ASL validator, checkov"
 	@echo "make contract - openapi.yaml against template.yaml and (schemathesis) against a local stack"
-	@echo "make token USER=alice [ARGS=\"--scope admin\"] - print a development JWT for the local gateway"
+	@echo "make token USER=alice [ARGS=\"--scope admin\"] - print an access token of the local stack's Cognito user pool"
+	@echo "make invoke FN=reserve-stock EVENT=events/reserve-stock.json - invoke one function of the running dev stack"
 	@echo "make redrive QUEUE=<name or url> [PROFILE=dev] - move a dead-letter queue's messages back (ordertracker dlq redrive) on a local stack"
 	@echo "make bench  - measure cold start, sizes, per-order work, load and cost; regenerates BENCHMARKS.md"
 
@@ -65,9 +66,14 @@ redrive:
 	[[ -f $$env_file ]] || { echo "no $$env_file: start the stack first (local/stack.sh up $(or $(PROFILE),dev))" >&2; exit 1; }; \
 	set -a; . $$env_file; set +a; cargo run -q -p ordertracker -- dlq redrive '$(QUEUE)'
 
-# ARGS="--scope admin" (or --group admin) mints an admin token.
+# ARGS="--scope admin" (or --group admin) signs in a member of the admin group.
 token:
 	@local/stack.sh token $(USER) $(ARGS)
+
+# One function of the running dev stack (PROFILE=test for the test stack) with a sample event.
+invoke:
+	@[[ -n "$(FN)" ]] || { echo "usage: make invoke FN=<function> [EVENT=events/<file>.json] [PROFILE=dev]" >&2; exit 2; }
+	@STACK_PROFILE=$(or $(PROFILE),dev) local/stack.sh invoke $(FN) $(EVENT)
 
 fmt:
 	cargo fmt --all -- --check

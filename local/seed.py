@@ -1,4 +1,6 @@
-"""Demo data for `make dev`: a small catalog and two billing accounts (carol has none, so she is declined).
+"""Demo data for `make dev`: a small catalog, three users of the stack's Cognito user pool (alice,
+bob, carol) and billing accounts for two of them (carol has none, so she is declined). An account is
+keyed by the user's `sub`, the id the API sees; the user pool assigns it.
 
 Each product also gets its entry in the order side's product view (OrdersTable), as a migration would
 backfill it: afterwards only ProductUpdated events (catalog-api -> sync-product) change that view.
@@ -11,6 +13,8 @@ import os
 from datetime import datetime, timezone
 
 import boto3
+
+import signin
 
 PRODUCTS = [  # sku, name, price (minor units), currency, available
     ("SKU-TSHIRT", "T-shirt", 1999, "EUR", 100),
@@ -64,17 +68,22 @@ def main():
             "updatedAt": {"S": datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")},
         }
         print(f"  product view {sku:<6} {put_new(dynamodb, os.environ['ORDERS_TABLE'], view)}")
+    cognito = signin.cognito()
+    pool, app = os.environ["COGNITO_USER_POOL_ID"], os.environ["COGNITO_CLIENT_ID"]
+    subs = {user: signin.sign_in(cognito, pool, app, user)["sub"] for user in ("alice", "bob", "carol")}
+    signin.sign_in(cognito, pool, app, "admin", ["admin"])
     for user, balance, currency in ACCOUNTS:
         item = {
-            "pk": {"S": f"ACCOUNT#{user}"},
+            "pk": {"S": f"ACCOUNT#{subs[user]}"},
             "sk": {"S": "ACCOUNT"},
-            "userId": {"S": user},
+            "userId": {"S": subs[user]},
             "balance": {"N": str(balance)},
             "currency": {"S": currency},
         }
         outcome = put_new(dynamodb, os.environ["BILLING_TABLE"], item)
-        print(f"  account {user:<11} {balance:>5} {currency}  {outcome}")
-    print("  account carol       none (her orders are declined)")
+        print(f"  account {user:<11} {balance:>5} {currency}  {outcome} (user id {subs[user]})")
+    print(f"  account carol       none (her orders are declined; user id {subs['carol']})")
+    print("  user admin          in the admin group")
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ use shared::ports::{
 use shared::saga::SagaInput;
 use std::collections::HashMap;
 use std::sync::OnceLock;
+use aws_sdk_sqs::types::QueueAttributeName;
 
 pub enum Failure {
     /// Bad usage, an unknown order or queue: exit status 2.
@@ -881,14 +882,7 @@ pub async fn dlq_redrive(
     let url = queue_url(ctx, queue).await?;
     // Hidden long enough to replay them all; a message whose replay fails comes back after it.
     let messages = peek(ctx, &url, 120).await?;
-    let sources = ctx
-        .sqs
-        .list_dead_letter_source_queues()
-        .queue_url(&url)
-        .send()
-        .await
-        .map(|o| o.queue_urls().to_vec())
-        .unwrap_or_default();
+    let sources = source_queues(ctx, &url).await;
     let bar = progress.then(|| {
         let bar = indicatif::ProgressBar::new(messages.len() as u64);
         bar.set_style(
@@ -926,6 +920,51 @@ pub async fn dlq_redrive(
         bar.finish_and_clear();
     }
     Ok(outcome)
+}
+
+/// The queues whose redrive policy sends their dead letters to `dlq`: SQS's
+/// ListDeadLetterSourceQueues, or where an emulator lacks that call (ministack 1.5.33), the queues
+/// whose `RedrivePolicy` names the queue's ARN, read with ListQueues and GetQueueAttributes.
+async fn source_queues(ctx: &Context, dlq: &str) -> Vec<String> {
+    if let Ok(listed) = ctx
+        .sqs
+        .list_dead_letter_source_queues()
+        .queue_url(dlq)
+        .send()
+        .await
+    {
+        return listed.queue_urls().to_vec();
+    }
+    let attribute = |url: &str, name: QueueAttributeName| {
+        let sqs = ctx.sqs.clone();
+        let url = url.to_owned();
+        async move {
+            sqs.get_queue_attributes()
+                .queue_url(url)
+                .attribute_names(name.clone())
+                .send()
+                .await
+                .ok()
+                .and_then(|o| o.attributes().and_then(|a| a.get(&name)).cloned())
+        }
+    };
+    let Some(arn) = attribute(dlq, QueueAttributeName::QueueArn).await else {
+        return Vec::new();
+    };
+    let mut sources = Vec::new();
+    let mut pages = ctx.sqs.list_queues().into_paginator().send();
+    while let Some(Ok(page)) = pages.next().await {
+        for url in page.queue_urls() {
+            let policy = attribute(url, QueueAttributeName::RedrivePolicy).await;
+            let target = policy
+                .and_then(|p| serde_json::from_str::<Value>(&p).ok())
+                .and_then(|p| p["deadLetterTargetArn"].as_str().map(str::to_owned));
+            if target.as_deref() == Some(arn.as_str()) {
+                sources.push(url.clone());
+            }
+        }
+    }
+    sources
 }
 
 /// A dead-letter queue fed by a source queue's redrive policy gets its messages moved back,

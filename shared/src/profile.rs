@@ -138,6 +138,12 @@ fn check_name(name: &str) -> Result<(), FieldError> {
         ))
     } else if name.chars().any(char::is_control) {
         Err(FieldError::new("name", "must not hold control characters"))
+    } else if name.contains(char::REPLACEMENT_CHARACTER) {
+        // API Gateway hands a Lambda a JSON body's bytes that are not UTF-8 as U+FFFD.
+        Err(FieldError::new(
+            "name",
+            "must not hold U+FFFD (the request's bytes were not UTF-8)",
+        ))
     } else {
         Ok(())
     }

@@ -364,6 +364,11 @@ async fn product_bodies_are_checked_field_by_field() {
             json!({"name":7,"price":{"amount":1,"currency":"EUR"}}),
             vec!["name"],
         ),
+        // API Gateway passes a JSON body's bytes that are not UTF-8 as U+FFFD.
+        (
+            json!({"name":"Lamp \u{FFFD}(","price":{"amount":1,"currency":"EUR"}}),
+            vec!["name"],
+        ),
         (json!({"name":"x"}), vec!["price"]),
         (json!({"name":"x","price":1999}), vec!["price"]),
         (

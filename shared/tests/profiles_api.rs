@@ -142,6 +142,8 @@ async fn malformed_profiles_are_400s_naming_the_field_and_store_nothing() {
         (with("name", json!("n".repeat(101))), vec!["name"]),
         (with("name", json!(["Ada"])), vec!["name"]),
         (with("name", json!("Ada\u{0}")), vec!["name"]),
+        // API Gateway passes a JSON body's bytes that are not UTF-8 as U+FFFD.
+        (with("name", json!("Ada\u{FFFD}")), vec!["name"]),
         (with("email", json!("ada")), vec!["email"]),
         (with("email", json!("ada@localhost")), vec!["email"]),
         (with("phone", json!("0441234567890")), vec!["phone"]),

@@ -2,7 +2,7 @@
 //! stack on the test ports and passes its addresses and table names in the environment.
 
 use aws_sdk_dynamodb::Client as DynamoClient;
-use serde_json::Value;
+use serde_json::{Value, json};
 use shared::adapters::dynamodb::{
     DynamoBilling, DynamoFaults, DynamoInventory, DynamoNotifications, DynamoOrders,
     DynamoProductView,
@@ -24,7 +24,11 @@ use std::time::{Duration, Instant};
 pub struct Stack {
     pub http: reqwest::Client,
     pub gateway: String,
-    pub lambda: String,
+    /// The local cloud's endpoint (`AWS_ENDPOINT_URL`): every AWS API, Lambda's Invoke included.
+    pub endpoint: String,
+    /// The stack's Cognito user pool and its app client (the API's JWT audience).
+    user_pool: String,
+    client_id: String,
     pub inventory: DynamoInventory,
     pub billing: DynamoBilling,
     pub orders: DynamoOrders,
@@ -39,7 +43,8 @@ pub struct Stack {
     pub saga_arn: String,
 }
 
-/// A customer of one test: a unique id and a token the gateway accepts.
+/// A customer of one test: the id the API knows them by (their token's `sub`, which the user
+/// pool assigned) and an access token the API's JWT authorizer accepts.
 pub struct User {
     pub id: String,
     pub token: String,
@@ -52,6 +57,15 @@ fn env(name: &str) -> String {
         )
     })
 }
+
+/// `reserve-stock` -> `RESERVE_STOCK`: the suffix of the env file's `FUNCTION_` and `LOG_GROUP_`
+/// variables for a binary (local/deploy.py writes them).
+fn env_suffix(binary: &str) -> String {
+    binary.to_uppercase().replace('-', "_")
+}
+
+/// Every local user's password (local/signin.py has the same).
+const LOCAL_PASSWORD: &str = "Local-stack-password-1";
 
 fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -67,7 +81,9 @@ impl Stack {
                 .build()
                 .expect("http client"),
             gateway: env("GATEWAY_URL"),
-            lambda: env("LAMBDA_ENDPOINT_URL"),
+            endpoint: env("AWS_ENDPOINT_URL"),
+            user_pool: env("COGNITO_USER_POOL_ID"),
+            client_id: env("COGNITO_CLIENT_ID"),
             inventory: DynamoInventory::new(dynamodb.clone(), env("INVENTORY_TABLE")),
             billing: DynamoBilling::new(dynamodb.clone(), env("BILLING_TABLE")),
             orders: DynamoOrders::new(dynamodb.clone(), env("ORDERS_TABLE")),
@@ -81,40 +97,87 @@ impl Stack {
         }
     }
 
-    /// A development token from the same tool a person uses (`make token USER=…`).
-    pub fn token(&self, user: &str) -> String {
-        let out = std::process::Command::new(repo_root().join("local/stack.sh"))
-            .args(["token", user])
-            .output()
-            .expect("local/stack.sh token");
-        assert!(
-            out.status.success(),
-            "token: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout)
-            .expect("utf-8 token")
-            .trim()
-            .to_owned()
+    /// Signs `name` in to the stack's user pool, creating it (in `groups`) on first use: the
+    /// same Cognito calls as `make token` (local/signin.py) makes, so the token is the pool's own
+    /// RS256 access token. The calls are unsigned: the local cloud does not check signatures.
+    pub async fn sign_in(&self, name: &str, groups: &[&str]) -> User {
+        let created = self
+            .cognito(
+                "AdminCreateUser",
+                json!({"UserPoolId": self.user_pool, "Username": name,
+                    "TemporaryPassword": LOCAL_PASSWORD, "MessageAction": "SUPPRESS"}),
+            )
+            .await;
+        let sub = created["User"]["Attributes"]
+            .as_array()
+            .and_then(|a| a.iter().find(|a| a["Name"] == "sub"))
+            .and_then(|a| a["Value"].as_str())
+            .unwrap_or_else(|| panic!("no sub for {name}: {created}"))
+            .to_owned();
+        self.cognito(
+            "AdminSetUserPassword",
+            json!({"UserPoolId": self.user_pool, "Username": name,
+                "Password": LOCAL_PASSWORD, "Permanent": true}),
+        )
+        .await;
+        for group in groups {
+            self.cognito(
+                "AdminAddUserToGroup",
+                json!({"UserPoolId": self.user_pool, "Username": name, "GroupName": group}),
+            )
+            .await;
+        }
+        let signed_in = self
+            .cognito(
+                "AdminInitiateAuth",
+                json!({"UserPoolId": self.user_pool, "ClientId": self.client_id,
+                    "AuthFlow": "ADMIN_USER_PASSWORD_AUTH",
+                    "AuthParameters": {"USERNAME": name, "PASSWORD": LOCAL_PASSWORD}}),
+            )
+            .await;
+        let token = signed_in["AuthenticationResult"]["AccessToken"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no token for {name}: {signed_in}"))
+            .to_owned();
+        User { id: sub, token }
+    }
+
+    /// One call of the Cognito user pools API (its JSON protocol).
+    async fn cognito(&self, action: &str, body: Value) -> Value {
+        let response = self
+            .http
+            .post(&self.endpoint)
+            .header("Content-Type", "application/x-amz-json-1.1")
+            .header(
+                "X-Amz-Target",
+                format!("AWSCognitoIdentityProviderService.{action}"),
+            )
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("cognito {action}: {e}"));
+        let status = response.status();
+        let answer: Value = response.json().await.unwrap_or(Value::Null);
+        assert!(status.is_success(), "cognito {action}: {status} {answer}");
+        answer
     }
 
     /// A fresh user; with `balance`, a EUR billing account holding it.
     pub async fn user(&self, balance: Option<i64>) -> User {
-        let id = format!("user-{}", uuid::Uuid::new_v4().simple());
+        let user = self
+            .sign_in(&format!("user-{}", uuid::Uuid::new_v4().simple()), &[])
+            .await;
         if let Some(balance) = balance {
             self.billing
                 .put_account(&Account {
-                    user_id: id.clone(),
+                    user_id: user.id.clone(),
                     balance,
                     currency: eur(),
                 })
                 .await
                 .expect("put account");
         }
-        User {
-            token: self.token(&id),
-            id,
-        }
+        user
     }
 
     /// A fresh product with `stock` units available at `price` EUR cents, seeded straight
@@ -203,23 +266,10 @@ impl Stack {
             .balance
     }
 
-    /// A fresh user whose token carries the `admin` scope (the catalog's admin routes).
-    pub fn admin(&self) -> User {
-        let id = format!("admin-{}", uuid::Uuid::new_v4().simple());
-        let out = std::process::Command::new(repo_root().join("local/stack.sh"))
-            .args(["token", &id, "--scope", "admin"])
-            .output()
-            .expect("local/stack.sh token --scope admin");
-        assert!(
-            out.status.success(),
-            "token: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let token = String::from_utf8(out.stdout).expect("utf-8 token");
-        User {
-            token: token.trim().to_owned(),
-            id,
-        }
+    /// A fresh member of the user pool's `admin` group (the admin routes).
+    pub async fn admin(&self) -> User {
+        let name = format!("admin-{}", uuid::Uuid::new_v4().simple());
+        self.sign_in(&name, &["admin"]).await
     }
 
     /// Any request through the gateway as `user`, with a raw body of `content_type`.
@@ -445,21 +495,55 @@ impl Stack {
             .expect("read notifications")
     }
 
-    /// Invokes a function the way Step Functions does, straight on the Lambda emulator.
+    /// Invokes the function built from binary `function` the way Step Functions does, through
+    /// Lambda's Invoke API. Lambda answers a function error with 200 and `X-Amz-Function-Error`;
+    /// that comes back here as 500, so a caller tells a failed invocation by its status alone.
     pub async fn invoke(&self, function: &str, payload: &Value) -> (u16, Value) {
-        let url = format!(
-            "{}/2015-03-31/functions/{function}/invocations",
-            self.lambda
-        );
-        read(
-            self.http
-                .post(url)
-                .json(payload)
+        let name = env(&format!("FUNCTION_{}", env_suffix(function)));
+        let url = format!("{}/2015-03-31/functions/{name}/invocations", self.endpoint);
+        let response = self
+            .http
+            .post(url)
+            .json(payload)
+            .send()
+            .await
+            .expect("invoke");
+        let failed = response.headers().contains_key("x-amz-function-error");
+        let (status, body) = read(response).await;
+        (if failed { 500 } else { status }, body)
+    }
+
+    /// What the function built from binary `function` logged so far, a message per event, oldest
+    /// first, from its CloudWatch Logs group (the template's `LoggingConfig`), as
+    /// `aws logs filter-log-events` reads it.
+    pub async fn function_log(&self, function: &str) -> Vec<String> {
+        let group = env(&format!("LOG_GROUP_{}", env_suffix(function)));
+        let mut messages = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let mut request = json!({ "logGroupName": group });
+            if let Some(token) = &token {
+                request["nextToken"] = json!(token);
+            }
+            let response = self
+                .http
+                .post(&self.endpoint)
+                .header("Content-Type", "application/x-amz-json-1.1")
+                .header("X-Amz-Target", "Logs_20140328.FilterLogEvents")
+                .body(request.to_string())
                 .send()
                 .await
-                .expect("invoke"),
-        )
-        .await
+                .expect("FilterLogEvents");
+            let page: Value = response.json().await.unwrap_or(Value::Null);
+            for event in page["events"].as_array().into_iter().flatten() {
+                messages.extend(event["message"].as_str().map(str::to_owned));
+            }
+            match page["nextToken"].as_str() {
+                Some(next) if !next.is_empty() => token = Some(next.to_owned()),
+                // No group yet is no events: Lambda makes it on a function's first write.
+                _ => return messages,
+            }
+        }
     }
 
     /// Whether the dead-letter queue named by `queue_env` holds a message about `order_id`

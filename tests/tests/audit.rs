@@ -152,7 +152,7 @@ async fn report_csv(stack: &Stack, admin: &User, from: &str, to: &str, limit: u3
 #[ignore = "needs the local stack: make test"]
 async fn the_trail_explains_every_change_of_stock_and_balance() {
     let stack = Stack::connect().await;
-    let admin = stack.admin();
+    let admin = stack.admin().await;
     let from = time(Utc::now() - Duration::seconds(2));
     let run = uuid::Uuid::new_v4().simple().to_string();
 
@@ -378,7 +378,7 @@ async fn the_report_is_for_admins_and_names_bad_parameters() {
         )
         .await;
     assert_eq!(status, 403, "{problem}");
-    let admin = stack.admin();
+    let admin = stack.admin().await;
     for (query, field) in [
         ("to=2026-11-02T00:00:00Z", "from"),
         ("from=yesterday&to=2026-11-02T00:00:00Z", "from"),

@@ -13,7 +13,7 @@ fn code() -> String {
 
 async fn promotion(stack: &Stack, body: &Value) -> String {
     let code = code();
-    let admin = stack.admin();
+    let admin = stack.admin().await;
     let (status, created) = stack
         .send_json(&admin, "PUT", &format!("/promotions/{code}"), body)
         .await;
@@ -151,7 +151,7 @@ async fn a_code_with_five_uses_discounts_exactly_five_of_twenty_concurrent_order
     }
     assert_eq!(discounted, 5, "{results:?}");
     // The count is stored, and replacing the terms keeps it.
-    let admin = stack.admin();
+    let admin = stack.admin().await;
     let (status, replaced) = stack
         .send_json(
             &admin,

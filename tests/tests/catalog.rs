@@ -92,7 +92,7 @@ async fn one_product_by_sku() {
 #[ignore = "needs the local stack: make test"]
 async fn an_admin_creates_renames_and_restocks_a_product() {
     let stack = Stack::connect().await;
-    let admin = stack.admin();
+    let admin = stack.admin().await;
     let customer = stack.user(None).await;
     let sku = new_sku();
     let path = format!("/products/{sku}");
@@ -201,7 +201,7 @@ async fn customers_cannot_write_the_catalog() {
 #[ignore = "needs the local stack: make test"]
 async fn stock_never_goes_below_zero() {
     let stack = Stack::connect().await;
-    let admin = stack.admin();
+    let admin = stack.admin().await;
     let sku = stack.product(3, 500).await;
     let path = format!("/products/{sku}/stock");
 
@@ -233,7 +233,7 @@ async fn stock_never_goes_below_zero() {
 #[ignore = "needs the local stack: make test"]
 async fn reserved_units_cannot_be_restocked_away() {
     let stack = Stack::connect().await;
-    let admin = stack.admin();
+    let admin = stack.admin().await;
     let sku = stack.product(5, 500).await;
     let order_id = OrderId::new_at(chrono::Utc::now()).to_string();
     let (status, reservation) = stack
@@ -270,7 +270,7 @@ async fn reserved_units_cannot_be_restocked_away() {
 #[ignore = "needs the local stack: make test"]
 async fn malformed_catalog_writes_get_problem_json_naming_the_field() {
     let stack = Stack::connect().await;
-    let admin = stack.admin();
+    let admin = stack.admin().await;
     let sku = stack.product(3, 500).await;
     let product = format!("/products/{sku}");
     let stock = format!("/products/{sku}/stock");
@@ -422,7 +422,7 @@ async fn restock(
 #[ignore = "needs the local stack: make test"]
 async fn ten_concurrent_restocks_with_one_key_apply_once() {
     let stack = Stack::connect().await;
-    let admin = stack.admin();
+    let admin = stack.admin().await;
     let sku = stack.product(3, 500).await;
     let key = format!("restock-{}", uuid::Uuid::new_v4().simple());
 
@@ -470,7 +470,7 @@ async fn ten_concurrent_restocks_with_one_key_apply_once() {
     assert_eq!(stack.stock(&other).await, (1, 0));
 
     // Keys belong to their admin: another admin's same key is a change of its own.
-    let (status, stock, replayed) = restock(&stack, &stack.admin(), sku.as_str(), 7, &key).await;
+    let (status, stock, replayed) = restock(&stack, &stack.admin().await, sku.as_str(), 7, &key).await;
     assert_eq!(status, 200, "{stock}");
     assert!(!replayed);
     assert_eq!(stock["available"], 17);
@@ -480,7 +480,7 @@ async fn ten_concurrent_restocks_with_one_key_apply_once() {
 #[ignore = "needs the local stack: make test"]
 async fn a_refused_restock_leaves_its_key_for_a_later_try() {
     let stack = Stack::connect().await;
-    let admin = stack.admin();
+    let admin = stack.admin().await;
     let sku = stack.product(2, 500).await;
     let key = format!("writeoff-{}", uuid::Uuid::new_v4().simple());
 

@@ -257,7 +257,7 @@ async fn three_hundred_orders_under_random_faults_keep_every_invariant() {
         STEPS.len()
     );
 
-    let admin = stack.admin();
+    let admin = stack.admin().await;
     let restocking = async {
         let mut restocked: HashMap<Sku, i64> = HashMap::new();
         for sku in &restocks {

@@ -571,7 +571,7 @@ async fn place(stack: &Stack, user: &User, sku: &shared::order::Sku, quantity: u
 /// Completed, then shipped and delivered by an admin: OrderCreated, StockReserved,
 /// PaymentSucceeded, DeliveryScheduled, OrderCompleted, OrderShipped, OrderDelivered.
 async fn shipped_and_delivered(stack: &Stack) -> Expected {
-    let admin = stack.admin();
+    let admin = stack.admin().await;
     let user = stack.user(Some(10_000)).await;
     let sku = stack.product(10, 1_500).await;
     let id = place(stack, &user, &sku, 2).await;
@@ -714,7 +714,7 @@ struct ProductExpected {
 }
 
 async fn product_changed(stack: &Stack) -> ProductExpected {
-    let admin = stack.admin();
+    let admin = stack.admin().await;
     let sku = shared::order::Sku::try_from(format!("SKU-EVT-{}", uuid::Uuid::new_v4().simple()))
         .expect("sku");
     let price = json!({"amount": 2_200, "currency": "EUR"});

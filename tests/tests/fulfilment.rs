@@ -62,7 +62,7 @@ fn assert_conflict(status: u16, problem: &Value, naming: &str) {
 #[ignore = "needs the local stack: make test"]
 async fn a_completed_order_is_shipped_then_delivered_and_can_no_longer_be_cancelled() {
     let stack = Stack::connect().await;
-    let admin = stack.admin();
+    let admin = stack.admin().await;
     let (user, id, sku) = place(&stack, 10).await;
     stack.wait_for_status(&user, &id, "COMPLETED").await;
 
@@ -164,7 +164,7 @@ async fn only_an_admin_ships_or_delivers() {
 #[ignore = "needs the local stack: make test"]
 async fn a_cancelled_order_is_never_shipped_and_nothing_is_delivered_unshipped() {
     let stack = Stack::connect().await;
-    let admin = stack.admin();
+    let admin = stack.admin().await;
 
     // Cancelled by the saga (out of stock).
     let (user, id, _) = place(&stack, 0).await;
@@ -205,7 +205,7 @@ async fn a_cancelled_order_is_never_shipped_and_nothing_is_delivered_unshipped()
 #[ignore = "needs the local stack: make test"]
 async fn concurrent_repeated_ships_move_the_order_once() {
     let stack = Stack::connect().await;
-    let admin = stack.admin();
+    let admin = stack.admin().await;
     let (user, id, _) = place(&stack, 10).await;
     stack.wait_for_status(&user, &id, "COMPLETED").await;
     let answers = futures::future::join_all((0..6).map(|_| ship(&stack, &admin, &id))).await;

@@ -1,22 +1,17 @@
-//! Structured logs: one JSON object per line (the template's `LogFormat: JSON`; the local stack
-//! sets the same), and every line written for an order names the Lambda request id, the order
+//! Structured logs: one JSON object per line (the template's `LogFormat: JSON`), read from each
+//! function's CloudWatch Logs group, and every line written for an order names the Lambda request id, the order
 //! id and the correlation id of the request that created the order, in every function the order
 //! passes through: the API, the saga's steps and the notify consumer.
 
 use e2e::Stack;
 use serde_json::{Value, json};
-use std::path::PathBuf;
-
-/// The JSON lines `binary` wrote so far (the local stack keeps each function's stdout).
-fn json_lines(binary: &str) -> Vec<Value> {
-    let dir = std::env::var("STACK_STATE_DIR")
-        .expect("STACK_STATE_DIR is not set: source the stack's env file");
-    let path = PathBuf::from(dir)
-        .join("functions")
-        .join(format!("{binary}.log"));
-    std::fs::read_to_string(&path)
-        .unwrap_or_default()
-        .lines()
+/// The JSON lines `binary` wrote so far, from its CloudWatch Logs group.
+async fn json_lines(stack: &Stack, binary: &str) -> Vec<Value> {
+    stack
+        .function_log(binary)
+        .await
+        .iter()
+        .flat_map(|message| message.lines())
         .filter_map(|line| serde_json::from_str::<Value>(line).ok())
         .collect()
 }
@@ -59,7 +54,7 @@ async fn every_line_for_an_order_names_its_request_order_and_correlation_ids() {
         "schedule-delivery",
         "notify",
     ] {
-        let lines = json_lines(binary);
+        let lines = json_lines(&stack, binary).await;
         let ours: Vec<&Value> = lines
             .iter()
             .filter(|l| span_field(l, "correlation_id") == Some(correlation_id.as_str()))

@@ -1,31 +1,28 @@
-//! Business metrics in CloudWatch embedded metric format: the functions' stdout, which the
-//! local stack keeps in `$STACK_STATE_DIR/functions/<binary>.log`, carries one EMF line per
-//! metric, found here by the `orderId` property.
+//! Business metrics in CloudWatch embedded metric format: the functions' output, read from their
+//! CloudWatch Logs groups, carries one EMF line per metric, found here by the `orderId` property.
 
 use e2e::Stack;
 use serde_json::{Value, json};
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-/// The EMF lines for `order_id` that `binary` wrote so far.
-fn emf_lines(binary: &str, order_id: &str) -> Vec<Value> {
-    let dir = std::env::var("STACK_STATE_DIR")
-        .expect("STACK_STATE_DIR is not set: source the stack's env file");
-    let path = PathBuf::from(dir)
-        .join("functions")
-        .join(format!("{binary}.log"));
-    let text = std::fs::read_to_string(&path).unwrap_or_default();
-    text.lines()
+/// The EMF lines for `order_id` that `binary` wrote so far, from its CloudWatch Logs group.
+async fn emf_lines(stack: &Stack, binary: &str, order_id: &str) -> Vec<Value> {
+    stack
+        .function_log(binary)
+        .await
+        .iter()
+        .flat_map(|message| message.lines())
         .filter_map(|line| serde_json::from_str::<Value>(line).ok())
         .filter(|v| v.get("_aws").is_some() && v["orderId"] == order_id)
         .collect()
 }
 
 /// Waits until `binary` has written an EMF line for `order_id` with metric `metric`.
-async fn wait_for(binary: &str, order_id: &str, metric: &str) -> Vec<Value> {
+async fn wait_for(stack: &Stack, binary: &str, order_id: &str, metric: &str) -> Vec<Value> {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let lines: Vec<Value> = emf_lines(binary, order_id)
+        let lines: Vec<Value> = emf_lines(stack, binary, order_id)
+            .await
             .into_iter()
             .filter(|v| v.get(metric).is_some())
             .collect();
@@ -68,7 +65,7 @@ async fn saga_outcomes_and_step_latency_are_emitted_per_order() {
     assert_eq!(order["reason"], "PAYMENT_DECLINED", "{order}");
 
     for id in [&completed, &declined] {
-        let created = wait_for("create-order", id, "OrdersCreated").await;
+        let created = wait_for(&stack, "create-order", id, "OrdersCreated").await;
         assert_eq!(created.len(), 1, "OrdersCreated for {id}: {created:?}");
         let line = &created[0];
         assert_eq!(line["OrdersCreated"], 1.0);
@@ -79,7 +76,7 @@ async fn saga_outcomes_and_step_latency_are_emitted_per_order() {
         assert_eq!(directive["Dimensions"], json!([["Service"]]));
         assert!(line["_aws"]["Timestamp"].is_i64(), "{line}");
 
-        let latency = wait_for("reserve-stock", id, "StepLatency").await;
+        let latency = wait_for(&stack, "reserve-stock", id, "StepLatency").await;
         assert!(
             !latency.is_empty(),
             "no StepLatency of reserve-stock for {id}"
@@ -98,22 +95,22 @@ async fn saga_outcomes_and_step_latency_are_emitted_per_order() {
         }
     }
 
-    let outcome = wait_for("notify", &completed, "OrdersCompleted").await;
+    let outcome = wait_for(&stack, "notify", &completed, "OrdersCompleted").await;
     assert_eq!(outcome.len(), 1, "OrdersCompleted: {outcome:?}");
-    let notify = emf_lines("notify", &completed);
+    let notify = emf_lines(&stack, "notify", &completed).await;
     assert!(
         notify.iter().all(|l| l.get("OrdersCancelled").is_none()),
         "{notify:?}"
     );
 
-    let outcome = wait_for("notify", &declined, "OrdersCancelled").await;
+    let outcome = wait_for(&stack, "notify", &declined, "OrdersCancelled").await;
     assert_eq!(outcome.len(), 1, "OrdersCancelled: {outcome:?}");
     assert_eq!(outcome[0]["Reason"], "PAYMENT_DECLINED", "{:?}", outcome[0]);
     assert_eq!(
         outcome[0]["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
         json!([["Service", "Reason"]])
     );
-    let notify = emf_lines("notify", &declined);
+    let notify = emf_lines(&stack, "notify", &declined).await;
     assert!(
         notify.iter().all(|l| l.get("OrdersCompleted").is_none()),
         "{notify:?}"
@@ -143,13 +140,13 @@ async fn a_cancellation_is_counted_once_however_often_it_is_requested() {
         let (status, order) = stack.cancel_order(&user, &id).await;
         assert!(status == 200 || status == 202, "{status} {order}");
     }
-    let outcome = wait_for("notify", &id, "OrdersCancelled").await;
+    let outcome = wait_for(&stack, "notify", &id, "OrdersCancelled").await;
     assert_eq!(outcome.len(), 1, "OrdersCancelled: {outcome:?}");
     assert_eq!(outcome[0]["Reason"], "USER_CANCELLED", "{:?}", outcome[0]);
 
-    let requested = wait_for("cancel-order", &id, "CancellationsRequested").await;
+    let requested = wait_for(&stack, "cancel-order", &id, "CancellationsRequested").await;
     assert_eq!(requested.len(), 1, "CancellationsRequested: {requested:?}");
     assert_eq!(requested[0]["Service"], "cancel-order");
-    let completed = wait_for("notify", &id, "OrdersCompleted").await;
+    let completed = wait_for(&stack, "notify", &id, "OrdersCompleted").await;
     assert_eq!(completed.len(), 1, "OrdersCompleted: {completed:?}");
 }

@@ -84,7 +84,7 @@ async fn publish(event: &DomainEvent) {
 #[ignore = "needs the local stack: make test"]
 async fn orders_are_priced_from_the_view_that_product_events_keep_current() {
     let stack = Stack::connect().await;
-    let admin = stack.admin();
+    let admin = stack.admin().await;
     let buyer = stack.user(Some(100_000)).await;
     let sku = new_sku();
 
@@ -229,7 +229,7 @@ async fn product_dlq_holds(stack: &Stack, needle: &str) -> bool {
 #[ignore = "needs the local stack: make test"]
 async fn a_bad_snapshot_is_dead_lettered_alone_and_can_be_redriven() {
     let stack = Stack::connect().await;
-    let admin = stack.admin();
+    let admin = stack.admin().await;
     // productVersion 0 is no version an admin change produces: sync-product refuses it on
     // every receive, and after 3 it is in ProductDlq.
     let poisoned = new_sku();

@@ -49,7 +49,7 @@ fn assert_all_succeeded(what: &str, answers: &[(u16, Value)]) {
 async fn every_api_write_repeated_at_once_has_one_effect() {
     let stack = Stack::connect().await;
     let alice = stack.user(None).await;
-    let admin = stack.admin();
+    let admin = stack.admin().await;
 
     // Accounts and deposits.
     let opened = storm(&stack, &alice, "POST", "/billing/accounts", None, None).await;

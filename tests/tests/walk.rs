@@ -15,7 +15,7 @@ fn amount(v: &Value) -> i64 {
 #[ignore = "needs the local stack: make test"]
 async fn a_customer_journey_from_profile_to_refund() {
     let stack = Stack::connect().await;
-    let admin = stack.admin();
+    let admin = stack.admin().await;
     let me = stack.user(None).await;
     let suffix = uuid::Uuid::new_v4().simple().to_string()[..12].to_uppercase();
 

@@ -181,3 +181,141 @@ where
         _ => ChannelError::Misconfigured(message),
     }
 }
+
+/// The channels against the answers SNS documents for addresses no retry reaches, which the local
+/// cloud never gives (it accepts any number, and a publish to a disabled endpoint): `Publish`'s
+/// `InvalidParameter` for a number it cannot send to, and `EndpointDisabled` for a platform
+/// endpoint whose app was uninstalled (API Reference, Publish, "Errors"). A scripted wire answers
+/// as SNS would; the SES client is never called.
+#[cfg(test)]
+mod sns_semantics {
+    use super::*;
+    use crate::events::EventType;
+    use crate::order::OrderId;
+    use aws_sdk_sns::config::{BehaviorVersion, Credentials, Region};
+    use aws_smithy_http_client::test_util::infallible_client_fn;
+    use chrono::Utc;
+    use std::sync::{Arc, Mutex};
+
+    fn sns_error(code: &str, message: &str) -> String {
+        format!(
+            "<ErrorResponse xmlns=\"http://sns.amazonaws.com/doc/2010-03-31/\"><Error>\
+             <Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error>\
+             <RequestId>7a62c49f-347e-4fc4-9331-6e8e7a96aa73</RequestId></ErrorResponse>"
+        )
+    }
+
+    /// Channels whose SNS answers each `Publish` with `answer(form body)`; what was sent.
+    fn channels(
+        answer: impl Fn(&str) -> (u16, String) + Send + Sync + 'static,
+    ) -> (AwsChannels, Arc<Mutex<Vec<String>>>) {
+        let sent = Arc::new(Mutex::new(Vec::new()));
+        let seen = sent.clone();
+        let http = infallible_client_fn(move |request| {
+            let body = request
+                .body()
+                .bytes()
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+                .unwrap_or_default();
+            seen.lock().unwrap().push(body.clone());
+            let (status, reply) = answer(&body);
+            http::Response::builder()
+                .status(status)
+                .header("content-type", "text/xml")
+                .body(reply)
+                .unwrap()
+        });
+        let sns = aws_sdk_sns::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("eu-west-1"))
+            .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+            .retry_config(
+                aws_sdk_sns::config::retry::RetryConfig::standard()
+                    .with_initial_backoff(std::time::Duration::from_millis(1)),
+            )
+            .http_client(http.clone())
+            .build();
+        let ses = aws_sdk_sesv2::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("eu-west-1"))
+            .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+            .http_client(http)
+            .build();
+        let channels = AwsChannels::new(
+            aws_sdk_sesv2::Client::from_conf(ses),
+            aws_sdk_sns::Client::from_conf(sns),
+            "shop@example.com",
+            None,
+        );
+        (channels, sent)
+    }
+
+    fn notification(channel: Channel, address: &str) -> Notification {
+        let now = Utc::now();
+        let event_id = uuid::Uuid::now_v7();
+        Notification {
+            notification_id: crate::notification::notification_id(event_id, channel),
+            event_id,
+            event_type: EventType::OrderShipped,
+            order_id: OrderId::new_at(now),
+            user_id: "ada".into(),
+            channel,
+            address: address.into(),
+            text: "Your order is on its way.".into(),
+            sent_at: now,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_number_sns_cannot_send_to_is_undeliverable() {
+        let (channels, sent) = channels(|_| {
+            (
+                400,
+                sns_error(
+                    "InvalidParameter",
+                    "Invalid parameter: PhoneNumber Reason: +0123456789 is not valid to publish to",
+                ),
+            )
+        });
+        let answer = channels
+            .send(&notification(Channel::Sms, "+0123456789"))
+            .await;
+        assert!(
+            matches!(answer, Err(ChannelError::Undeliverable(_))),
+            "{answer:?}"
+        );
+        assert_eq!(sent.lock().unwrap().len(), 1, "not retried");
+    }
+
+    #[tokio::test]
+    async fn a_disabled_platform_endpoint_is_undeliverable() {
+        let endpoint = "arn:aws:sns:eu-west-1:123456789012:endpoint/GCM/orders/5c1d8f0e";
+        let (channels, _) = channels(|_| (400, sns_error("EndpointDisabled", "Endpoint is disabled")));
+        let answer = channels.send(&notification(Channel::Push, endpoint)).await;
+        assert!(
+            matches!(answer, Err(ChannelError::Undeliverable(_))),
+            "{answer:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_throttled_publish_is_transient_and_a_sent_one_is_sent() {
+        let (channels, _) = channels(|_| (400, sns_error("Throttling", "Rate exceeded")));
+        let answer = channels.send(&notification(Channel::Sms, "+15550100")).await;
+        assert!(matches!(answer, Err(ChannelError::Transient(_))), "{answer:?}");
+        let (channels, sent) = channels(|_| {
+            (
+                200,
+                "<PublishResponse xmlns=\"http://sns.amazonaws.com/doc/2010-03-31/\">\
+                 <PublishResult><MessageId>94f20ce6-13c5-43a0-9a9e-ca52d816e90b</MessageId>\
+                 </PublishResult><ResponseMetadata><RequestId>f187a3c1</RequestId>\
+                 </ResponseMetadata></PublishResponse>"
+                    .into(),
+            )
+        });
+        let answer = channels.send(&notification(Channel::Sms, "+15550100")).await;
+        assert!(answer.is_ok(), "{answer:?}");
+        let body = sent.lock().unwrap().join("");
+        assert!(body.contains("PhoneNumber=%2B15550100"), "{body}");
+    }
+}

@@ -361,14 +361,15 @@ fn product_fields(object: &Map<String, Value>) -> Result<(String, Money), Vec<Fi
         Some(Value::String(name))
             if (1..=MAX_NAME_CHARS).contains(&name.chars().count())
                 && !name.trim().is_empty()
-                && !name.chars().any(char::is_control) =>
+                && !name.chars().any(char::is_control)
+                && !name.contains(char::REPLACEMENT_CHARACTER) =>
         {
             Ok(name.clone())
         }
         Some(_) => Err(FieldError::new(
             "name",
             format!(
-                "must be a string of 1 to {MAX_NAME_CHARS} characters, not blank, without control characters"
+                "must be a string of 1 to {MAX_NAME_CHARS} characters, not blank, without control characters or U+FFFD (bytes that were not UTF-8)"
             ),
         )),
     };
