@@ -397,11 +397,15 @@ pub async fn stuck(
     let now = SystemClock.now();
     let before = now - older_than;
     let mut rows = Vec::new();
+    // The unfinished statuses (by creation), then COMPLETED orders whose accepted cancellation
+    // never finished (by the time it was requested: their `-cancel` execution stopped or never
+    // started).
     for status in [
-        OrderStatus::Pending,
-        OrderStatus::Reserved,
-        OrderStatus::Paid,
-        OrderStatus::CompensationFailed,
+        Some(OrderStatus::Pending),
+        Some(OrderStatus::Reserved),
+        Some(OrderStatus::Paid),
+        Some(OrderStatus::CompensationFailed),
+        None,
     ] {
         let mut cursor = None;
         loop {
@@ -409,11 +413,18 @@ pub async fn stuck(
                 return Ok(rows);
             }
             let page = PageRequest { limit: 100, cursor };
-            let found = ctx
-                .orders
-                .orders_in_status(status, before, &page)
-                .await
-                .or_fail("listing orders by status")?;
+            let found = match status {
+                Some(status) => ctx
+                    .orders
+                    .orders_in_status(status, before, &page)
+                    .await
+                    .or_fail("listing orders by status")?,
+                None => ctx
+                    .orders
+                    .cancellations_unfinished(before, &page)
+                    .await
+                    .or_fail("listing completed orders with an unfinished cancellation")?,
+            };
             for order in found.items {
                 if rows.len() >= limit {
                     break;
