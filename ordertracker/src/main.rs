@@ -40,10 +40,11 @@ enum Command {
         /// The order id (a UUID).
         order_id: String,
     },
-    /// Orders not finished (PENDING, RESERVED, PAID, COMPENSATION_FAILED) after a while, with
+    /// Orders not finished (PENDING, RESERVED, PAID, COMPENSATION_FAILED) after a while, and
+    /// COMPLETED ones whose cancellation was requested that long ago and never finished, with
     /// where each one stopped.
     Stuck {
-        /// How old an unfinished order must be: 90s, 15m, 2h, 1d.
+        /// How old an unfinished order (or a cancellation request) must be: 90s, 15m, 2h, 1d.
         #[arg(long, default_value = "15m", value_parser = ops::parse_age)]
         older_than: chrono::Duration,
         /// At most this many orders.

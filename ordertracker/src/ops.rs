@@ -398,11 +398,15 @@ pub async fn stuck(
     let now = SystemClock.now();
     let before = now - older_than;
     let mut rows = Vec::new();
+    // The unfinished statuses (by creation), then COMPLETED orders whose accepted cancellation
+    // never finished (by the time it was requested: their `-cancel` execution stopped or never
+    // started).
     for status in [
-        OrderStatus::Pending,
-        OrderStatus::Reserved,
-        OrderStatus::Paid,
-        OrderStatus::CompensationFailed,
+        Some(OrderStatus::Pending),
+        Some(OrderStatus::Reserved),
+        Some(OrderStatus::Paid),
+        Some(OrderStatus::CompensationFailed),
+        None,
     ] {
         let mut cursor = None;
         loop {
@@ -410,11 +414,18 @@ pub async fn stuck(
                 return Ok(rows);
             }
             let page = PageRequest { limit: 100, cursor };
-            let found = ctx
-                .orders
-                .orders_in_status(status, before, &page)
-                .await
-                .or_fail("listing orders by status")?;
+            let found = match status {
+                Some(status) => ctx
+                    .orders
+                    .orders_in_status(status, before, &page)
+                    .await
+                    .or_fail("listing orders by status")?,
+                None => ctx
+                    .orders
+                    .cancellations_unfinished(before, &page)
+                    .await
+                    .or_fail("listing completed orders with an unfinished cancellation")?,
+            };
             for order in found.items {
                 if rows.len() >= limit {
                     break;
@@ -537,15 +548,10 @@ fn plan(order: &Order, executions: &Executions, now: DateTime<Utc>, deadline: Du
     match before {
         OrderStatus::Pending if !has_main => Plan::StartSaga,
         OrderStatus::Cancelled => Plan::GiveBack,
-        // PENDING/RESERVED/PAID whose saga ended, or COMPLETED with a cancellation that never ran.
-        _ => Plan::Compensate {
-            from: vec![
-                OrderStatus::Pending,
-                OrderStatus::Reserved,
-                OrderStatus::Paid,
-                OrderStatus::Completed,
-            ],
-        },
+        // PENDING/RESERVED/PAID whose saga ended, or COMPLETED with a cancellation that never ran
+        // (one nobody cancelled is left alone above). Only from the status read: an order that
+        // moved on since (a saga completing it) is not taken back on a stale read.
+        _ => Plan::Compensate { from: vec![before] },
     }
 }
 
@@ -556,7 +562,8 @@ fn plan(order: &Order, executions: &Executions, now: DateTime<Utc>, deadline: Du
 ///   failed to do; harmless if it runs);
 /// - `PENDING`, `RESERVED` or `PAID` whose saga ended without finishing, and `COMPLETED` with a
 ///   cancellation that never ran: the cancellation is requested as the customer's would be (so
-///   nothing can move the order forward any more), then the saga's compensations run here with
+///   nothing can move the order forward any more), while the order is still in the status read
+///   (never for a `COMPLETED` order nobody cancelled), then the saga's compensations run here with
 ///   its own idempotent steps: refund, release, cancel (reason `SAGA_FAILED` unless one was
 ///   recorded), notify. The state machine cannot be restarted past the payment: a new execution
 ///   would fail `MarkOrderReserved` on a `PAID` order and release without refunding;
@@ -569,10 +576,13 @@ fn plan(order: &Order, executions: &Executions, now: DateTime<Utc>, deadline: Du
 /// deadline, when no execution can still be running.
 pub async fn retry(ctx: &Context, id: &str) -> Result<RetryOutcome, Failure> {
     let id = parse_id(id)?;
+    // The executions first, then the order: an execution found ended has made its last write,
+    // so the order read next is what it left. (Read the other way round, a saga completing
+    // between the two reads would look ended with the order still PAID.)
+    let executions = ctx.executions(id).await?;
     let order = order(ctx, id).await?;
     let before = order.status;
     let clock = SystemClock;
-    let executions = ctx.executions(id).await?;
     let outcome =
         |action: String, compensation: Option<Compensation>, changed: bool, after| RetryOutcome {
             order_id: id,

@@ -687,3 +687,85 @@ async fn retry_reads_the_executions_before_the_order_so_a_saga_completing_meanwh
     assert!(order.get("cancelRequestedAt").is_none(), "{order}");
     assert_eq!(stack.balance(&user).await, BALANCE - PRICE, "charged once");
 }
+
+#[tokio::test]
+#[ignore = "needs the local stack: make test"]
+async fn stuck_lists_a_completed_order_whose_cancellation_stopped_and_retry_finishes_it() {
+    let stack = Stack::connect().await;
+    let user = stack.user(Some(BALANCE)).await;
+    let sku = stack.product(STOCK, PRICE).await;
+    let id = place(&stack, &user, &sku, 2).await;
+    let order = stack.wait_until_settled(&user, &id).await;
+    assert_eq!(order["status"], "COMPLETED", "{order}");
+
+    // The customer cancels; the `-cancel` execution's refund waits, and the execution is
+    // stopped there (as EXPRESS stops one at five minutes): accepted, never finished.
+    stack
+        .plan_faults(&user, "refund-payment", vec![Fault::Delay { ms: 3_000 }])
+        .await;
+    let (status, accepted) = stack.cancel_order(&user, &id).await;
+    assert_eq!(status, 202, "{accepted}");
+    let cancel = format!("{id}-cancel");
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let found = stack
+            .sfn
+            .describe_execution()
+            .execution_arn(execution_arn(&stack, &cancel))
+            .send()
+            .await;
+        if found.is_ok() {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no execution {cancel} after 30 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    stack
+        .sfn
+        .stop_execution()
+        .execution_arn(execution_arn(&stack, &cancel))
+        .cause("as EXPRESS stops an execution at five minutes")
+        .send()
+        .await
+        .expect("stop the cancellation");
+    assert_eq!(stack.wait_for_execution(&cancel).await, "ABORTED");
+    // The refund in flight may still commit; nothing after it runs.
+    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    let (_, order) = stack.get_order(&user, &id).await;
+    assert_eq!(order["status"], "COMPLETED", "{order}");
+    assert!(order.get("cancelRequestedAt").is_some(), "{order}");
+
+    let stuck = json_of(&["stuck", "--older-than", "0s", "--limit", "1000"]).await;
+    let row = stuck
+        .as_array()
+        .expect("a list")
+        .iter()
+        .find(|r| r["orderId"] == id.as_str())
+        .unwrap_or_else(|| {
+            panic!("{id}, COMPLETED with its cancellation stopped, not listed: {stuck:#}")
+        });
+    assert_eq!(row["status"], "COMPLETED", "{row}");
+    assert_eq!(row["cancelRequested"], true, "{row}");
+    assert_eq!(row["execution"], format!("{cancel} ABORTED"), "{row}");
+
+    // retry finishes the cancellation: money and stock back once, cancelled as the customer asked.
+    let retried = json_of(&["retry", &id]).await;
+    assert_eq!(retried["changed"], true, "{retried:#}");
+    assert_eq!(retried["after"], "CANCELLED", "{retried:#}");
+    let (_, order) = stack.get_order(&user, &id).await;
+    assert_eq!(order["reason"], "USER_CANCELLED", "{order}");
+    assert_eq!(stack.balance(&user).await, BALANCE, "refunded once");
+    assert_eq!(stack.stock(&sku).await, (STOCK, 0), "released once");
+    let stuck = json_of(&["stuck", "--older-than", "0s", "--limit", "1000"]).await;
+    assert!(
+        !stuck
+            .as_array()
+            .expect("a list")
+            .iter()
+            .any(|r| r["orderId"] == id.as_str()),
+        "{stuck:#}"
+    );
+}
