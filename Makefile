@@ -5,7 +5,7 @@ SHELL := /usr/bin/env bash
 
 USER ?= alice
 
-.PHONY: help dev test unit e2e contract lint fmt clippy build token invoke stack-up stack-down bench redrive
+.PHONY: help dev test unit e2e contract lint fmt clippy build token api invoke stack-up stack-down bench redrive
 
 help:
 	@echo "make dev    - build, start the local AWS stack (ministack), seed demo data, serve the API (its URL is printed)"
@@ -13,6 +13,7 @@ help:
 	@echo "make lint   - rustfmt, clippy, openapi.yaml's routes, cfn-lint, sam validate, ASL validator, checkov"
 	@echo "make contract - openapi.yaml against template.yaml and (schemathesis) against a local stack"
 	@echo "make token USER=alice [ARGS=\"--scope admin\"] - print an access token of the local stack's Cognito user pool"
+	@echo "make api    - print the running dev stack's API URL"
 	@echo "make invoke FN=reserve-stock EVENT=events/reserve-stock.json - invoke one function of the running dev stack"
 	@echo "make redrive QUEUE=<name or url> [PROFILE=dev] - move a dead-letter queue's messages back (ordertracker dlq redrive) on a local stack"
 	@echo "make bench  - measure cold start, sizes, per-order work, load and cost; regenerates BENCHMARKS.md"
@@ -69,6 +70,12 @@ redrive:
 # ARGS="--scope admin" (or --group admin) signs in a member of the admin group.
 token:
 	@local/stack.sh token $(USER) $(ARGS)
+
+# The running dev stack's API URL (PROFILE=test for the test stack).
+api:
+	@env_file=local/.state/$(or $(PROFILE),dev)/env; \
+	[[ -f $$env_file ]] || { echo "no $$env_file: start the stack first (make dev)" >&2; exit 1; }; \
+	sed -n "s/^GATEWAY_URL=//p" $$env_file | tr -d "'"
 
 # One function of the running dev stack (PROFILE=test for the test stack) with a sample event.
 invoke:

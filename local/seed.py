@@ -73,15 +73,17 @@ def main():
     subs = {user: signin.sign_in(cognito, pool, app, user)["sub"] for user in ("alice", "bob", "carol")}
     signin.sign_in(cognito, pool, app, "admin", ["admin"])
     for user, balance, currency in ACCOUNTS:
-        item = {
-            "pk": {"S": f"ACCOUNT#{subs[user]}"},
-            "sk": {"S": "ACCOUNT"},
-            "userId": {"S": subs[user]},
-            "balance": {"N": str(balance)},
-            "currency": {"S": currency},
-        }
-        outcome = put_new(dynamodb, os.environ["BILLING_TABLE"], item)
-        print(f"  account {user:<11} {balance:>5} {currency}  {outcome} (user id {subs[user]})")
+        # The API knows alice by her sub; the sample events in events/ call her "alice".
+        for user_id in (subs[user], user):
+            item = {
+                "pk": {"S": f"ACCOUNT#{user_id}"},
+                "sk": {"S": "ACCOUNT"},
+                "userId": {"S": user_id},
+                "balance": {"N": str(balance)},
+                "currency": {"S": currency},
+            }
+            outcome = put_new(dynamodb, os.environ["BILLING_TABLE"], item)
+            print(f"  account {user:<11} {balance:>5} {currency}  {outcome} (user id {user_id})")
     print(f"  account carol       none (her orders are declined; user id {subs['carol']})")
     print("  user admin          in the admin group")
 
