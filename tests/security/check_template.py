@@ -1,7 +1,8 @@
 """Security checks on template.yaml as CloudFormation will see it, and on the code for secrets.
 
-The template is translated with aws-sam-translator exactly as local/deploy.py does it, so every
-role, policy and resource SAM generates is checked too, not only what template.yaml spells out.
+The template is translated with aws-sam-translator (as CloudFormation's SAM transform does it, in
+AWS and in the local cloud), so every role, policy and resource SAM generates is checked too, not
+only what template.yaml spells out.
 Checks, one line each (per resource):
 
 * iam-actions:    no IAM policy statement allows `*`, `service:*` or any other wildcard action,
@@ -13,7 +14,8 @@ Checks, one line each (per resource):
 * table-sse:      every DynamoDB table has SSESpecification.SSEEnabled;
 * queue-sse:      every SQS queue is encrypted (SqsManagedSseEnabled or KmsMasterKeyId);
 * topic-kms:      every SNS topic has KmsMasterKeyId;
-* jwt-issuer:     the HTTP API's JWT authorizer takes its issuer and audience from Parameters;
+* jwt-issuer:     the HTTP API's JWT authorizer trusts the stack's own Cognito user pool or the
+                  issuer and audience of Parameters, never a literal;
 * secret-params:  a Parameter whose name says it is a secret has NoEcho;
 * env-secrets:    no function environment variable named like a secret holds a literal;
 * no-secrets:     no literal JWT, private key, AWS access key or `secret = "..."` assignment in the
@@ -30,10 +32,33 @@ import re
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "local"))
+from samtranslator.translator.transform import transform
+from samtranslator.yaml_helper import yaml_parse
 
-from deploy import sam_to_cfn  # noqa: E402  (the translation the local cloud deploys)
+REPO = Path(__file__).resolve().parents[2]
+
+
+class NoManagedPolicies:
+    """aws-sam-translator asks IAM for managed policy ARNs only for names it does not bundle."""
+
+    def load(self):
+        return {}
+
+
+def sam_to_cfn(template_path: Path) -> dict:
+    """The template as CloudFormation creates it once the SAM transform has run."""
+    import os
+
+    sam = yaml_parse(template_path.read_text())
+    sam.get("Globals", {}).get("Function", {}).pop("CodeUri", None)
+    for resource in sam["Resources"].values():
+        props = resource.setdefault("Properties", {})
+        if resource["Type"] == "AWS::Serverless::Function":
+            props["CodeUri"] = {"Bucket": "artifacts", "Key": "function.zip"}
+        elif resource["Type"] == "AWS::Serverless::StateMachine" and isinstance(props.get("DefinitionUri"), str):
+            props["Definition"] = json.loads((template_path.parent / props.pop("DefinitionUri")).read_text())
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")  # the translator resolves AWS::Region from it
+    return transform(sam, {}, NoManagedPolicies())
 
 # Managed policies a role may carry, and why their `Resource: "*"` is acceptable.
 ALLOWED_MANAGED_POLICIES = {
@@ -239,9 +264,26 @@ def parameter_ref(node, parameters: dict) -> bool:
     return isinstance(node, dict) and set(node) == {"Ref"} and node["Ref"] in parameters
 
 
+def trusted(node, parameters: dict, resources: dict) -> bool:
+    """A parameter, the stack's own Cognito user pool's issuer URL or app client, or a condition
+    choosing between such: never a literal issuer or audience."""
+    if parameter_ref(node, parameters):
+        return True
+    if isinstance(node, dict) and set(node) == {"Fn::If"}:
+        return all(trusted(branch, parameters, resources) for branch in node["Fn::If"][1:])
+    if isinstance(node, dict) and set(node) == {"Ref"}:
+        return resources.get(node["Ref"], {}).get("Type") == "AWS::Cognito::UserPoolClient"
+    if isinstance(node, dict) and set(node) == {"Fn::Sub"} and isinstance(node["Fn::Sub"], str):
+        match = re.fullmatch(r"https://cognito-idp\.\$\{AWS::Region\}\.amazonaws\.com/\$\{(\w+)\}", node["Fn::Sub"])
+        return bool(match) and resources.get(match.group(1), {}).get("Type") == "AWS::Cognito::UserPool"
+    return False
+
+
 def check_jwt(sam: dict, cfn: dict, report: Report):
-    """The issuer and audience are deployment settings, never literals in the template."""
+    """The issuer and audience are the stack's own user pool or deployment settings, never
+    literals in the template."""
     parameters = cfn.get("Parameters", {})
+    resources = cfn.get("Resources", {})
     found = 0
     # SAM's HttpApi authorizers, as written in template.yaml.
     for logical_id, resource in sam["Resources"].items():
@@ -254,10 +296,10 @@ def check_jwt(sam: dict, cfn: dict, report: Report):
             found += 1
             issuer = config.get("issuer")
             audiences = as_list(config.get("audience", []))
-            report.check("jwt-issuer", f"{logical_id}/{name}", parameter_ref(issuer, parameters),
+            report.check("jwt-issuer", f"{logical_id}/{name}", trusted(issuer, parameters, resources),
                          f"issuer {render(issuer)}")
             report.check("jwt-issuer", f"{logical_id}/{name} audience",
-                         bool(audiences) and all(parameter_ref(a, parameters) for a in audiences),
+                         bool(audiences) and all(trusted(a, parameters, resources) for a in audiences),
                          f"audience {[render(a) for a in audiences]}")
     # What the translation hands API Gateway: the OpenAPI body's authorizers, and plain resources.
     for logical_id, resource in cfn["Resources"].items():
@@ -273,7 +315,7 @@ def check_jwt(sam: dict, cfn: dict, report: Report):
                 continue
             found += 1
             issuer = config.get("issuer")
-            report.check("jwt-issuer", f"{logical_id} (translated) {name}", parameter_ref(issuer, parameters),
+            report.check("jwt-issuer", f"{logical_id} (translated) {name}", trusted(issuer, parameters, resources),
                          f"issuer {render(issuer)}")
     if not found:
         report.check("jwt-issuer", "template", False, "no JWT authorizer found")

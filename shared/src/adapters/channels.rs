@@ -290,7 +290,8 @@ mod sns_semantics {
     #[tokio::test]
     async fn a_disabled_platform_endpoint_is_undeliverable() {
         let endpoint = "arn:aws:sns:eu-west-1:123456789012:endpoint/GCM/orders/5c1d8f0e";
-        let (channels, _) = channels(|_| (400, sns_error("EndpointDisabled", "Endpoint is disabled")));
+        let (channels, _) =
+            channels(|_| (400, sns_error("EndpointDisabled", "Endpoint is disabled")));
         let answer = channels.send(&notification(Channel::Push, endpoint)).await;
         assert!(
             matches!(answer, Err(ChannelError::Undeliverable(_))),
@@ -300,10 +301,15 @@ mod sns_semantics {
 
     #[tokio::test]
     async fn a_throttled_publish_is_transient_and_a_sent_one_is_sent() {
-        let (channels, _) = channels(|_| (400, sns_error("Throttling", "Rate exceeded")));
-        let answer = channels.send(&notification(Channel::Sms, "+15550100")).await;
-        assert!(matches!(answer, Err(ChannelError::Transient(_))), "{answer:?}");
-        let (channels, sent) = channels(|_| {
+        let (throttled, _) = channels(|_| (400, sns_error("Throttling", "Rate exceeded")));
+        let answer = throttled
+            .send(&notification(Channel::Sms, "+15550100"))
+            .await;
+        assert!(
+            matches!(answer, Err(ChannelError::Transient(_))),
+            "{answer:?}"
+        );
+        let (sending, sent) = channels(|_| {
             (
                 200,
                 "<PublishResponse xmlns=\"http://sns.amazonaws.com/doc/2010-03-31/\">\
@@ -313,7 +319,7 @@ mod sns_semantics {
                     .into(),
             )
         });
-        let answer = channels.send(&notification(Channel::Sms, "+15550100")).await;
+        let answer = sending.send(&notification(Channel::Sms, "+15550100")).await;
         assert!(answer.is_ok(), "{answer:?}");
         let body = sent.lock().unwrap().join("");
         assert!(body.contains("PhoneNumber=%2B15550100"), "{body}");
