@@ -5,8 +5,8 @@
 # Logs; local/deploy.py deploys template.yaml into it as `sam deploy` would. One stack per profile
 # (ports in ARCHITECTURE.md); its pid, log and env file live in local/.state/<profile>/.
 #
-#   stack.sh up dev|test|scratch    start the profile's stack in the background and wait until it serves
-#   stack.sh down dev|test|scratch  stop it
+#   stack.sh up dev|test|test2|test3|scratch    start the profile's stack in the background and wait until it serves
+#   stack.sh down dev|test|test2|test3|scratch  stop it
 #   stack.sh test-run -- CMD...     up test, run CMD with the env file's variables, down, exit with CMD's status
 #   stack.sh dev                    up dev, seed demo data, show how to call the API, deploy each
 #                                   rebuilt function again, down on Ctrl-C
@@ -32,9 +32,12 @@ profile() {
   case "${1:-}" in
     dev) port=4566 ;;
     test) port=4577 ;;
+    # make test's second and third lanes (tests/e2e.sh).
+    test2) port=4578 ;;
+    test3) port=4579 ;;
     # A second test stack, so that a test run can go on beside `make test` (same checkout).
     scratch) port=4588 ;;
-    *) die "unknown profile '${1:-}' (dev, test or scratch)" ;;
+    *) die "unknown profile '${1:-}' (dev, test, test2, test3 or scratch)" ;;
   esac
   name="$1"
   state="$repo/local/.state/$1"
@@ -172,7 +175,7 @@ PY
 }
 
 case "${1:-}" in
-  up | down) [[ $# -eq 2 ]] || die "usage: stack.sh $1 dev|test|scratch"; "$1" "$2" ;;
+  up | down) [[ $# -eq 2 ]] || die "usage: stack.sh $1 dev|test|test2|test3|scratch"; "$1" "$2" ;;
   test-run) shift; test_run "$@" ;;
   dev) dev ;;
   token)

@@ -17,7 +17,7 @@ pub fn required(name: &'static str) -> Result<String, MissingVar> {
 }
 
 /// The SDK configuration, loaded once per process. It honours the standard settings, among
-/// them `AWS_ENDPOINT_URL`, which points every client at the local cloud (moto, LocalStack).
+/// them `AWS_ENDPOINT_URL`, which points every client at the local cloud (ministack, LocalStack).
 ///
 /// The HTTPS client trusts only the roots AWS endpoints chain to ([`AWS_ROOTS`]), compiled in:
 /// the SDK's default client reads every certificate of the system's store at start (on Amazon

@@ -696,7 +696,7 @@ async fn routes_answer_by_route_key() {
     assert_eq!(balance(&api, "dave").await, 5000);
 }
 
-/// The sample events in `events/` (for `cargo lambda invoke billing-api`) in order: open,
+/// The sample events in `events/` (for `make invoke FN=billing-api`) in order: open,
 /// deposit twice with one key, balance, ledger.
 #[tokio::test]
 async fn the_sample_events_drive_every_route() {

@@ -689,7 +689,7 @@ pub fn order_event(
     shared::events::DomainEvent::for_order(event_type, order_id, user_id, chrono::Utc::now(), data)
 }
 
-/// The event Lambda's SQS poller hands the notify function for `events`, one record each, raw
+/// The event Lambda's SQS event source mapping hands the notify function for `events`, one record each, raw
 /// (as the SNS subscription delivers them), with the `type` message attribute.
 pub fn sqs_event(events: &[shared::events::DomainEvent]) -> Value {
     let records: Vec<Value> = events

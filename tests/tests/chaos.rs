@@ -20,8 +20,8 @@ static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(())
 
 /// Places `body` for `user` as a careful client does: with an `Idempotency-Key`, retried with
 /// backoff when the gateway gives up on a busy function (503/504 after 30 s), which the key
-/// makes safe. Under these loads moto, one Python process behind every call, keeps the first
-/// wave of orders queued for longer than API Gateway waits.
+/// makes safe. Under these loads the local cloud, one Python process behind every call, may keep
+/// the first wave of orders queued for longer than API Gateway waits.
 async fn place(stack: &Stack, user: &User, body: &Value) -> OrderId {
     let key = uuid::Uuid::new_v4().to_string();
     let mut backoff = Duration::from_secs(1);

@@ -1,5 +1,5 @@
-//! The scheduled cleanup (functions/cleanup) against the local stack. moto never fires the
-//! schedule, so each test invokes the function with the sample scheduled event from `events/`
+//! The scheduled cleanup (functions/cleanup) against the local stack. The test stacks switch the
+//! schedule off, so each test invokes the function with the sample scheduled event from `events/`
 //! and a fixed clock (the event's `time`). A run acts on the whole stack, so these tests take
 //! turns.
 

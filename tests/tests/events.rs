@@ -419,7 +419,7 @@ impl Tap {
             .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
             .expect("queue ARN")
             .clone();
-        // What AWS needs before SNS may send to the queue (moto does not check it).
+        // What AWS needs before SNS may send to the queue (the local cloud does not check it).
         let policy = json!({
             "Version": "2012-10-17",
             "Statement": [{

@@ -164,7 +164,7 @@ async fn orders_are_priced_from_the_view_that_product_events_keep_current() {
     publish(&current).await;
     publish(&current).await;
     // A marker published after them: once it applied, the ones before were handled too (the
-    // local poller delivers in order; on AWS a standard queue may not, and the view is still
+    // local event source mapping delivers in order; on AWS a standard queue may not, and the view is still
     // safe, just this proof would be weaker).
     let marker = new_sku();
     put_product(&stack, &admin, &marker, "Marker", 100).await;
