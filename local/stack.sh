@@ -127,7 +127,7 @@ redeploy_loop() {
 
 dev() {
   local redeploy=""
-  trap 'echo; [[ -n "$redeploy" ]] && kill "$redeploy" 2>/dev/null; down dev; echo "stack: dev stopped"' EXIT
+  trap 'echo; [[ -n "$redeploy" ]] && kill "$redeploy" 2>/dev/null; pkill -P $$ 2>/dev/null; down dev; echo "stack: dev stopped"' EXIT
   trap 'exit 0' INT TERM
   up dev
   load_env
@@ -150,7 +150,9 @@ Try it (alice has 500.00 EUR, bob 20.00, carol no account; SKU-POSTER has 3 left
 EOF
   redeploy_loop &
   redeploy=$!
-  tail -n 0 -F "$state/ministack.log"
+  # In the background, so that a TERM (not only Ctrl-C's INT to the whole group) stops the stack.
+  tail -n 0 -F "$state/ministack.log" &
+  wait $!
 }
 
 invoke() {
