@@ -3,8 +3,8 @@
 # Raw results go to bench/results/. Benchmarks are measurements: nothing here fails on a time.
 #
 # Knobs (environment): BENCH_RUNS (cold-start runs per binary, 40), BENCH_ORDERS (per-order
-# count, 10), BENCH_LEVELS (load concurrency levels, 1,4,8,16), BENCH_SECONDS (per level, 20),
-# BENCH_ARM64=0 (skip the arm64 zip build, keep the previous sizes).
+# count, 10), BENCH_LEVELS (load concurrency levels, 1,4,8,12,16,24,32), BENCH_SECONDS (per
+# level, 20), BENCH_ARM64=0 (skip the arm64 zip build, keep the previous sizes).
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -22,13 +22,25 @@ for f in "${functions[@]}"; do packages+=(-p "$f"); done
 
 # The tools (a minute of pip on a fresh clone, mostly download and unpacking) are needed only from
 # the scratch stack on, so they install while the x86_64 build compiles; the build is waited for
-# before anything is measured.
-echo "bench: tools (cargo-lambda in .venv, the arm64 target), in the background"
+# before anything is measured. The local cloud's .venv (ministack) comes from local/bootstrap.sh;
+# the bench's own tools (cargo-lambda for the arm64 zips) go to a venv of their own,
+# target-bench/venv, pinned in bench/requirements.txt and installed again only when it changes.
+tools_venv="$release_dir/venv"
+echo "bench: tools (the local cloud's .venv, cargo-lambda in ${tools_venv#"$repo"/}, the arm64 target), in the background"
 t_tools=$SECONDS
 (
   local/bootstrap.sh
-  if [[ "${BENCH_ARM64:-1}" != 0 ]] && ! rustup target list --installed | grep -qx aarch64-unknown-linux-gnu; then
-    rustup target add aarch64-unknown-linux-gnu
+  if [[ "${BENCH_ARM64:-1}" != 0 ]]; then
+    want="$(sha256sum <bench/requirements.txt | cut -d' ' -f1)"
+    if [[ "$(cat "$tools_venv/.bench-tools" 2>/dev/null)" != "$want" ]]; then
+      rm -rf "$tools_venv"
+      python3 -m venv "$tools_venv"
+      "$tools_venv/bin/pip" install --quiet --disable-pip-version-check --no-input -r bench/requirements.txt
+      echo "$want" >"$tools_venv/.bench-tools"
+    fi
+    if ! rustup target list --installed | grep -qx aarch64-unknown-linux-gnu; then
+      rustup target add aarch64-unknown-linux-gnu
+    fi
   fi
   echo "bench: tools took $((SECONDS - t_tools)) s"
 ) >"$release_dir/tools.log" 2>&1 &
@@ -62,24 +74,27 @@ phase "cold start"
 
 echo "bench: scratch stack"
 t_phase=$SECONDS
+# The stack runs the release build's binaries as its Lambda functions (so per-order CPU and
+# durations are release figures), with ministack's settings as local/stack.sh sets them.
 export STACK_BINARIES="$release_dir/release"
 trap 'local/stack.sh down scratch' EXIT
 local/stack.sh up scratch
 "$bench" count --repo "$repo" --orders "${BENCH_ORDERS:-10}" --out "$results/per-order.json" \
   --recording "$release_dir/recording.ndjson"
+"$bench" load --repo "$repo" --levels "${BENCH_LEVELS:-1,4,8,12,16,24,32}" --seconds "${BENCH_SECONDS:-20}" \
+  --out "$results/load.json"
+# Last: the replay's writes and publishes set off stream and queue consumers of their own, which
+# must not run into the load levels.
 "$bench" ceiling --repo "$repo" --recording "$release_dir/recording.ndjson" --per-order "$results/per-order.json" \
   --concurrency 8 --seconds 10 --out "$results/ceiling.json"
-"$bench" load --repo "$repo" --levels "${BENCH_LEVELS:-1,4,8,16}" --seconds "${BENCH_SECONDS:-20}" \
-  --out "$results/load.json"
 local/stack.sh down scratch
 trap - EXIT
-rm -f "$repo/moto_recording" # moto's recorder file (its working directory is the repo)
-phase "local stack (per-order count, ceiling, load)"
+phase "local stack (per-order count, load, ceiling)"
 
 if [[ "${BENCH_ARM64:-1}" != 0 ]]; then
   echo "bench: arm64 zips (cargo lambda build --release --arm64 --output-format zip)"
   t_phase=$SECONDS
-  PATH="$repo/.venv/bin:$PATH" CARGO_TARGET_DIR="$release_dir" \
+  PATH="$tools_venv/bin:$PATH" CARGO_TARGET_DIR="$release_dir" \
     cargo-lambda lambda build --release --arm64 --output-format zip "${packages[@]}"
   "$bench" sizes --lambda-dir "$release_dir/lambda" --out "$results/artifact-size.json" "${functions[@]}"
   phase "arm64 build"
