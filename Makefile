@@ -35,11 +35,14 @@ test:
 
 # Every cargo command of `make test` selects the whole workspace with its tests, so cargo resolves
 # one set of features and compiles each dependency once (a `-p` selection, or a build without the
-# tests and their dev-dependencies, resolves another set and compiles the SDK again). The
-# end-to-end tests are #[ignore]d here: their binaries are built, and run by `make e2e`.
+# tests and their dev-dependencies, resolves another set and compiles the SDK again). One build
+# makes the functions and every test binary; the Python tools install beside it. The end-to-end
+# tests are #[ignore]d in the unit run: `make e2e` runs them.
 unit:
+	@mkdir -p target; { local/bootstrap.sh && tests/contract/run.sh install; } >target/tools.log 2>&1 & tools=$$!; \
+	status=0; cargo build --workspace --bins --tests || status=$$?; \
+	wait $$tools || { cat target/tools.log; exit 1; }; cat target/tools.log; exit $$status
 	cargo test --workspace
-	local/bootstrap.sh
 	.venv/bin/python -m unittest discover -s local/tests
 	.venv/bin/python tests/security/check_template.py
 

@@ -3,6 +3,7 @@
 #
 #   tests/contract/run.sh routes   only check that template.yaml and openapi.yaml list the same routes
 #                                  (no stack needed; `make lint` runs this)
+#   tests/contract/run.sh install  only install its tools
 #   tests/contract/run.sh          the route check, schemathesis and the probes against $GATEWAY_URL
 #                                  (`make contract`, and `make test` inside its end-to-end stack)
 #
@@ -47,6 +48,7 @@ routes() {
 ensure_venv
 case "${1:-all}" in
   routes) routes; exit ;;
+  install) exit ;; # the venv only (make test installs it while it compiles)
   all) ;;
   *) sed -n '2,7s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 2 ;;
 esac
