@@ -3,10 +3,11 @@
 //!   bench cold --bin-dir DIR --floor NAME --runs N --out FILE NAME...   cold start at a fake Runtime API
 //!   bench sizes --lambda-dir DIR --out FILE NAME...                      zipped arm64 bootstrap sizes
 //!   bench count --repo DIR --orders K --out FILE --recording FILE        per-order AWS calls, units, CPU
-//!   bench ceiling --repo DIR --recording FILE --per-order FILE --out FILE  moto's raw rate for those calls
-//!   bench load --repo DIR --levels 1,4,16 --seconds S --out FILE          load generator
+//!   bench ceiling --repo DIR --recording FILE --per-order FILE --out FILE  the emulator's rate for those calls
+//!   bench load --repo DIR --levels 1,4,16 --seconds S [--warmup-seconds W] --out FILE  load generator
 //!   bench start-groups --perf-prefix P --starts N --hz H --out FILE NAME...  CPU per start by group
 //!   bench profiles --cold FILE --functions A,B --out FILE PROFILE=WALL:USER:SYS...  profile sweep table
+//!   bench knobs --out FILE 'NAME|VARS|LOAD.json'...                     bench/knobs.sh's table
 //!   bench report --results DIR --out FILE [--wall TEXT]                  BENCHMARKS.md and the plot
 
 mod cold;
@@ -108,18 +109,21 @@ fn main() {
         }),
         "load" => runtime().block_on(async {
             let stack = Arc::new(stack::Stack::open(&args.path("repo")));
-            let users = stack.seed(args.num("users", 16) as usize).await;
             let levels: Vec<usize> = args
                 .or("levels", "1,4,16")
                 .split(',')
                 .map(|l| l.parse().expect("a level"))
                 .collect();
+            // A buyer per client at the highest level: no two clients share an account.
+            let most = levels.iter().copied().max().unwrap_or(1) as u64;
+            let users = stack.seed(args.num("users", most) as usize).await;
             load::run(
                 stack,
                 users,
                 &levels,
                 args.num("seconds", 20),
                 args.num("poll-ms", 250),
+                args.num("warmup-seconds", 0),
                 &args.path("out"),
             )
             .await;
@@ -137,6 +141,7 @@ fn main() {
             &args.rest,
             &args.path("out"),
         ),
+        "knobs" => report::knobs(&args.rest, &args.path("out")),
         "report" => report::run(
             &args.path("results"),
             &args.path("out"),
@@ -147,7 +152,7 @@ fn main() {
                 "{}",
                 include_str!("main.rs")
                     .lines()
-                    .take(11)
+                    .take(12)
                     .map(|l| l.trim_start_matches("//!").trim_start_matches(' '))
                     .collect::<Vec<_>>()
                     .join("\n")

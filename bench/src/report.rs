@@ -66,7 +66,7 @@ pub fn cost(per: &Value, load: Option<&Value>) -> Cost {
     let saga_lambdas = f(&per["sagaLambdaInvocationsPerOrder"]);
     // create-order for the POST, get-order for one client read of the result.
     let api_requests = 2.0;
-    // The audit function (a batch per stream read), notify and the others fed by the poller:
+    // The audit function (off the streams) and notify (off its queue), fed by event source mappings:
     // invocations per order as measured one order at a time, an upper bound (under load, and on
     // AWS, a batch holds the records of many orders).
     let async_lambdas: f64 = per["asyncLambdaInvocationsPerOrder"]
@@ -74,10 +74,25 @@ pub fn cost(per: &Value, load: Option<&Value>) -> Cost {
         .map(|m| m.values().map(f).sum())
         .unwrap_or(0.0);
     let lambdas = saga_lambdas + api_requests + async_lambdas;
-    let ms: Vec<f64> = per["sagaLambdaMsMedianByState"]
+    // Billed duration: the saga steps' own handler time (what Lambda bills, from the event to
+    // the response), where the run measured it; else ministack's whole invocation from the
+    // execution history (an upper bound: it includes the emulator's hand-off).
+    let (ms, billed_from): (Vec<f64>, &str) = match per["stepMsMedianByFunction"]
         .as_object()
-        .map(|m| m.values().map(f).collect())
-        .unwrap_or_default();
+        .filter(|m| !m.is_empty())
+    {
+        Some(m) => (
+            m.values().map(f).collect(),
+            "the saga steps' own handler time, median",
+        ),
+        None => (
+            per["sagaLambdaMsMedianByState"]
+                .as_object()
+                .map(|m| m.values().map(f).collect())
+                .unwrap_or_default(),
+            "the saga's Lambda states in the execution history, median",
+        ),
+    };
     let billed_ms = if ms.is_empty() {
         10.0
     } else {
@@ -111,7 +126,7 @@ pub fn cost(per: &Value, load: Option<&Value>) -> Cost {
         * (LAMBDA_PER_REQUEST
             + billed_ms / 1000.0 * LAMBDA_MEMORY_MB / 1024.0 * LAMBDA_ARM_PER_GB_SECOND)
         * m;
-    lines.push(("Lambda (arm64, 128 MB)".into(), lambda, lambda, format!("{lambdas:.1} invocations ({saga_lambdas:.0} saga, {api_requests:.0} API, {}) × ($0.20/M + {billed_ms:.0} ms billed × 128 MB × $0.0000133334/GB-s)", if per["asyncLambdaInvocationsPerOrder"].is_object() { format!("{async_lambdas:.1} stream and queue consumers") } else { "the stream and queue consumers not counted by this run's `bench count`".to_string() })));
+    lines.push(("Lambda (arm64, 128 MB)".into(), lambda, lambda, format!("{lambdas:.1} invocations ({saga_lambdas:.0} saga, {api_requests:.0} API, {}) × ($0.20/M + {billed_ms:.0} ms billed ({billed_from}) × 128 MB × $0.0000133334/GB-s)", if per["asyncLambdaInvocationsPerOrder"].is_object() { format!("{async_lambdas:.1} stream and queue consumers") } else { "the stream and queue consumers not counted by this run's `bench count`".to_string() })));
     let (rru, wru) = (
         f(&per["dynamoReadUnitsPerOrder"]),
         f(&per["dynamoWriteUnitsPerOrder"]),
@@ -132,8 +147,14 @@ pub fn cost(per: &Value, load: Option<&Value>) -> Cost {
     ));
     let ours = count(&by["SQS"]);
     // A queue consumer's batch is billed twice: the event source mapping's receive that returned
-    // it and the delete after it (counted as the poller's deletes); empty long polls are per hour.
-    let batches = count(&per["eventSourcePollsPerOrder"]["SQS DeleteMessageBatch"]);
+    // it and the delete after it; empty long polls are per hour, not per order.
+    let batches: f64 = per["asyncLambdaInvocationsPerOrder"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(k, _)| per["asyncSourceByFunction"][k.as_str()] == "SQS")
+        .map(|(_, v)| f(v))
+        .sum();
     let sqs = ours + 2.0 * batches;
     lines.push((
         "SQS".into(),
@@ -413,7 +434,11 @@ pub fn run(results: &Path, out: &Path, wall: Option<&str>) {
     if let Some(p) = &per {
         let _ = writeln!(
             md,
-            "{} orders placed one after another on the local stack, every AWS request logged by moto's own recorder (`/moto-api/recorder`), divided by the order count. \"our functions\" = the Rust SDK; \"state machine\" = Step Functions service integrations and Lambda invocations (moto's interpreter). Client polling is not counted (each `GET /orders/{{id}}` adds 1 HTTP API request, 1 Lambda invocation, 1 GetItem).\n",
+            "{} orders placed one after another through the HTTP API of the local stack (ministack 1.5.33, running the release binaries of section 1 as its `provided.al2023` Lambda functions), counted over one window: from the first `POST /orders` until the event source mappings' consumers had had no invocation for 3 s; divided by the order count. Where each count comes from:\n\n\
+- **AWS calls of our functions** (the Rust SDK, user agent `aws-sdk-rust`): ministack's CloudTrail recording, switched on for the window (`cloudtrail._recording_enabled` through `/_ministack/config`) and read back with `LookupEvents`. It records every API request that reaches ministack over HTTP; the benchmark's own (by its user agent) are left out, and the HTTP API's requests (`/_aws/execute-api/…`) are not recorded.\n\
+- **The state machine's service integrations and Lambda invocations** run inside ministack, not over HTTP, so CloudTrail never sees them: they are each execution's `TaskScheduled` events (`GetExecutionHistory`), named by their resource, the table from the state's `Parameters` in the deployed definition. The same histories give the state transitions (`…StateEntered` events) and the execution times.\n\
+- **Lambda invocations of every function**, the event source mappings' consumers included: the `REPORT RequestId: … Duration: N ms` line Lambda writes to the function's log group per invocation (CloudWatch Logs `FilterLogEvents`); the records each consumer's batches held: ministack's own log line per batch (`ESM: Lambda … processed N …`).\n\
+- **DynamoDB units**: computed per request from its parameters (items under 1 KB: 1 WRU per write, 2 per transaction item, 0.5 RRU per eventually consistent read).\n",
             p["orders"]
         );
         let _ = writeln!(
@@ -427,25 +452,39 @@ pub fn run(results: &Path, out: &Path, wall: Option<&str>) {
             f(&p["historyEventsPerOrder"]),
             f(&p["executionMsMedian"])
         );
-        let async_rows: Vec<String> = p["asyncLambdaInvocationsPerOrder"]
+        md.push_str("Lambda invocations per order, by function, with ministack's `REPORT` duration (median) and, for the saga's steps, the handler's own time (its `step finished` log line, median). Off the streams and the queue, one order at a time, a batch holds one order's records: under load, and on AWS with batches of up to 100, there are fewer invocations per order.\n\n| function | invoked by | per order | records per invocation | `REPORT` duration (ms) | handler's own time (ms) |\n|---|---|---:|---:|---:|---:|\n");
+        for (name, n) in p["invocationsPerOrderByFunction"]
             .as_object()
             .into_iter()
             .flatten()
-            .map(|(k, v)| {
-                format!(
-                    "| `{k}` invocations, off a stream or queue ({:.1} records each) | **{:.1}** |",
-                    f(&p["asyncRecordsPerOrder"][k]) / f(v),
-                    f(v)
-                )
-            })
-            .collect();
-        if !async_rows.is_empty() {
+        {
+            let trigger = match (
+                p["triggerByFunction"][name].as_str(),
+                p["asyncSourceByFunction"][name].as_str(),
+            ) {
+                (Some("event source mapping"), Some(source)) => {
+                    format!("event source mapping ({source})")
+                }
+                (Some(t), _) => t.to_string(),
+                _ => "?".to_string(),
+            };
+            let records = f(&p["asyncRecordsPerOrder"][name]) / f(n);
             let _ = writeln!(
                 md,
-                "After the saga, off the tables' streams and the queues (counted until the local poller had nothing left to hand out for 3 s; one order at a time, so each batch holds one order's records: under load, and on AWS with batches of up to 100, there are fewer invocations per order):\n\n| per order | count |\n|---|---:|\n{}\n",
-                async_rows.join("\n")
+                "| `{name}` | {trigger} | **{:.1}** | {} | {:.0} | {} |",
+                f(n),
+                if records.is_finite() {
+                    format!("{records:.1}")
+                } else {
+                    "–".to_string()
+                },
+                f(&p["reportMsMedianByFunction"][name]),
+                p["stepMsMedianByFunction"][name]
+                    .as_f64()
+                    .map_or("–".to_string(), |v| format!("{v:.1}"))
             );
         }
+        md.push_str("\nThe gap between the two durations is ministack's hand-off, not the function: its Runtime API answers `GET /runtime/invocation/next` in two writes (headers, then the event) on a socket without `TCP_NODELAY`, so the event waits for the function's delayed ACK (about 40 ms on Linux) on every invocation, and after the response it reads the function's output until 5 ms pass without a line. Section 4, \"ministack's settings\", measures the saga with that socket option set.\n\n");
         md.push_str("| AWS API call (caller) | per order |\n|---|---:|\n");
         for (k, v) in p["callsPerOrder"].as_object().into_iter().flatten() {
             let _ = writeln!(md, "| {k} | {:.1} |", f(v));
@@ -463,21 +502,21 @@ pub fn run(results: &Path, out: &Path, wall: Option<&str>) {
                     .join(", ")
             );
         }
-        if let Some(polls) = p["eventSourcePollsPerOrder"]
+        if let Some(other) = p["otherCallsPerOrder"]
             .as_object()
             .filter(|m| !m.is_empty())
         {
             let _ = writeln!(
                 md,
-                "\nLeft out above: the local poller's own reads, which on AWS Lambda's event source mappings make (stream reads are free for a Lambda trigger; a queue's empty polls cost by the hour, not by the order, and each batch's receive and delete are in the SQS line of section 5): {}.",
-                polls
+                "\nAlso recorded in the window, by neither our functions nor the benchmark: {}.",
+                other
                     .iter()
                     .map(|(k, v)| format!("{k} × {:.1}", f(v)))
                     .collect::<Vec<_>>()
                     .join(", ")
             );
         }
-        md.push_str("\n| service | calls per order |\n|---|---:|\n");
+        md.push_str("\nThe event source mappings' own reads (stream records, queue receives and deletes) happen inside ministack and are in none of these counts; on AWS, stream reads are free for a Lambda trigger, and each queue batch's receive and delete are in the SQS line of section 5.\n\n| service | calls per order |\n|---|---:|\n");
         for (k, v) in p["callsPerOrderByService"]
             .as_object()
             .into_iter()
@@ -485,15 +524,47 @@ pub fn run(results: &Path, out: &Path, wall: Option<&str>) {
         {
             let _ = writeln!(md, "| {k} | {:.1} |", f(v));
         }
-        md.push_str("\nCPU time per order, by component of the local stack, over the same orders: utime+stime from /proc/<pid>/stat for moto, cargo lambda and the gateway; for the functions, the nanosecond run time of their threads (/proc/<pid>/task/*/schedstat), since 10 ms ticks round a release function's work per order to nothing. The functions are the x86_64 release binaries of section 1 (`make bench` starts the scratch stack with `STACK_BINARIES` pointing at them).\n\n| component | CPU ms per order |\n|---|---:|\n");
+        let idle = &p["idleCpuCoresByComponent"];
+        let bench_calls: f64 = p["benchCallsPerOrder"]
+            .as_object()
+            .map_or(0.0, |m| m.values().map(f).sum());
+        let _ = writeln!(
+            md,
+            "\nCPU time per order over the same window, by component of the local stack: ministack is one Python process (utime + stime from /proc/<pid>/stat); each function runs as processes it starts, one per concurrent invocation, kept warm (the nanosecond run time of their threads, /proc/<pid>/task/*/schedstat, since 10 ms ticks round a release function's work to nothing). What ministack burns idle ({:.1}% of a core here, measured for 3 s before the window: each warm function environment's Runtime API threads wake every 100 ms) is subtracted. The window also holds the benchmark's own requests ({bench_calls:.1} per order: `DescribeExecution` while it waits for each execution, `FilterLogEvents` while it waits for the consumers), whose cost is in ministack's figure.\n\n| component | CPU ms per order |\n|---|---:|",
+            f(&idle["ministack"]) * 100.0
+        );
         for (k, v) in p["cpuMsPerOrderByComponent"]
             .as_object()
             .into_iter()
             .flatten()
+            .filter(|(_, v)| f(v) >= 0.05)
         {
-            let _ = writeln!(md, "| {k} | {:.1} |", f(v));
+            let label = match k.as_str() {
+                "ministack" => "ministack (the emulator's process)".to_string(),
+                "functions" => "**all function processes**".to_string(),
+                "bench" => "the benchmark client".to_string(),
+                "rest of the machine" => "rest of the machine (not the stack)".to_string(),
+                other => format!("`{}`", other.trim_start_matches("function ")),
+            };
+            let _ = writeln!(md, "| {label} | {:.1} |", f(v));
         }
-        md.push_str("\nLambda duration by saga state (started → succeeded in the execution history, median; release binary, moto behind it, so an upper bound of AWS's billed duration):\n\n| state | ms |\n|---|---:|\n");
+        let polls = &p["pollCallsPerRequest"];
+        if polls.is_object() {
+            let _ = writeln!(
+                md,
+                "\nA client's look at an order (`GET /orders/{{id}}`: the HTTP API with its JWT authorizer, one get-order invocation and {}) costs ministack {:.1} ms and get-order {:.1} ms of CPU (one per order, one at a time, after the window, idle subtracted). Section 4's clients poll, so that cost is in their throughput.\n",
+                polls
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .map(|(k, v)| format!("{k} × {:.0}", f(v)))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                f(&p["cpuMsPerPollByComponent"]["ministack"]),
+                f(&p["cpuMsPerPollByComponent"]["function get-order"])
+            );
+        }
+        md.push_str("Lambda duration by saga state (`TaskScheduled` → `TaskSucceeded` in the execution history, median: ministack's whole invocation, hand-off included, so an upper bound of what Lambda would bill):\n\n| state | ms |\n|---|---:|\n");
         for (k, v) in p["sagaLambdaMsMedianByState"]
             .as_object()
             .into_iter()
@@ -511,15 +582,26 @@ pub fn run(results: &Path, out: &Path, wall: Option<&str>) {
     if let Some(l) = &load {
         let _ = writeln!(
             md,
-            "Closed loop: N clients each place an order (`POST /orders` through the local gateway, 1 line), poll `GET /orders/{{id}}` every {} ms until a terminal status, then place the next; {} s per level, then drain. Latency = `POST` sent → the `COMPLETED` milestone in the order's timeline.\n",
-            l["pollMs"], l["secondsPerLevel"]
+            "Closed loop: N clients (each its own buyer) each place an order (`POST /orders` through ministack's HTTP API with a Cognito access token, 1 line), look at it with `GET /orders/{{id}}` until it has a terminal status, then place the next; {} s per level, then the orders in flight are waited for. A client's first look comes after the median latency of its own last 5 orders, then every {} ms: a look is work for the emulator too ({}), and clients that looked every {} ms from the start spent ministack's CPU on orders that could not be done yet. Latency = `POST` sent → the `COMPLETED` milestone in the order's timeline (the saga's own status write), so the polling does not inflate it. CPU: cores used over the level (CPU seconds / wall seconds), from /proc as in section 3, without subtracting idle; \"rest\" is every other process on the machine (builds, other stacks).\n",
+            l["secondsPerLevel"],
+            l["pollMs"],
+            per.as_ref()
+                .map(|p| {
+                    let look = f(&p["cpuMsPerPollByComponent"]["ministack"]);
+                    let order = f(&p["cpuMsPerOrderByComponent"]["ministack"]);
+                    format!(
+                        "{look:.1} ms of ministack's CPU against {order:.0} ms for a whole order, section 3"
+                    )
+                })
+                .unwrap_or_else(|| "section 3".to_string()),
+            l["pollMs"]
         );
-        md.push_str("| clients | orders | orders/s | p50 (ms) | p95 (ms) | p99 (ms) | errors | CPU cores used: moto / cargo-lambda / functions / gateway |\n|---:|---:|---:|---:|---:|---:|---:|---|\n");
+        md.push_str("| clients | orders | orders/s | p50 (ms) | p95 (ms) | p99 (ms) | errors | looks per order | CPU cores: ministack / functions / client / rest |\n|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
         for x in l["levels"].as_array().into_iter().flatten() {
             let c = &x["cpuCoresByComponent"];
             let _ = writeln!(
                 md,
-                "| {} | {} | **{:.2}** | {:.0} | {:.0} | {:.0} | {} | {:.2} / {:.2} / {:.2} / {:.2} |",
+                "| {} | {} | **{:.2}** | {:.0} | {:.0} | {:.0} | {} | {:.1} | {:.2} / {:.2} / {:.2} / {:.2} |",
                 x["concurrency"],
                 x["orders"],
                 f(&x["ordersPerSecond"]),
@@ -527,39 +609,203 @@ pub fn run(results: &Path, out: &Path, wall: Option<&str>) {
                 f(&x["latencyMs"]["p95"]),
                 f(&x["latencyMs"]["p99"]),
                 x["errors"],
-                f(&c["moto"]),
-                f(&c["lambda"]),
+                f(&x["pollsPerOrder"]),
+                f(&c["ministack"]),
                 f(&c["functions"]),
-                f(&c["gateway"])
+                f(&c["bench"]),
+                f(&c["rest of the machine"])
             );
         }
-        md.push_str("\n![latency and throughput vs concurrency](bench/results/load.svg)\n\n");
-        md.push_str(&caption(l, "make bench → bench load"));
-        let best = l["levels"]
+        let errors: Vec<String> = l["levels"]
             .as_array()
             .into_iter()
             .flatten()
-            .map(|x| f(&x["ordersPerSecond"]))
-            .fold(0.0, f64::max);
-        if let Some(c) = &ceiling {
+            .flat_map(|x| x["errorSamples"].as_array().cloned().unwrap_or_default())
+            .filter_map(|e| e.as_str().map(str::to_string))
+            .take(3)
+            .collect();
+        if !errors.is_empty() {
+            let _ = writeln!(md, "\nErrors, first samples: {}.", errors.join("; "));
+        }
+        md.push_str("\n![latency and throughput vs concurrency](bench/results/load.svg)\n\n");
+        md.push_str(&caption(l, "make bench → bench load"));
+        let levels: Vec<&Value> = l["levels"].as_array().into_iter().flatten().collect();
+        let clean = |x: &&&Value| x["errors"].as_u64() == Some(0);
+        let best = levels
+            .iter()
+            .filter(clean)
+            .max_by(|a, b| f(&a["ordersPerSecond"]).total_cmp(&f(&b["ordersPerSecond"])))
+            .copied();
+        let at8 = levels.iter().find(|x| x["concurrency"] == 8);
+        if let Some(b) = best {
+            let tput = f(&b["ordersPerSecond"]);
+            let c = &b["cpuCoresByComponent"];
+            let ministack_cores = f(&c["ministack"]);
+            let per_order = &b["cpuMsPerOrderByComponent"];
+            let stack_ms = f(&per_order["ministack"]) + f(&per_order["functions"]);
             let _ = writeln!(
                 md,
-                "\n**Emulator ceiling.** Replaying the recorded DynamoDB/SQS/SNS requests of those orders (same bodies) against moto from {} clients: **{:.0} requests/s** ({} server errors), i.e. {:.1} such calls per order → **{:.1} orders/s** if moto did nothing else. The saga's best {:.2} orders/s is **{:.0}%** of that; the rest of moto's time goes to interpreting the state machine (a boto3 client per Task, Lambda invocations relayed through it).\n",
+                "\n**Targets.** Local saga throughput at its best concurrency with 0 errors, target ≥ 20 orders/s: **{tput:.1} orders/s at {} clients, {}** (under moto: 1.2, the run of 2026-11-23). p99 from `POST /orders` to `COMPLETED` at 8 clients, target < 2 s: {}.\n",
+                b["concurrency"],
+                if tput >= 20.0 { "met" } else { "not met" },
+                at8.map_or("not measured".to_string(), |x| {
+                    let p99 = f(&x["latencyMs"]["p99"]);
+                    format!(
+                        "**{p99:.0} ms, {}**",
+                        if p99 < 2000.0 { "met" } else { "not met" }
+                    )
+                })
+            );
+            let _ = writeln!(
+                md,
+                "**What limits it: ministack's one Python process.** At the best level it used **{ministack_cores:.2} cores** and the function processes {:.2} (the rest of the machine {:.2}); per order, ministack spent {:.0} ms of CPU and the functions {:.0} ms: **{:.0}%** of the stack's CPU is the emulator's. ministack runs every service, every Lambda hand-off, the state machine and the HTTP server as threads of one interpreter, which runs Python on one core at a time (the GIL), so it cannot use more than one core however many clients there are{}\n",
+                f(&c["functions"]),
+                f(&c["rest of the machine"]),
+                f(&per_order["ministack"]),
+                f(&per_order["functions"]),
+                f(&per_order["ministack"]) / stack_ms * 100.0,
+                levels
+                    .iter()
+                    .filter(|x| f(&x["concurrency"]) > f(&b["concurrency"]))
+                    .map(|x| format!(
+                        "{:.1} orders/s at {} clients, p50 {:.0} ms",
+                        f(&x["ordersPerSecond"]),
+                        x["concurrency"],
+                        f(&x["latencyMs"]["p50"])
+                    ))
+                    .reduce(|a, x| format!("{a}; {x}"))
+                    .map_or(".".to_string(), |past| format!(
+                        ": past the best level ({:.0} ms p50), more clients queue ({past}).",
+                        f(&b["latencyMs"]["p50"])
+                    ))
+            );
+        }
+        if let Some(c) = &ceiling {
+            let best_tput = best.map_or(f64::NAN, |b| f(&b["ordersPerSecond"]));
+            let _ = writeln!(
+                md,
+                "**Emulator ceiling.** Replaying our functions' recorded DynamoDB, SQS and SNS requests of section 3 ({}; the same bodies, so a conditional write that succeeded once is now refused: {} of {} answers were 4xx) against ministack from {} clients, in the same run after the load levels: **{:.0} requests/s** ({} server errors) with ministack at {:.2} cores, i.e. {:.1} such calls per order → **{:.1} orders/s** if ministack did nothing else. The saga's best {best_tput:.1} orders/s is **{:.0}%** of that: the rest of ministack's time per order goes to what a replay of HTTP calls does not contain: the state machine (interpreting {:.0} states, its in-process DynamoDB and SNS integrations), the Lambda hand-offs ({:.0} invocations an order, each through a Runtime API served by ministack's threads), the HTTP API with its JWT authorizer, the event source mappings, CloudWatch Logs, and the clients' looks. The replayed publishes and stream writes also set off their consumers during the replay, as they would.\n",
+                c["mix"]
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .map(|(k, v)| format!("{k} × {v}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                c["clientErrors"],
+                c["requests"],
                 c["concurrency"],
                 f(&c["requestsPerSecond"]),
                 c["serverErrors"],
+                f(&c["cpuCoresByComponent"]["ministack"]),
                 f(&c["callsPerOrder"]),
                 f(&c["ordersPerSecondCeiling"]),
-                best,
-                best / f(&c["ordersPerSecondCeiling"]) * 100.0
+                best_tput / f(&c["ordersPerSecondCeiling"]) * 100.0,
+                per.as_ref()
+                    .map_or(f64::NAN, |p| f(&p["stateTransitionsPerOrder"])),
+                per.as_ref()
+                    .map_or(f64::NAN, |p| p["invocationsPerOrderByFunction"]
+                        .as_object()
+                        .map_or(f64::NAN, |m| m.values().map(f).sum::<f64>()))
             );
             md.push_str(&caption(c, "make bench → bench ceiling"));
         }
+        if let Some(pr) = read_json(&results.join("ministack-profile.json")) {
+            let load = &pr["load"];
+            let _ = writeln!(
+                md,
+                "\n### Where ministack's CPU goes\n\n`py-spy record --gil` ({} Hz) on ministack's process during a {}-client level ({:.1} orders/s, ministack at {:.2} cores): only samples of the thread holding the GIL, so this is what its one usable core did; a sample counts for the innermost part of the emulator on its stack (`bench/src/pyprofile.rs`). {:.0} samples.\n\n| part of ministack | share of its CPU |\n|---|---:|",
+                pr["rateHz"],
+                load["concurrency"],
+                f(&load["ordersPerSecond"]),
+                f(&load["cpuCoresByComponent"]["ministack"]),
+                f(&pr["samplesWithGil"])
+            );
+            let mut groups: Vec<(&String, f64)> = pr["shareByGroup"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(k, v)| (k, f(v)))
+                .collect();
+            groups.sort_by(|a, b| b.1.total_cmp(&a.1));
+            for (g, v) in groups {
+                let _ = writeln!(md, "| {g} | {:.1}% |", v * 100.0);
+            }
+            md.push('\n');
+            md.push_str(&caption(&pr, "bench/ministack-profile.sh"));
+        }
+        if let Some(k) = read_json(&results.join("knobs.json")) {
+            let rows: Vec<&Value> = k["rows"].as_array().into_iter().flatten().collect();
+            let concurrencies: Vec<String> = rows
+                .first()
+                .and_then(|r| r["levels"].as_array())
+                .into_iter()
+                .flatten()
+                .map(|l| l["concurrency"].to_string())
+                .collect();
+            let _ = writeln!(
+                md,
+                "\n### ministack's settings\n\nThe same load (`bench load`, {} s per level after a 5 s warm-up) on a scratch stack started with each setting in turn: ministack's own environment variables (which `local/stack.sh` passes on; `LOG_LEVEL` through `MINISTACK_LOG_LEVEL`), and two experiments on its Python process that are not settings (`bench/pypatch/sitecustomize.py`: `TCP_NODELAY` on the Runtime API sockets; the GIL's switch interval). Each setting ran {} times, interleaved with the others, so what else the machine did spreads over all of them; medians, and the rounds' throughputs in brackets. \"rest\": cores the rest of the machine used meanwhile (median over the levels).\n",
+                k["secondsPerLevel"],
+                rows.first().map_or(Value::Null, |r| r["rounds"].clone())
+            );
+            let _ = writeln!(
+                md,
+                "| setting | {} | p99 at {} clients (ms) | ministack cores at {} | errors | rest |\n|---|{}---:|---:|---:|---:|",
+                concurrencies
+                    .iter()
+                    .map(|c| format!("orders/s at {c}"))
+                    .collect::<Vec<_>>()
+                    .join(" | "),
+                concurrencies.first().map_or("?", String::as_str),
+                concurrencies.last().map_or("?", String::as_str),
+                "---:|".repeat(concurrencies.len())
+            );
+            for r in rows {
+                let levels: Vec<&Value> = r["levels"].as_array().into_iter().flatten().collect();
+                let cells: Vec<String> = levels
+                    .iter()
+                    .map(|l| {
+                        format!(
+                            "**{:.1}** ({})",
+                            f(&l["ordersPerSecondMedian"]),
+                            l["ordersPerSecond"]
+                                .as_array()
+                                .into_iter()
+                                .flatten()
+                                .map(|v| format!("{:.1}", f(v)))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )
+                    })
+                    .collect();
+                let rest: Vec<f64> = levels.iter().map(|l| f(&l["restCoresMedian"])).collect();
+                let _ = writeln!(
+                    md,
+                    "| {}{} | {} | {:.0} | {:.2} | {:.0} | {:.2} |",
+                    r["name"].as_str().unwrap_or(""),
+                    r["environment"]
+                        .as_str()
+                        .filter(|e| !e.is_empty())
+                        .map_or(String::new(), |e| format!(" <sub>`{e}`</sub>")),
+                    cells.join(" | "),
+                    levels.first().map_or(f64::NAN, |l| f(&l["p99MsMedian"])),
+                    levels
+                        .last()
+                        .map_or(f64::NAN, |l| f(&l["ministackCoresMedian"])),
+                    levels.iter().map(|l| f(&l["errors"])).sum::<f64>(),
+                    crate::util::median(&rest)
+                );
+            }
+            md.push('\n');
+            md.push_str(&caption(&k, "bench/knobs.sh"));
+        }
+        let best_tput = best.map_or(0.0, |b| f(&b["ordersPerSecond"]));
         let _ = writeln!(
             md,
-            "\n**5,000 orders per minute (83/s)?** The local stack reaches **{best:.1} orders/s = {:.0}/min, {:.0}% of the requirement: no.** The CPU columns show where the time goes: moto, one Python process on one core, is the limit (it serves every AWS call and interprets every execution); our functions use a small fraction of a core. This is a property of the emulator, not of the design: on AWS, Step Functions, Lambda and DynamoDB on-demand scale past 83/s (mind the Standard `StartExecution` and state-transition quotas and Lambda concurrency of the account).",
-            best * 60.0,
-            best / 83.33 * 100.0
+            "\n**5,000 orders per minute (83/s)?** The local stack reaches **{best_tput:.1} orders/s = {:.0}/min, {:.0}% of the requirement: no.** The limit is the emulator (one Python process, one core), not the design: on AWS, Step Functions, Lambda and DynamoDB on-demand scale past 83/s (mind the Standard `StartExecution` and state-transition quotas and Lambda concurrency of the account).",
+            best_tput * 60.0,
+            best_tput / 83.33 * 100.0
         );
     } else {
         md.push_str("(no results/load.json)\n");
@@ -580,7 +826,7 @@ pub fn run(results: &Path, out: &Path, wall: Option<&str>) {
             "| **total** | **{s:.2}** | **{e:.2}** | Express/Standard = **{:.2}** |\n",
             e / s
         );
-        md.push_str("Lambda billed duration is the median of the saga functions' measured durations (release builds against moto: an upper bound). Express duration uses the unloaded local end-to-end time, also an upper bound (local Lambda and DynamoDB calls are slower than AWS's).\n\n");
+        md.push_str("Lambda billed duration: the saga steps' own handler time on the local stack (release builds, against ministack's DynamoDB: local calls are slower than AWS's, so an upper bound). Express duration uses the unloaded local end-to-end time, also an upper bound.\n\n");
         md.push_str("**What Express changes, and why the saga stays correct on it** (`WorkflowType=EXPRESS`, a supported deployment option). (a) *At least once*: a state, or a whole execution, may run twice (Standard runs each once), and (b) *no deduplication by execution name*, so create-order's idempotent retry and the cleanup's restart of a lost saga may start a second execution: every step is idempotent by order id (conditional writes, `VOIDED` markers after a compensation), and a status write that finds the order already moved on by another execution, with no cancellation requested, ends that execution (`AnotherExecutionIsAhead`) instead of compensating a good order. `tests/tests/express.rs` runs two executions of one order at once: charged once, reserved once, neither compensates. (c) Executions stop at **5 minutes**, below the saga's worst case (1115 s, ASL `Comment`), so one can stop mid-saga or mid-compensation: the scheduled cleanup finishes what it left, with the saga's own idempotent compensations: an order `PAID` past `SAGA_DEADLINE_MINUTES` (10 with Express, 25 with Standard) is refunded, released and cancelled (`SAGA_TIMED_OUT`), a `RESERVED` one expires after the reservation TTL, a `PENDING` one gets its saga again. The same test file stops an execution at `PAID` and checks that money and stock come back exactly once. (d) No execution history in the API: the template logs Express executions at `ALL` to CloudWatch Logs (without execution data, which carries user ids and amounts). Not verified here: a deployment on AWS (the emulator runs both types alike and has no account behind it).\n");
     } else {
         md.push_str("(no per-order results)\n");
@@ -669,6 +915,79 @@ fn profile_row(cold: &Value, profile: &str, functions: &[&str]) -> Value {
         "binaryMbMin": min(&size) / 1048576.0,
         "binaryMbMax": max(&size) / 1048576.0,
     })
+}
+
+/// bench/results/knobs.json from bench/knobs.sh's runs (`NAME|VARS|FILE`, a `bench load` result
+/// each; a setting ran once per round): per setting and level, the median over its rounds of
+/// throughput, p99 and ministack's CPU, every round's throughput, and the errors of all rounds.
+pub fn knobs(runs: &[String], out: &Path) {
+    let mut order: Vec<(String, String)> = Vec::new();
+    let mut loads: std::collections::BTreeMap<String, Vec<Value>> = Default::default();
+    for run in runs {
+        let mut parts = run.splitn(3, '|');
+        let (name, vars, file) = (
+            parts.next().unwrap_or(""),
+            parts.next().unwrap_or(""),
+            parts.next().unwrap_or(""),
+        );
+        if !order.iter().any(|(n, _)| n == name) {
+            order.push((name.to_string(), vars.to_string()));
+        }
+        let load = read_json(Path::new(file)).unwrap_or_else(|| panic!("no results in {file}"));
+        loads.entry(name.to_string()).or_default().push(load);
+    }
+    let mut machine = Value::Null;
+    let rows: Vec<Value> = order
+        .iter()
+        .map(|(name, vars)| {
+            let rounds = &loads[name];
+            machine = rounds[0]["machine"].clone();
+            let concurrencies: Vec<Value> = rounds[0]["levels"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|l| l["concurrency"].clone())
+                .collect();
+            let levels: Vec<Value> = concurrencies
+                .iter()
+                .map(|c| {
+                    let of_level: Vec<&Value> = rounds
+                        .iter()
+                        .filter_map(|r| {
+                            r["levels"]
+                                .as_array()?
+                                .iter()
+                                .find(|l| l["concurrency"] == *c)
+                        })
+                        .collect();
+                    let all = |get: &dyn Fn(&Value) -> f64| -> Vec<f64> {
+                        of_level.iter().map(|l| get(l)).collect()
+                    };
+                    let tput = all(&|l| f(&l["ordersPerSecond"]));
+                    serde_json::json!({
+                        "concurrency": c,
+                        "ordersPerSecondMedian": crate::util::median(&tput),
+                        "ordersPerSecond": tput,
+                        "p99MsMedian": crate::util::median(&all(&|l| f(&l["latencyMs"]["p99"]))),
+                        "ministackCoresMedian": crate::util::median(&all(&|l| f(&l["cpuCoresByComponent"]["ministack"]))),
+                        "functionsCoresMedian": crate::util::median(&all(&|l| f(&l["cpuCoresByComponent"]["functions"]))),
+                        "restCoresMedian": crate::util::median(&all(&|l| f(&l["cpuCoresByComponent"]["rest of the machine"]))),
+                        "errors": all(&|l| f(&l["errors"])).iter().sum::<f64>(),
+                    })
+                })
+                .collect();
+            serde_json::json!({"name": name, "environment": vars, "rounds": rounds.len(), "levels": levels})
+        })
+        .collect();
+    crate::util::write_json(
+        out,
+        &serde_json::json!({
+            "machine": machine,
+            "command": "bench/knobs.sh",
+            "secondsPerLevel": loads.values().next().and_then(|r| r[0]["secondsPerLevel"].as_u64()),
+            "rows": rows,
+        }),
+    );
 }
 
 #[cfg(test)]

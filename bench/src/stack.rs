@@ -1,11 +1,18 @@
-//! The scratch stack: its env file, tokens, API calls, raw AWS JSON calls to moto, and the CPU
-//! time of each of its components (from /proc).
+//! The scratch stack (ministack): its env file, Cognito tokens, API calls, raw AWS JSON calls to
+//! the emulator, and the CPU time of each of its components (from /proc).
 
-use crate::util::{TICKS_PER_SEC, environ_has, pids, stat_of, thread_cpu_ns};
+use crate::util::{TICKS_PER_SEC, environ_var, pids, stat_of, thread_cpu_ns};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+/// The benchmark's own HTTP user agent: its requests to the emulator (DescribeExecution while it
+/// waits, CloudTrail and CloudWatch Logs reads) are told apart from the stack's by it.
+pub const USER_AGENT: &str = "order-saga-bench";
+
+/// Every local user's password (the stack's user pool accepts it; local/signin.py uses the same).
+const LOCAL_PASSWORD: &str = "Local-stack-password-1";
 
 pub struct Stack {
     pub repo: PathBuf,
@@ -26,6 +33,7 @@ impl Stack {
         let http = reqwest::Client::builder()
             .pool_max_idle_per_host(64)
             .timeout(Duration::from_secs(60))
+            .user_agent(USER_AGENT)
             .build()
             .expect("http client");
         Stack {
@@ -46,20 +54,97 @@ impl Stack {
         self.var("GATEWAY_URL")
     }
 
-    pub fn moto(&self) -> String {
+    /// ministack's one endpoint for every AWS service.
+    pub fn endpoint(&self) -> String {
         self.var("AWS_ENDPOINT_URL")
     }
 
-    /// A development JWT from `local/stack.sh token`.
-    pub fn token(&self, user: &str, admin: bool) -> String {
-        let mut cmd = std::process::Command::new(self.repo.join("local/stack.sh"));
-        cmd.arg("token").arg(user);
-        if admin {
-            cmd.args(["--scope", "admin"]);
+    /// The state directory of the scratch profile (ministack.pid, ministack.log).
+    pub fn state_dir(&self) -> PathBuf {
+        self.repo.join("local/.state/scratch")
+    }
+
+    /// {deployed function name: binary}, from the env file's `FUNCTION_<BINARY>` entries.
+    pub fn functions(&self) -> BTreeMap<String, String> {
+        self.env
+            .iter()
+            .filter_map(|(k, v)| {
+                let binary = k.strip_prefix("FUNCTION_")?;
+                Some((v.clone(), binary.to_ascii_lowercase().replace('_', "-")))
+            })
+            .collect()
+    }
+
+    /// The log group of a function's binary (`LOG_GROUP_<BINARY>`).
+    pub fn log_group(&self, binary: &str) -> String {
+        self.var(&format!(
+            "LOG_GROUP_{}",
+            binary.to_ascii_uppercase().replace('-', "_")
+        ))
+    }
+
+    /// Signs `name` in to the stack's Cognito user pool as local/signin.py does (created on first
+    /// use, added to `groups`, ADMIN_USER_PASSWORD_AUTH): (sub, access token). The API's JWT
+    /// authorizer checks the token; the user's id is its `sub`.
+    pub async fn sign_in(&self, name: &str, groups: &[&str]) -> (String, String) {
+        let pool = self.var("COGNITO_USER_POOL_ID");
+        let created = self
+            .aws_json(
+                "AWSCognitoIdentityProviderService.AdminCreateUser",
+                "1.1",
+                json!({"UserPoolId": pool, "Username": name,
+                    "TemporaryPassword": LOCAL_PASSWORD, "MessageAction": "SUPPRESS"}),
+            )
+            .await;
+        // A user signed in before (by an earlier subcommand on this stack) is read instead.
+        let user = if created["__type"]
+            .as_str()
+            .is_some_and(|t| t.contains("UsernameExists"))
+        {
+            self.aws_json(
+                "AWSCognitoIdentityProviderService.AdminGetUser",
+                "1.1",
+                json!({"UserPoolId": pool, "Username": name}),
+            )
+            .await["UserAttributes"]
+                .clone()
+        } else {
+            created["User"]["Attributes"].clone()
+        };
+        let sub = user
+            .as_array()
+            .and_then(|a| a.iter().find(|a| a["Name"] == "sub"))
+            .and_then(|a| a["Value"].as_str())
+            .unwrap_or_else(|| panic!("no sub for {name}: {created}"))
+            .to_string();
+        self.aws_json(
+            "AWSCognitoIdentityProviderService.AdminSetUserPassword",
+            "1.1",
+            json!({"UserPoolId": pool, "Username": name, "Password": LOCAL_PASSWORD, "Permanent": true}),
+        )
+        .await;
+        for group in groups {
+            self.aws_json(
+                "AWSCognitoIdentityProviderService.AdminAddUserToGroup",
+                "1.1",
+                json!({"UserPoolId": pool, "Username": name, "GroupName": group}),
+            )
+            .await;
         }
-        let out = cmd.output().expect("run local/stack.sh token");
-        assert!(out.status.success(), "stack.sh token {user} failed");
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
+        let signed_in = self
+            .aws_json(
+                "AWSCognitoIdentityProviderService.AdminInitiateAuth",
+                "1.1",
+                json!({"UserPoolId": pool, "ClientId": self.var("COGNITO_CLIENT_ID"),
+                    "AuthFlow": "ADMIN_USER_PASSWORD_AUTH",
+                    "AuthParameters": {"USERNAME": name, "PASSWORD": LOCAL_PASSWORD}}),
+            )
+            .await;
+        let token = signed_in["AuthenticationResult"]["AccessToken"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no token for {name}: {signed_in}"))
+            .to_string();
+        (sub, token)
     }
 
     pub async fn api(
@@ -87,26 +172,58 @@ impl Stack {
         }
     }
 
-    /// A raw AWS JSON-protocol call to moto (moto does not check signatures).
-    pub async fn aws(&self, target: &str, service: &str, body: Value) -> Value {
+    /// A raw AWS JSON-protocol call (`X-Amz-Target`, `application/x-amz-json-<version>`) to the
+    /// emulator, which does not check signatures; the credential scope in the Authorization header
+    /// names the service. Panics on a transport error; an AWS error comes back as its JSON.
+    pub async fn aws_json(&self, target: &str, version: &str, body: Value) -> Value {
+        let service = match target.split('.').next().unwrap_or("") {
+            t if t.starts_with("DynamoDB") => "dynamodb",
+            t if t.starts_with("AWSStepFunctions") => "states",
+            t if t.starts_with("AWSCognito") => "cognito-idp",
+            t if t.starts_with("CloudTrail") => "cloudtrail",
+            t if t.starts_with("Logs") => "logs",
+            _ => "unknown",
+        };
         let auth = format!(
             "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/{service}/aws4_request, SignedHeaders=host, Signature=0"
         );
         let resp = self
             .http
-            .post(self.moto())
+            .post(self.endpoint())
             .header("X-Amz-Target", target)
-            .header("Content-Type", "application/x-amz-json-1.0")
+            .header("Content-Type", format!("application/x-amz-json-{version}"))
             .header("Authorization", auth)
             .body(body.to_string())
             .send()
             .await
-            .expect("call moto");
+            .unwrap_or_else(|e| panic!("{target}: {e}"));
         resp.json().await.unwrap_or(Value::Null)
     }
 
+    pub async fn aws(&self, target: &str, body: Value) -> Value {
+        self.aws_json(target, "1.0", body).await
+    }
+
+    /// Changes one of ministack's run-time settings (`POST /_ministack/config`, whitelisted keys,
+    /// e.g. `cloudtrail._recording_enabled`); returns what it applied.
+    pub async fn configure(&self, key: &str, value: Value) -> Value {
+        let resp = self
+            .http
+            .post(format!("{}/_ministack/config", self.endpoint()))
+            .json(&json!({ key: value }))
+            .send()
+            .await
+            .expect("POST /_ministack/config");
+        let applied: Value = resp.json().await.unwrap_or(Value::Null);
+        assert!(
+            applied["applied"].get(key).is_some(),
+            "ministack did not apply {key}: {applied}"
+        );
+        applied
+    }
+
     /// create-order prices from the order side's product view, which sync-product fills from the
-    /// catalog's `ProductChanged` event (SNS → SQS → Lambda): a new product can be ordered only
+    /// catalog's `ProductUpdated` event (SNS → SQS → Lambda): a new product can be ordered only
     /// once it is there. Waits up to 60 s.
     async fn wait_for_product_view(&self, sku: &str) {
         let key = json!({
@@ -114,9 +231,7 @@ impl Stack {
             "Key": {"pk": {"S": format!("PRODUCT#{sku}")}, "sk": {"S": "PRODUCT"}},
         });
         for _ in 0..120 {
-            let found = self
-                .aws("DynamoDB_20120810.GetItem", "dynamodb", key.clone())
-                .await;
+            let found = self.aws("DynamoDB_20120810.GetItem", key.clone()).await;
             if found.get("Item").is_some() {
                 return;
             }
@@ -125,9 +240,10 @@ impl Stack {
         panic!("{sku} never reached the order side's product view (is sync-product running?)");
     }
 
-    /// Products, accounts and tokens for the benchmark users.
+    /// The benchmark product (through the admin API, so the product view is filled by the event
+    /// path) and `users` buyers with an account and money: (user name, access token) each.
     pub async fn seed(&self, users: usize) -> Vec<(String, String)> {
-        let admin = self.token("bench-admin", true);
+        let (_, admin) = self.sign_in("bench-admin", &["admin"]).await;
         let (s, v) = self
             .api(
                 "PUT",
@@ -150,7 +266,7 @@ impl Stack {
         let mut out = Vec::new();
         for i in 0..users {
             let user = format!("bench-{i}");
-            let token = self.token(&user, false);
+            let (_, token) = self.sign_in(&user, &[]).await;
             let (s, v) = self
                 .api(
                     "POST",
@@ -175,48 +291,88 @@ impl Stack {
     }
 }
 
-/// CPU seconds used so far by each component of the scratch stack: moto (the launcher's process
-/// group), cargo lambda watch, the function processes, the gateway.
-pub fn component_cpu(repo: &Path, lambda_port: &str) -> BTreeMap<String, f64> {
-    let state = repo.join("local/.state/scratch");
-    let group = |service: &str| -> Option<u32> {
-        std::fs::read_to_string(state.join(format!("{service}.pid")))
-            .ok()?
-            .trim()
-            .parse()
-            .ok()
-    };
-    let groups: Vec<(String, u32)> = ["moto", "lambda", "gateway"]
-        .iter()
-        .filter_map(|s| Some((s.to_string(), group(s)?)))
-        .collect();
-    let functions_group = group("functions");
-    let marker = format!("127.0.0.1:{lambda_port}/.rt/");
-    let mut out: BTreeMap<String, f64> = BTreeMap::new();
-    for pid in pids() {
-        let Some((pgrp, ticks)) = stat_of(pid) else {
-            continue;
-        };
-        let mut secs = ticks as f64 / TICKS_PER_SEC;
-        let name = if let Some((n, _)) = groups.iter().find(|(_, g)| *g == pgrp) {
-            n.clone()
-        } else if Some(pgrp) == functions_group && environ_has(pid, &marker) {
-            secs = thread_cpu_ns(pid).map_or(secs, |ns| ns as f64 / 1e9);
-            "functions".to_string()
-        } else {
-            continue;
-        };
-        *out.entry(name).or_default() += secs;
+/// CPU seconds used so far, per process, by the scratch stack and beside it. Keys:
+/// `ministack` (the emulator's own Python process: the pid in ministack.pid, utime + stime from
+/// /proc/<pid>/stat, every thread it ever ran), `function <binary> <pid>` (each function process
+/// it started: a child in its process group, named by its AWS_LAMBDA_FUNCTION_NAME; the
+/// nanosecond run time of its threads, /proc/<pid>/task/*/schedstat, since 10 ms ticks round a
+/// release function's work to nothing), `bench` (this process: the client) and `machine` (every
+/// CPU's busy time, /proc/stat, so what the rest of the machine did is visible).
+pub struct CpuSample(BTreeMap<String, f64>);
+
+pub fn cpu_sample(stack: &Stack) -> CpuSample {
+    let mut out = BTreeMap::new();
+    let leader: Option<u32> = std::fs::read_to_string(stack.state_dir().join("ministack.pid"))
+        .ok()
+        .and_then(|p| p.trim().parse().ok());
+    let functions = stack.functions();
+    if let Some(leader) = leader {
+        for pid in pids() {
+            let Some((pgrp, ticks)) = stat_of(pid) else {
+                continue;
+            };
+            if pgrp != leader {
+                continue;
+            }
+            if pid == leader {
+                out.insert("ministack".to_string(), ticks as f64 / TICKS_PER_SEC);
+                continue;
+            }
+            let name = environ_var(pid, "AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default();
+            let binary = functions
+                .get(&name)
+                .cloned()
+                .unwrap_or_else(|| "other".to_string());
+            let secs =
+                thread_cpu_ns(pid).map_or(ticks as f64 / TICKS_PER_SEC, |ns| ns as f64 / 1e9);
+            out.insert(format!("function {binary} {pid}"), secs);
+        }
     }
-    out
+    if let Some((_, ticks)) = stat_of(std::process::id()) {
+        out.insert("bench".to_string(), ticks as f64 / TICKS_PER_SEC);
+    }
+    if let Some(busy) = machine_busy_seconds() {
+        out.insert("machine".to_string(), busy);
+    }
+    CpuSample(out)
 }
 
-pub fn cpu_delta(
-    before: &BTreeMap<String, f64>,
-    after: &BTreeMap<String, f64>,
-) -> BTreeMap<String, f64> {
-    after
-        .iter()
-        .map(|(k, v)| (k.clone(), v - before.get(k).copied().unwrap_or(0.0)))
-        .collect()
+/// Busy CPU seconds of the whole machine since boot (all CPUs; /proc/stat's first line, every
+/// field but idle and iowait).
+fn machine_busy_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = stat.lines().next()?.strip_prefix("cpu ")?;
+    let f: Vec<u64> = line
+        .split_whitespace()
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    let total: u64 = f.iter().take(8).sum();
+    let idle = f.get(3)? + f.get(4)?;
+    Some((total - idle) as f64 / TICKS_PER_SEC)
+}
+
+/// CPU seconds between two samples by component: `ministack`, `functions` (all function processes),
+/// `function <binary>` (each binary's processes), `bench`, and `rest of the machine` (the
+/// machine's busy time less all of those). A function process that exited between the samples
+/// takes its time with it (a process lives as long as its warm environment: minutes).
+pub fn cpu_delta(before: &CpuSample, after: &CpuSample) -> BTreeMap<String, f64> {
+    let mut out: BTreeMap<String, f64> = BTreeMap::new();
+    for (key, end) in &after.0 {
+        let used = end - before.0.get(key).copied().unwrap_or(0.0);
+        if let Some(rest) = key.strip_prefix("function ") {
+            let binary = rest.rsplit_once(' ').map_or(rest, |(b, _)| b);
+            *out.entry("functions".to_string()).or_default() += used;
+            *out.entry(format!("function {binary}")).or_default() += used;
+        } else {
+            *out.entry(key.clone()).or_default() += used;
+        }
+    }
+    if let Some(machine) = out.remove("machine") {
+        let ours = ["ministack", "functions", "bench"]
+            .iter()
+            .filter_map(|k| out.get(*k))
+            .sum::<f64>();
+        out.insert("rest of the machine".to_string(), (machine - ours).max(0.0));
+    }
+    out
 }

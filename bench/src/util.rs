@@ -70,10 +70,14 @@ pub fn pids() -> Vec<u32> {
         .unwrap_or_default()
 }
 
-pub fn environ_has(pid: u32, needle: &str) -> bool {
-    std::fs::read(format!("/proc/{pid}/environ"))
-        .map(|b| String::from_utf8_lossy(&b).contains(needle))
-        .unwrap_or(false)
+/// A variable of a process's environment (/proc/<pid>/environ).
+pub fn environ_var(pid: u32, name: &str) -> Option<String> {
+    let raw = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
+    let prefix = format!("{name}=");
+    raw.split(|b| *b == 0).find_map(|entry| {
+        let entry = String::from_utf8_lossy(entry);
+        entry.strip_prefix(&prefix).map(str::to_string)
+    })
 }
 
 pub fn write_json(path: &Path, value: &impl Serialize) {
