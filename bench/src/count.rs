@@ -34,9 +34,6 @@ use std::time::{Duration, Instant};
 /// counts as done.
 const QUIET: Duration = Duration::from_secs(3);
 
-/// The functions Lambda's event source mappings invoke after the saga.
-const CONSUMERS: [&str; 2] = ["audit", "notify"];
-
 fn now_epoch() -> f64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -112,12 +109,13 @@ pub fn step_millis(message: &str) -> Option<f64> {
         .flatten()
 }
 
-/// Waits until the consumers have had no invocation for [`QUIET`] (at most two minutes).
-async fn drained(stack: &Stack, since_ms: i64) {
+/// Waits until `consumers` (the functions event source mappings invoke) have had no invocation
+/// for [`QUIET`] (at most two minutes).
+async fn drained(stack: &Stack, consumers: &BTreeMap<String, String>, since_ms: i64) {
     let deadline = Instant::now() + Duration::from_secs(120);
     let count = || async {
         let mut n = 0;
-        for binary in CONSUMERS {
+        for binary in consumers.keys() {
             n += reports(stack, binary, since_ms, None).await.len();
         }
         n
@@ -374,6 +372,7 @@ pub fn esm_batches(log: &str) -> BTreeMap<String, (f64, f64, &'static str)> {
 pub async fn run(stack: Arc<Stack>, token: &str, orders: usize, out: &Path, recording_out: &Path) {
     // One unrecorded warm-up order, so that no first-call effects (a function's first process
     // start, its SDK's first connection) land in the counts.
+    let consumers = stack.event_source_mappings().await;
     let warm_from = (now_epoch() * 1000.0) as i64;
     let warm = place_order(
         &stack,
@@ -387,7 +386,7 @@ pub async fn run(stack: Arc<Stack>, token: &str, orders: usize, out: &Path, reco
         "warm-up order failed: {:?}",
         warm.error
     );
-    drained(&stack, warm_from).await;
+    drained(&stack, &consumers, warm_from).await;
     // What the stack burns with nothing to do (its warm function environments' Runtime API
     // threads wake every 100 ms, the event source mappings' poller every second): subtracted
     // from the window's CPU below, and reported.
@@ -451,7 +450,7 @@ pub async fn run(stack: Arc<Stack>, token: &str, orders: usize, out: &Path, reco
     }
     bar.finish_and_clear();
     // audit and notify run after the saga, off the streams and the queue.
-    drained(&stack, (t0 * 1000.0) as i64).await;
+    drained(&stack, &consumers, (t0 * 1000.0) as i64).await;
     let t1 = now_epoch();
     let cpu1 = cpu_sample(&stack);
     let cpu = cpu_delta(&cpu0, &cpu1);
@@ -674,21 +673,20 @@ pub async fn run(stack: Arc<Stack>, token: &str, orders: usize, out: &Path, reco
             step_ms.insert(binary.clone(), median(&ms));
         }
     }
-    let async_invocations: BTreeMap<String, f64> = CONSUMERS
-        .iter()
-        .filter_map(|c| Some((c.to_string(), *invocations_by_function.get(*c)?)))
+    let async_invocations: BTreeMap<String, f64> = consumers
+        .keys()
+        .filter_map(|c| Some((c.clone(), *invocations_by_function.get(c)?)))
         .collect();
     // Records per consumer batch, from ministack's log (INFO level) over the same window.
     let log = std::fs::read(&log_path).unwrap_or_default();
     let window = log
         .get(log_start as usize..(log_end as usize).min(log.len()))
         .unwrap_or_default();
+    // (Only at LOG_LEVEL INFO, local/stack.sh's default; without them the column stays empty.)
     let mut async_records: BTreeMap<String, f64> = BTreeMap::new();
-    let mut async_sources: BTreeMap<String, &str> = BTreeMap::new();
-    for (name, (_, records, source)) in esm_batches(&String::from_utf8_lossy(window)) {
+    for (name, (_, records, _)) in esm_batches(&String::from_utf8_lossy(window)) {
         let binary = functions.get(&name).cloned().unwrap_or(name);
-        *async_records.entry(binary.clone()).or_default() += records / k;
-        async_sources.insert(binary, source);
+        *async_records.entry(binary).or_default() += records / k;
     }
 
     let triggers: BTreeMap<String, &str> = invocations_by_function
@@ -696,7 +694,7 @@ pub async fn run(stack: Arc<Stack>, token: &str, orders: usize, out: &Path, reco
         .map(|b| {
             let trigger = if saga_binaries.contains(b) {
                 "state machine"
-            } else if async_records.contains_key(b) {
+            } else if consumers.contains_key(b) {
                 "event source mapping"
             } else {
                 "HTTP API"
@@ -737,7 +735,7 @@ pub async fn run(stack: Arc<Stack>, token: &str, orders: usize, out: &Path, reco
             "triggerByFunction": triggers,
             "asyncLambdaInvocationsPerOrder": async_invocations,
             "asyncRecordsPerOrder": async_records,
-            "asyncSourceByFunction": async_sources,
+            "asyncSourceByFunction": consumers,
             "executionMsMedian": median(&exec_ms),
             "sagaLambdaMsMedianByState": lambda_ms_median,
             "cpuMsPerOrderByComponent": cpu_per_order,

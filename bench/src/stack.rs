@@ -204,6 +204,46 @@ impl Stack {
         self.aws_json(target, "1.0", body).await
     }
 
+    /// The functions Lambda's event source mappings invoke, with their source: {binary: "SQS" or
+    /// "DynamoDB stream"} (`ListEventSourceMappings`).
+    pub async fn event_source_mappings(&self) -> BTreeMap<String, String> {
+        let listed: Value = self
+            .http
+            .get(format!(
+                "{}/2015-03-31/event-source-mappings/",
+                self.endpoint()
+            ))
+            .header(
+                "Authorization",
+                "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/lambda/aws4_request, SignedHeaders=host, Signature=0",
+            )
+            .send()
+            .await
+            .expect("ListEventSourceMappings")
+            .json()
+            .await
+            .unwrap_or(Value::Null);
+        let functions = self.functions();
+        listed["EventSourceMappings"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|m| {
+                let name = m["FunctionArn"].as_str()?.rsplit(":function:").next()?;
+                let binary = functions.get(name.split(':').next()?)?.clone();
+                let source = m["EventSourceArn"].as_str()?;
+                let kind = if source.starts_with("arn:aws:sqs:") {
+                    "SQS"
+                } else if source.contains("/stream/") {
+                    "DynamoDB stream"
+                } else {
+                    "other"
+                };
+                Some((binary, kind.to_string()))
+            })
+            .collect()
+    }
+
     /// Changes one of ministack's run-time settings (`POST /_ministack/config`, whitelisted keys,
     /// e.g. `cloudtrail._recording_enabled`); returns what it applied.
     pub async fn configure(&self, key: &str, value: Value) -> Value {
