@@ -8,11 +8,13 @@
 //!   bench start-groups --perf-prefix P --starts N --hz H --out FILE NAME...  CPU per start by group
 //!   bench profiles --cold FILE --functions A,B --out FILE PROFILE=WALL:USER:SYS...  profile sweep table
 //!   bench knobs --out FILE 'NAME|VARS|LOAD.json'...                     bench/knobs.sh's table
+//!   bench pyprofile --raw FILE --load FILE --rate HZ --out FILE          ministack's CPU by part
 //!   bench report --results DIR --out FILE [--wall TEXT]                  BENCHMARKS.md and the plot
 
 mod cold;
 mod count;
 mod load;
+mod pyprofile;
 mod report;
 mod sizes;
 mod stack;
@@ -142,6 +144,12 @@ fn main() {
             &args.path("out"),
         ),
         "knobs" => report::knobs(&args.rest, &args.path("out")),
+        "pyprofile" => pyprofile::run(
+            &args.path("raw"),
+            &args.path("load"),
+            args.num("rate", 50),
+            &args.path("out"),
+        ),
         "report" => report::run(
             &args.path("results"),
             &args.path("out"),
@@ -152,7 +160,7 @@ fn main() {
                 "{}",
                 include_str!("main.rs")
                     .lines()
-                    .take(12)
+                    .take(13)
                     .map(|l| l.trim_start_matches("//!").trim_start_matches(' '))
                     .collect::<Vec<_>>()
                     .join("\n")

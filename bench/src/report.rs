@@ -745,19 +745,20 @@ pub fn run(results: &Path, out: &Path, wall: Option<&str>) {
                 .collect();
             let _ = writeln!(
                 md,
-                "\n### ministack's settings\n\nThe same load (`bench load`, {} s per level after a 5 s warm-up) on a scratch stack started with each setting in turn: ministack's own environment variables (which `local/stack.sh` passes on; `LOG_LEVEL` through `MINISTACK_LOG_LEVEL`), and two experiments on its Python process that are not settings (`bench/pypatch/sitecustomize.py`: `TCP_NODELAY` on the Runtime API sockets; the GIL's switch interval). Each setting ran {} times, interleaved with the others, so what else the machine did spreads over all of them; medians, and the rounds' throughputs in brackets. \"rest\": cores the rest of the machine used meanwhile (median over the levels).\n",
+                "\n### ministack's settings\n\nThe same load (`bench load`, {} s per level after a 5 s warm-up) on a scratch stack started with each setting in turn: ministack's own environment variables (which `local/stack.sh` passes on; `LOG_LEVEL` through `MINISTACK_LOG_LEVEL`), and two experiments on its Python process that are not settings (`bench/pypatch/sitecustomize.py`: `TCP_NODELAY` on the Runtime API sockets; the GIL's switch interval). Each setting ran {} times, interleaved with the others; the machine was shared (builds and test stacks of another checkout), so each cell shows the best round (the least disturbed: a disturbance only ever costs orders), with every round's throughput and, after the slash, the cores the rest of the machine used in that round. p99 and ministack's cores are the best round's.\n",
                 k["secondsPerLevel"],
                 rows.first().map_or(Value::Null, |r| r["rounds"].clone())
             );
             let _ = writeln!(
                 md,
-                "| setting | {} | p99 at {} clients (ms) | ministack cores at {} | errors | rest |\n|---|{}---:|---:|---:|---:|",
+                "| setting | {} | p99 at {} clients (ms) | ministack cores at {} | ministack CPU ms per order at {} (rounds' median) | errors |\n|---|{}---:|---:|---:|---:|",
                 concurrencies
                     .iter()
                     .map(|c| format!("orders/s at {c}"))
                     .collect::<Vec<_>>()
                     .join(" | "),
                 concurrencies.first().map_or("?", String::as_str),
+                concurrencies.last().map_or("?", String::as_str),
                 concurrencies.last().map_or("?", String::as_str),
                 "---:|".repeat(concurrencies.len())
             );
@@ -766,35 +767,44 @@ pub fn run(results: &Path, out: &Path, wall: Option<&str>) {
                 let cells: Vec<String> = levels
                     .iter()
                     .map(|l| {
+                        let rounds: Vec<String> = l["ordersPerSecond"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .zip(l["restCores"].as_array().into_iter().flatten())
+                            .map(|(t, r)| format!("{:.1}/{:.1}", f(t), f(r)))
+                            .collect();
                         format!(
-                            "**{:.1}** ({})",
-                            f(&l["ordersPerSecondMedian"]),
-                            l["ordersPerSecond"]
-                                .as_array()
-                                .into_iter()
-                                .flatten()
-                                .map(|v| format!("{:.1}", f(v)))
-                                .collect::<Vec<_>>()
-                                .join(", ")
+                            "**{:.1}** <sub>({})</sub>",
+                            f(&l["ordersPerSecondBest"]),
+                            rounds.join(", ")
                         )
                     })
                     .collect();
-                let rest: Vec<f64> = levels.iter().map(|l| f(&l["restCoresMedian"])).collect();
                 let _ = writeln!(
                     md,
-                    "| {}{} | {} | {:.0} | {:.2} | {:.0} | {:.2} |",
+                    "| {}{} | {} | {:.0} | {:.2} | {:.0} | {:.0} |",
                     r["name"].as_str().unwrap_or(""),
                     r["environment"]
                         .as_str()
                         .filter(|e| !e.is_empty())
                         .map_or(String::new(), |e| format!(" <sub>`{e}`</sub>")),
                     cells.join(" | "),
-                    levels.first().map_or(f64::NAN, |l| f(&l["p99MsMedian"])),
+                    levels.first().map_or(f64::NAN, |l| f(&l["p99MsBest"])),
                     levels
                         .last()
-                        .map_or(f64::NAN, |l| f(&l["ministackCoresMedian"])),
+                        .map_or(f64::NAN, |l| f(&l["ministackCoresBest"])),
+                    levels.last().map_or(f64::NAN, |l| {
+                        crate::util::median(
+                            &l["ministackMsPerOrder"]
+                                .as_array()
+                                .into_iter()
+                                .flatten()
+                                .map(f)
+                                .collect::<Vec<_>>(),
+                        )
+                    }),
                     levels.iter().map(|l| f(&l["errors"])).sum::<f64>(),
-                    crate::util::median(&rest)
                 );
             }
             md.push('\n');
@@ -918,8 +928,10 @@ fn profile_row(cold: &Value, profile: &str, functions: &[&str]) -> Value {
 }
 
 /// bench/results/knobs.json from bench/knobs.sh's runs (`NAME|VARS|FILE`, a `bench load` result
-/// each; a setting ran once per round): per setting and level, the median over its rounds of
-/// throughput, p99 and ministack's CPU, every round's throughput, and the errors of all rounds.
+/// each; a setting ran once per round): per setting and level, the best round's throughput (the
+/// round least disturbed by whatever else ran on the machine: its other rounds can only have
+/// lost orders to it) with that round's p99 and CPU, every round's throughput and the cores the
+/// rest of the machine used meanwhile, and the errors of all rounds.
 pub fn knobs(runs: &[String], out: &Path) {
     let mut order: Vec<(String, String)> = Vec::new();
     let mut loads: std::collections::BTreeMap<String, Vec<Value>> = Default::default();
@@ -964,14 +976,21 @@ pub fn knobs(runs: &[String], out: &Path) {
                         of_level.iter().map(|l| get(l)).collect()
                     };
                     let tput = all(&|l| f(&l["ordersPerSecond"]));
+                    let best = of_level
+                        .iter()
+                        .max_by(|a, b| f(&a["ordersPerSecond"]).total_cmp(&f(&b["ordersPerSecond"])))
+                        .copied()
+                        .cloned()
+                        .unwrap_or(Value::Null);
                     serde_json::json!({
                         "concurrency": c,
-                        "ordersPerSecondMedian": crate::util::median(&tput),
+                        "ordersPerSecondBest": f(&best["ordersPerSecond"]),
+                        "p99MsBest": f(&best["latencyMs"]["p99"]),
+                        "ministackCoresBest": f(&best["cpuCoresByComponent"]["ministack"]),
+                        "functionsCoresBest": f(&best["cpuCoresByComponent"]["functions"]),
                         "ordersPerSecond": tput,
-                        "p99MsMedian": crate::util::median(&all(&|l| f(&l["latencyMs"]["p99"]))),
-                        "ministackCoresMedian": crate::util::median(&all(&|l| f(&l["cpuCoresByComponent"]["ministack"]))),
-                        "functionsCoresMedian": crate::util::median(&all(&|l| f(&l["cpuCoresByComponent"]["functions"]))),
-                        "restCoresMedian": crate::util::median(&all(&|l| f(&l["cpuCoresByComponent"]["rest of the machine"]))),
+                        "restCores": all(&|l| f(&l["cpuCoresByComponent"]["rest of the machine"])),
+                        "ministackMsPerOrder": all(&|l| f(&l["cpuMsPerOrderByComponent"]["ministack"])),
                         "errors": all(&|l| f(&l["errors"])).iter().sum::<f64>(),
                     })
                 })
