@@ -343,6 +343,11 @@ pub fn parse_message(message: &SqsMessage) -> Result<DomainEvent, NotifyError> {
 /// This consumer's name in fault plans and metrics.
 pub const STEP: &str = "notify";
 
+/// The longest one record may take: a send on each outside channel (email, sms, push), each
+/// bounded by `sending::SEND_TIMEOUT`, and the notification table's writes around them. The notify
+/// function's timeout (template.yaml, 10 s) is above it, so a batch always gets a record done.
+pub const RECORD_BUDGET: chrono::Duration = chrono::Duration::seconds(7);
+
 /// The notify function's SQS entry point: each record on its own, and only the records that
 /// failed in `batchItemFailures` (the queue's mapping has `ReportBatchItemFailures`), so a bad
 /// message never makes a good one come back. A record fails when its body is not an event this
@@ -359,10 +364,25 @@ pub async fn handle_batch(
     notifier: &impl Notifier,
     faults: &impl FaultPlan,
     clock: &dyn Clock,
+    deadline: Option<DateTime<Utc>>,
 ) -> SqsBatchResponse {
     let mut response = SqsBatchResponse::default();
-    for record in &batch.records {
+    for (index, record) in batch.records.iter().enumerate() {
         let message_id = record.message_id.clone().unwrap_or_default();
+        // A record is started only with the time one may take left: a batch that timed out part
+        // way would come back whole, the notices already sent with it, so the rest is handed back
+        // unstarted instead, and comes again after the visibility timeout.
+        if deadline.is_some_and(|at| at - clock.now() < RECORD_BUDGET) {
+            let left = &batch.records[index..];
+            tracing::warn!(
+                records = left.len(),
+                "out of time for the rest of the batch; handed back unstarted"
+            );
+            for unstarted in left {
+                response.add_failure(unstarted.message_id.clone().unwrap_or_default());
+            }
+            break;
+        }
         // Boxed, as each step's future is (`announce`): nested in the runtime's and the
         // wrappers' futures, its type is too deep for rustc's layout query otherwise.
         let handled = Box::pin(handle_record(record, profiles, notifier, faults, clock)).await;

@@ -25,8 +25,11 @@ use crate::ports::{
 /// (90 s), so the retry after a crash finds it run out.
 pub const LEASE: chrono::Duration = chrono::Duration::seconds(60);
 
-/// The time one send may take before the SDK gives up on it (well inside `LEASE`).
-pub const SEND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// The time one send may take before the SDK gives up on it (well inside `LEASE`). SES's
+/// SendEmail and SNS's Publish answer in well under a second; one slower than this is
+/// `Transient`, its claim given back and its event delivered again. Three of them fit in
+/// `notification::RECORD_BUDGET`, which fits in the notify function's 10 s timeout.
+pub const SEND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
 #[derive(Debug)]
 pub struct SendingNotifier<S, C, K> {

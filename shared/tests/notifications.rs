@@ -233,6 +233,7 @@ async fn a_redelivered_event_sends_nothing_new() {
         &store,
         &NoFaults,
         &clock,
+        None,
     )
     .await;
     assert!(failed(&response).is_empty());
@@ -260,6 +261,7 @@ async fn events_users_are_not_told_about_are_acknowledged() {
         &store,
         &NoFaults,
         &clock,
+        None,
     )
     .await;
     assert!(failed(&response).is_empty());
@@ -323,6 +325,7 @@ async fn a_bad_record_fails_alone() {
         &store,
         &NoFaults,
         &clock,
+        None,
     )
     .await;
     assert_eq!(
@@ -366,16 +369,22 @@ async fn a_fault_planned_for_one_user_fails_only_their_records() {
         event_message("bob-2", &bob_later),
     ];
     let profiles = MemoryProfiles::default();
-    let response =
-        notification::handle_batch(batch(records.clone()), &profiles, &store, &faults, &clock)
-            .await;
+    let response = notification::handle_batch(
+        batch(records.clone()),
+        &profiles,
+        &store,
+        &faults,
+        &clock,
+        None,
+    )
+    .await;
     assert_eq!(failed(&response), vec!["bob-1", "bob-2"]);
     assert_eq!(store.for_user("ada").await.unwrap().len(), 2);
     assert!(store.for_user("bob").await.unwrap().is_empty());
 
     // The poison is used up: the messages that came back go through, nothing is sent twice.
     let response =
-        notification::handle_batch(batch(records), &profiles, &store, &faults, &clock).await;
+        notification::handle_batch(batch(records), &profiles, &store, &faults, &clock, None).await;
     assert!(failed(&response).is_empty());
     assert_eq!(store.for_user("ada").await.unwrap().len(), 2);
     assert_eq!(store.for_user("bob").await.unwrap().len(), 2);
@@ -395,6 +404,7 @@ async fn a_crash_after_the_send_fails_the_record_and_the_retry_sends_nothing_new
         &store,
         &faults,
         &clock,
+        None,
     )
     .await;
     assert_eq!(failed(&first), vec!["m-1"]);
@@ -405,6 +415,7 @@ async fn a_crash_after_the_send_fails_the_record_and_the_retry_sends_nothing_new
         &store,
         &faults,
         &clock,
+        None,
     )
     .await;
     assert!(failed(&retry).is_empty());
@@ -449,6 +460,7 @@ async fn a_store_error_fails_the_record_and_every_other_channel_still_goes_out()
         &store,
         &NoFaults,
         &clock,
+        None,
     )
     .await;
     assert_eq!(failed(&response), vec!["m-1"]);
@@ -621,4 +633,53 @@ async fn the_route_answers_pages_and_refuses_a_bad_cursor_or_limit() {
     }
     let (status, page) = get(&api, "nobody", json!({})).await;
     assert_eq!((status, page), (200, json!({"items": []})));
+}
+
+/// Issue 16, finding 4: a batch that timed out part way came back whole, its notices already
+/// sent with it. With less time left than a record may take (`RECORD_BUDGET`), the rest of the
+/// batch is handed back unstarted; with time enough, every record is done.
+#[tokio::test]
+async fn a_batch_with_too_little_time_left_hands_the_rest_back_unstarted() {
+    let store = MemoryNotifications::default();
+    let profiles = MemoryProfiles::default();
+    let (first, second) = (completed(order(1), "ada"), completed(order(2), "bob"));
+    let records = vec![event_message("m-1", &first), event_message("m-2", &second)];
+    // Time enough for one record, and no more.
+    let clock = FixedClock::at(t0());
+    let deadline = t0() + notification::RECORD_BUDGET + chrono::Duration::milliseconds(500);
+    let response = notification::handle_batch(
+        batch(vec![records[0].clone()]),
+        &profiles,
+        &store,
+        &NoFaults,
+        &clock,
+        Some(deadline),
+    )
+    .await;
+    assert!(failed(&response).is_empty(), "time enough for one");
+    let late = FixedClock::at(t0() + chrono::Duration::seconds(1));
+    let response = notification::handle_batch(
+        batch(records.clone()),
+        &profiles,
+        &store,
+        &NoFaults,
+        &late,
+        Some(deadline),
+    )
+    .await;
+    assert_eq!(
+        failed(&response),
+        vec!["m-1", "m-2"],
+        "both handed back once less than a record's budget is left"
+    );
+    assert!(
+        store.for_user("bob").await.unwrap().is_empty(),
+        "nothing started"
+    );
+    // Without a deadline (or with time enough) every record is done, the first one once.
+    let response =
+        notification::handle_batch(batch(records), &profiles, &store, &NoFaults, &late, None).await;
+    assert!(failed(&response).is_empty());
+    assert_eq!(store.for_user("ada").await.unwrap().len(), 1);
+    assert_eq!(store.for_user("bob").await.unwrap().len(), 1);
 }

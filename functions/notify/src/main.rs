@@ -70,5 +70,17 @@ async fn handler(
     faults: &impl FaultPlan,
     event: LambdaEvent<SqsEvent>,
 ) -> Result<SqsBatchResponse, Diagnostic> {
-    Ok(notification::handle_batch(event.payload, profiles, notifier, faults, &SystemClock).await)
+    // When Lambda stops the invocation (milliseconds since the epoch).
+    let deadline = i64::try_from(event.context.deadline)
+        .ok()
+        .and_then(chrono::DateTime::from_timestamp_millis);
+    Ok(notification::handle_batch(
+        event.payload,
+        profiles,
+        notifier,
+        faults,
+        &SystemClock,
+        deadline,
+    )
+    .await)
 }
