@@ -15,9 +15,9 @@ stage), and the parameter values of LOCAL_PARAMETERS.
 Glue where ministack 1.5.33 falls short of AWS (each in ARCHITECTURE.md, "Local cloud"):
 * Lambda sets AWS_LAMBDA_LOG_FORMAT=JSON for a function whose LoggingConfig says JSON; ministack
   does not, so those functions get the variable in their environment.
-* SAM puts an HttpApi's routes, integrations and JWT authorizer in the API's OpenAPI Body, which
-  ministack ignores: they are created here from the template's HttpApi events, with the issuer and
-  audience the stack resolved (its outputs).
+* SAM puts an HttpApi's routes, integrations, JWT authorizer and CORS configuration in the API's
+  OpenAPI Body, which ministack ignores: they are created here from the template's HttpApi events
+  and properties, with the issuer and audience the stack resolved (its outputs).
 * TimeToLiveSpecification is ignored: UpdateTimeToLive for each table that has one.
 * `--schedules off` (the test stacks) disables the stack's EventBridge rules: their tests run the
   cleanup themselves with a fixed clock, and a run on the real clock would race them.
@@ -47,11 +47,13 @@ REGION = "us-east-1"
 CODE_BUCKET = "local-cloud-artifacts"
 # Parameter values of the local stacks, where the template's defaults suit AWS but make tests wait.
 LOCAL_PARAMETERS = {
-    # A failed notification comes back after 2 s instead of 90 s (so a message reaches NotifyDlq in
-    # seconds). The debug binaries answer well within it; a slower run only sees an early redelivery.
-    "NotifyQueueVisibilityTimeout": "2",
+    # A failed notification comes back after 10 s instead of 90 s, so a message reaches NotifyDlq
+    # in half a minute: the least AWS accepts (the notify function's timeout).
+    "NotifyQueueVisibilityTimeout": "10",
     # The same for a product snapshot sync-product failed on (ProductQueue -> ProductDlq).
-    "ProductQueueVisibilityTimeout": "2",
+    "ProductQueueVisibilityTimeout": "10",
+    # A local web client's origin (Vite's default port), so the API's CORS answers can be tested.
+    "CorsAllowedOrigins": "http://localhost:5173",
 }
 FAULTS_TABLE = {
     "Type": "AWS::DynamoDB::Table",
@@ -195,6 +197,42 @@ def serve_http_api(template: dict, physical: dict, outputs: dict, apigateway, aw
     return routes
 
 
+def resolve(node, parameters: dict, conditions: dict):
+    """The few intrinsics an HttpApi's CorsConfiguration uses: Ref to a parameter, Fn::If on a
+    condition given, Fn::Split."""
+    if isinstance(node, dict) and len(node) == 1:
+        (key, value), = node.items()
+        if key == "Ref":
+            return parameters.get(value, node)
+        if key == "Fn::If":
+            condition, yes, no = value
+            return resolve(yes if conditions[condition] else no, parameters, conditions)
+        if key == "Fn::Split":
+            separator, text = value
+            return resolve(text, parameters, conditions).split(separator)
+    if isinstance(node, dict):
+        return {k: resolve(v, parameters, conditions) for k, v in node.items()}
+    if isinstance(node, list):
+        return [resolve(v, parameters, conditions) for v in node]
+    return node
+
+
+def serve_cors(template: dict, physical: dict, parameters: dict, apigateway) -> int:
+    """Each HttpApi's CorsConfiguration (HasCorsOrigins: a non-empty CorsAllowedOrigins)."""
+    conditions = {"HasCorsOrigins": parameters.get("CorsAllowedOrigins", "") != ""}
+    configured = 0
+    for logical_id, resource in template["Resources"].items():
+        cors = resource.get("Properties", {}).get("CorsConfiguration")
+        if resource["Type"] != "AWS::Serverless::HttpApi" or cors is None:
+            continue
+        cors = resolve(cors, parameters, conditions)
+        if cors == {"Ref": "AWS::NoValue"}:
+            continue
+        apigateway.update_api(ApiId=physical[logical_id], CorsConfiguration=cors)
+        configured += 1
+    return configured
+
+
 def enable_ttl(template: dict, physical: dict, dynamodb) -> int:
     enabled = 0
     for logical_id, resource in template["Resources"].items():
@@ -244,6 +282,7 @@ def deploy(args):
     kinds = {r["LogicalResourceId"]: r["ResourceType"] for r in resources}
 
     routes = serve_http_api(template, physical, outputs, client("apigatewayv2"), awslambda)
+    cors = serve_cors(template, physical, LOCAL_PARAMETERS, client("apigatewayv2"))
     ttl = enable_ttl(template, physical, client("dynamodb"))
     events = client("events")
     rules = [physical[l] for l, kind in kinds.items() if kind == "AWS::Events::Rule"]
@@ -293,7 +332,7 @@ def deploy(args):
     (args.env_file.parent / "code.json").write_text(json.dumps(keys, indent=1) + "\n")
     print(
         f"deploy: {args.stack}: {len(binaries)} functions packaged in {packaged - started:.1f} s, "
-        f"stack created in {created - packaged:.1f} s; {routes} routes, {ttl} tables with TTL, "
+        f"stack created in {created - packaged:.1f} s; {routes} routes, {cors} CORS configuration(s), {ttl} tables with TTL, "
         f"{len(rules)} schedule(s) {'off' if args.schedules == 'off' else 'on'}; {len(env)} variables in {args.env_file}"
     )
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Lints the infrastructure: cfn-lint, sam validate --lint, the ASL validator, the saga's JSONPath
 # reads against what every path into each state sets (asl_paths.py), DefinitionSubstitutions
-# against the ASL placeholders, and checkov. Installs its pinned tools on first use (and again
+# against the ASL placeholders, what a first deploy on a new account needs (check_deployable.py),
+# and checkov. Installs its pinned tools on first use (and again
 # whenever a pin changes) into local/lint/, offline from then on. No AWS credentials needed.
 # Exit status: 0 when every check passed, 1 otherwise.
 set -uo pipefail
@@ -126,6 +127,8 @@ run "asl-validator" asl_validate
 # Standard library only; the start inputs it assumes are in local/lint/saga-inputs.json.
 run "asl paths" "$PYTHON" "$LINT_DIR/asl_paths.py" statemachines/order-saga.asl.json
 run "definition substitutions" check_substitutions
+# What makes a first deploy fail on a real account though the linters pass (check_deployable.py).
+run "deployable" "$SAM_VENV/bin/python" "$LINT_DIR/check_deployable.py"
 run "checkov" "$CHECKOV_VENV/bin/checkov" -f "$TEMPLATE" --framework cloudformation --skip-download --compact --quiet
 
 printf '\n==> summary\n'

@@ -88,6 +88,12 @@ ALLOWED_WILDCARD_RESOURCES = {
         "Step Functions sets up log delivery to CloudWatch Logs with these actions, and none of "
         "them supports resource-level permissions (the Step Functions logging guide grants them on *)",
     ),
+    ("NotifyFunctionRole", "SendNotificationEmailToVerifiedRecipients"): (
+        {"ses:SendEmail"},
+        "in the SES sandbox, SES authorizes a send against each recipient's verified identity too, "
+        "and the recipients are not known in the template; the statement's ses:FromAddress "
+        "condition keeps it to the configured sender; only with Notifier=aws",
+    ),
     ("NotifyFunctionRole", "PublishNotificationSms"): (
         {"sns:Publish"},
         "SMS straight to a phone number has no resource ARN to name (the SNS guide grants Publish on * "
@@ -96,8 +102,10 @@ ALLOWED_WILDCARD_RESOURCES = {
 }
 
 # A SAM policy template for DynamoDB (DynamoDBCrudPolicy, DynamoDBReadPolicy, ...) grants one named
-# table and all of its indexes, `table/<name>/index/*`: the only wildcard ARN suffix accepted anywhere.
-ALLOWED_ARN_SUFFIX = re.compile(r":table/[^*/]+/index/\*$")
+# table and all of its indexes, `table/<name>/index/*`; a stream reader is granted one table's
+# streams, `${Table.Arn}/stream/*`, as AWS's AWSLambdaDynamoDBExecutionRole does (a stream's ARN
+# changes when it is turned off and on). The only wildcard ARN suffixes accepted anywhere.
+ALLOWED_ARN_SUFFIX = re.compile(r":table/[^*/]+/index/\*$|^\$\{\w+\.Arn\}/stream/\*$")
 
 SECRET_NAME = re.compile(r"(secret|password|passwd|token|api_?key|private_?key|signing_?key|credential)", re.I)
 SECRET_PATTERNS = {
@@ -217,7 +225,7 @@ def check_policies(resources: dict, report: Report):
             if not wild:
                 report.check("iam-resources", where, True, "named resources only")
             elif all(ALLOWED_ARN_SUFFIX.search(r) for r in wild):
-                report.check("iam-resources", where, True, f"{wild}: one table's indexes (SAM DynamoDB policy template)")
+                report.check("iam-resources", where, True, f"{wild}: a table's indexes or streams")
             elif allowed and set(actions) <= allowed[0]:
                 report.check("iam-resources", where, True, f'Resource "*" allowed: {allowed[1]}')
             else:

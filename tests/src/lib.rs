@@ -487,8 +487,8 @@ impl Stack {
             );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        // Longer than the local queue's visibility timeout: a redelivery would have landed.
-        tokio::time::sleep(Duration::from_secs(4)).await;
+        // Longer than the local queue's visibility timeout (10 s): a redelivery would have landed.
+        tokio::time::sleep(Duration::from_secs(11)).await;
         self.notifications
             .for_user(user_id)
             .await
