@@ -1,6 +1,7 @@
 //! What each subcommand does, apart from how it is printed.
 
 use crate::history::{self, Execution};
+use aws_sdk_sqs::types::QueueAttributeName;
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use serde_json::Value;
@@ -24,7 +25,6 @@ use shared::ports::{
 use shared::saga::SagaInput;
 use std::collections::HashMap;
 use std::sync::OnceLock;
-use aws_sdk_sqs::types::QueueAttributeName;
 
 pub enum Failure {
     /// Bad usage, an unknown order or queue: exit status 2.

@@ -768,7 +768,8 @@ fn check_answer(case: &Case, answer: &Answer) -> Option<String> {
         let gateway = answer.status == 401
             && answer.content_type.as_deref() == Some("application/json")
             && body == Some(json!({"message": "Unauthorized"}));
-        return (!gateway).then(|| "not API Gateway's own 401 {\"message\":\"Unauthorized\"}".into());
+        return (!gateway)
+            .then(|| "not API Gateway's own 401 {\"message\":\"Unauthorized\"}".into());
     }
     let mut problems = Vec::new();
     if answer.status != case.expect {

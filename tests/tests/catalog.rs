@@ -470,7 +470,8 @@ async fn ten_concurrent_restocks_with_one_key_apply_once() {
     assert_eq!(stack.stock(&other).await, (1, 0));
 
     // Keys belong to their admin: another admin's same key is a change of its own.
-    let (status, stock, replayed) = restock(&stack, &stack.admin().await, sku.as_str(), 7, &key).await;
+    let (status, stock, replayed) =
+        restock(&stack, &stack.admin().await, sku.as_str(), 7, &key).await;
     assert_eq!(status, 200, "{stock}");
     assert!(!replayed);
     assert_eq!(stock["available"], 17);

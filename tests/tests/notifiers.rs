@@ -39,14 +39,28 @@ async fn emails_to(stack: &Stack, to: &str) -> Vec<Value> {
         .into_iter()
         .flat_map(|accounts| accounts.values())
         .flat_map(|messages| messages.as_array().cloned().unwrap_or_default())
-        .filter(|m| m["To"].as_array().is_some_and(|a| a.iter().any(|d| d == to)))
+        .filter(|m| {
+            m["To"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|d| d == to))
+        })
         .collect()
 }
 
 /// The SMS the local cloud's SNS sent to `phone`.
 async fn sms_to(stack: &Stack, phone: &str) -> Vec<Value> {
-    let sent = introspect(stack, &format!("/_ministack/sns/sms-messages?phoneNumber={}", phone.replace('+', "%2B"))).await;
-    sent["sms_messages"][phone].as_array().cloned().unwrap_or_default()
+    let sent = introspect(
+        stack,
+        &format!(
+            "/_ministack/sns/sms-messages?phoneNumber={}",
+            phone.replace('+', "%2B")
+        ),
+    )
+    .await;
+    sent["sms_messages"][phone]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
 }
 
 /// The `delivery` and `failure` attributes of a notification's item.
