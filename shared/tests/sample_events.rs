@@ -61,6 +61,7 @@ async fn notify_events_are_batches_of_domain_events_the_consumer_takes() {
             &notifications,
             &shared::faults::NoFaults,
             &shared::clock::SystemClock,
+            None,
         )
         .await;
         assert!(

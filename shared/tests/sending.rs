@@ -264,6 +264,7 @@ async fn one_failing_channel_fails_only_its_event_and_the_retry_sends_only_what_
         &notifier,
         &NoFaults,
         notifier.clock(),
+        None,
     )
     .await;
     let failed: Vec<&str> = response
@@ -287,6 +288,7 @@ async fn one_failing_channel_fails_only_its_event_and_the_retry_sends_only_what_
         &notifier,
         &NoFaults,
         notifier.clock(),
+        None,
     )
     .await;
     assert!(response.batch_item_failures.is_empty());
@@ -308,6 +310,7 @@ async fn an_undeliverable_channel_does_not_fail_the_event() {
         &notifier,
         &NoFaults,
         notifier.clock(),
+        None,
     )
     .await;
     assert!(response.batch_item_failures.is_empty());
