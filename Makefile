@@ -5,7 +5,7 @@ SHELL := /usr/bin/env bash
 
 USER ?= alice
 
-.PHONY: help dev test unit e2e contract lint fmt clippy build token api invoke stack-up stack-down bench redrive
+.PHONY: help dev test unit e2e contract lint fmt clippy build token api invoke smoke load stack-up stack-down bench redrive
 
 help:
 	@echo "make dev    - build, start the local AWS stack (ministack), seed demo data, serve the API (its URL is printed)"
@@ -16,6 +16,8 @@ help:
 	@echo "make api    - print the running dev stack's API URL"
 	@echo "make invoke FN=reserve-stock EVENT=events/reserve-stock.json - invoke one function of the running dev stack"
 	@echo "make redrive QUEUE=<name or url> [PROFILE=dev] - move a dead-letter queue's messages back (ordertracker dlq redrive) on a local stack"
+	@echo "make smoke STACK=<name> [REGION=..] - prove a deployed stack works (without STACK: the local dev stack)"
+	@echo "make load STACK=<name> [RATE=83 DURATION=60 WARMUP=10 USERS=20] - open-loop load on a deployed stack's API"
 	@echo "make bench  - measure cold start, sizes, per-order work, load and cost; regenerates BENCHMARKS.md"
 
 build:
@@ -73,6 +75,28 @@ redrive:
 # ARGS="--scope admin" (or --group admin) signs in a member of the admin group.
 token:
 	@local/stack.sh token $(USER) $(ARGS)
+
+# A deployed stack (STACK=<name>, your AWS credentials) or, without STACK, a local one (PROFILE, dev
+# by default): its outputs are all it needs.
+STACK_ENV = env_file=local/.state/$(or $(PROFILE),dev)/env; \
+	if [[ -z "$(STACK)" ]]; then [[ -f $$env_file ]] || { echo "make $@ STACK=<stack name> [REGION=..] for a deployed stack, or start a local one (make dev)" >&2; exit 2; }; \
+	set -a; . $$env_file; set +a; fi
+
+smoke:
+	@local/bootstrap.sh >/dev/null
+	@$(STACK_ENV); .venv/bin/python tests/smoke/smoke.py $(if $(STACK),--stack $(STACK)) $(if $(REGION),--region $(REGION))
+
+# Open-loop orders at RATE per second for DURATION s after WARMUP s (tests/smoke/loadsetup.py makes
+# USERS users with money and a product first, and deletes the users after).
+load:
+	@local/bootstrap.sh >/dev/null
+	@cargo build -q --workspace --bins
+	@$(STACK_ENV); mkdir -p target/load; setup=target/load/setup-$$$$.json; \
+	where="$(if $(STACK),--stack $(STACK)) $(if $(REGION),--region $(REGION))"; \
+	.venv/bin/python tests/smoke/loadsetup.py create --out $$setup --users $(or $(USERS),20) $$where; \
+	status=0; target/debug/load --setup $$setup --rate $(or $(RATE),83.3) --duration $(or $(DURATION),60) \
+	  --warmup $(or $(WARMUP),10) || status=$$?; \
+	.venv/bin/python tests/smoke/loadsetup.py delete --setup $$setup $$where; rm -f $$setup; exit $$status
 
 # The running dev stack's API URL (PROFILE=test for the test stack).
 api:

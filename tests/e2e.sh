@@ -6,7 +6,8 @@
 #                          cleanup, express). A cleanup acts on every order of its stack, so these
 #                          must not share a stack with tests whose orders are in flight; cargo runs
 #                          their binaries one after another.
-#   lane B, stack `test2`: every other end-to-end test file.
+#   lane B, stack `test2`: every other end-to-end test file, then make smoke and a short make load
+#                          (tests/smoke/run-local.sh).
 #   lane C, stack `test3`: tests/contract/run.sh (schemathesis and the probes).
 #
 # Each lane's stack is its own ministack process: the lanes overlap the saga's real waits (task
@@ -58,13 +59,14 @@ if ((status == 0)); then
 fi
 local/stack.sh up test2 || status=1
 if ((status == 0)); then
-  lane test2 cargo test --workspace "${lane_b[@]}" -- --ignored --show-output >"$logs/lane-b.log" 2>&1 &
+  lane test2 sh -c 'status=0; cargo test --workspace "$@" -- --ignored --show-output || status=1; \
+    tests/smoke/run-local.sh || status=1; exit $status' lane-b "${lane_b[@]}" >"$logs/lane-b.log" 2>&1 &
   lanes+=($!)
 fi
 for pid in "${lanes[@]}"; do wait "$pid" || status=1; done
 echo "== lane A (stack test: ${whole_stack[*]})"
 cat "$logs/lane-a.log" 2>/dev/null
-echo "== lane B (stack test2: the other end-to-end tests)"
+echo "== lane B (stack test2: the other end-to-end tests, smoke and a short load)"
 cat "$logs/lane-b.log" 2>/dev/null
 echo "== lane C (stack test3: the contract test)"
 cat "$logs/lane-c.log" 2>/dev/null
