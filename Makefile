@@ -115,7 +115,11 @@ fmt:
 clippy:
 	cargo clippy --workspace --all-targets -- -D warnings
 
-lint: fmt clippy
+# The linters' Python and npm tools install while clippy compiles.
+lint:
+	@mkdir -p target; { local/lint/lint.sh install && tests/contract/run.sh install; } >target/lint-tools.log 2>&1 & \
+	tools=$$!; status=0; $(MAKE) --no-print-directory fmt clippy || status=$$?; \
+	wait $$tools || { cat target/lint-tools.log; exit 1; }; cat target/lint-tools.log; exit $$status
 	tests/contract/run.sh routes
 	local/lint/lint.sh
 
