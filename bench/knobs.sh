@@ -34,7 +34,8 @@ if ((${#settings[@]} == 0)); then
 fi
 functions=()
 for dir in functions/*/; do functions+=(-p "$(basename "$dir")"); done
-CARGO_TARGET_DIR="$release_dir" cargo build --release --bins "${functions[@]}" -p bench
+# BENCH_BUILD=0: the binaries already in target-bench/release (say, while the tree does not build).
+[[ "${BENCH_BUILD:-1}" == 0 ]] || CARGO_TARGET_DIR="$release_dir" cargo build --release --bins "${functions[@]}" -p bench
 bench="$release_dir/release/bench"
 rm -rf "$runs" && mkdir -p "$runs"
 trap 'local/stack.sh down scratch' EXIT

@@ -20,7 +20,8 @@ if [[ "$(cat "$venv/.bench-tools" 2>/dev/null)" != "$want" ]]; then
 fi
 functions=()
 for dir in functions/*/; do functions+=(-p "$(basename "$dir")"); done
-CARGO_TARGET_DIR="$release_dir" cargo build --release --bins "${functions[@]}" -p bench
+# BENCH_BUILD=0: the binaries already in target-bench/release (say, while the tree does not build).
+[[ "${BENCH_BUILD:-1}" == 0 ]] || CARGO_TARGET_DIR="$release_dir" cargo build --release --bins "${functions[@]}" -p bench
 bench="$release_dir/release/bench"
 trap 'local/stack.sh down scratch' EXIT
 STACK_BINARIES="$release_dir/release" local/stack.sh up scratch

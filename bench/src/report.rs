@@ -530,7 +530,7 @@ pub fn run(results: &Path, out: &Path, wall: Option<&str>) {
             .map_or(0.0, |m| m.values().map(f).sum());
         let _ = writeln!(
             md,
-            "\nCPU time per order over the same window, by component of the local stack: ministack is one Python process (utime + stime from /proc/<pid>/stat); each function runs as processes it starts, one per concurrent invocation, kept warm (the nanosecond run time of their threads, /proc/<pid>/task/*/schedstat, since 10 ms ticks round a release function's work to nothing). What ministack burns idle ({:.1}% of a core here, measured for 3 s before the window: each warm function environment's Runtime API threads wake every 100 ms) is subtracted. The window also holds the benchmark's own requests ({bench_calls:.1} per order: `DescribeExecution` while it waits for each execution, `FilterLogEvents` while it waits for the consumers), whose cost is in ministack's figure.\n\n| component | CPU ms per order |\n|---|---:|",
+            "\nCPU time per order over the same window, by component of the local stack: ministack is one Python process (utime + stime from /proc/<pid>/stat); each function runs as processes it starts, one per concurrent invocation, kept warm (the nanosecond run time of their threads, /proc/<pid>/task/*/schedstat, since 10 ms ticks round a release function's work to nothing). What ministack burns idle ({:.1}% of a core here, measured for 3 s before the window: each warm function environment's Runtime API threads wake every 100 ms) is subtracted. The window also holds the benchmark's own requests ({bench_calls:.1} per order: `DescribeExecution` while it waits for each execution, `FilterLogEvents` while it waits for the consumers), whose cost is in ministack's figure. One order at a time, an order costs ministack more than under load, where its event loop and threads serve many requests per wake-up (section 4's last column).\n\n| component | CPU ms per order |\n|---|---:|",
             f(&idle["ministack"]) * 100.0
         );
         for (k, v) in p["cpuMsPerOrderByComponent"]
@@ -596,12 +596,12 @@ pub fn run(results: &Path, out: &Path, wall: Option<&str>) {
                 .unwrap_or_else(|| "section 3".to_string()),
             l["pollMs"]
         );
-        md.push_str("| clients | orders | orders/s | p50 (ms) | p95 (ms) | p99 (ms) | errors | looks per order | CPU cores: ministack / functions / client / rest |\n|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
+        md.push_str("| clients | orders | orders/s | p50 (ms) | p95 (ms) | p99 (ms) | errors | looks per order | CPU cores: ministack / functions / client / rest | ministack CPU ms per order |\n|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|\n");
         for x in l["levels"].as_array().into_iter().flatten() {
             let c = &x["cpuCoresByComponent"];
             let _ = writeln!(
                 md,
-                "| {} | {} | **{:.2}** | {:.0} | {:.0} | {:.0} | {} | {:.1} | {:.2} / {:.2} / {:.2} / {:.2} |",
+                "| {} | {} | **{:.2}** | {:.0} | {:.0} | {:.0} | {} | {:.1} | {:.2} / {:.2} / {:.2} / {:.2} | {:.0} |",
                 x["concurrency"],
                 x["orders"],
                 f(&x["ordersPerSecond"]),
@@ -613,7 +613,8 @@ pub fn run(results: &Path, out: &Path, wall: Option<&str>) {
                 f(&c["ministack"]),
                 f(&c["functions"]),
                 f(&c["bench"]),
-                f(&c["rest of the machine"])
+                f(&c["rest of the machine"]),
+                f(&x["cpuMsPerOrderByComponent"]["ministack"])
             );
         }
         let errors: Vec<String> = l["levels"]
@@ -678,6 +679,25 @@ pub fn run(results: &Path, out: &Path, wall: Option<&str>) {
                         ": past the best level ({:.0} ms p50), more clients queue ({past}).",
                         f(&b["latencyMs"]["p50"])
                     ))
+            );
+        }
+        if let Some(pr) = read_json(&results.join("ministack-profile.json")) {
+            let mut groups: Vec<(String, f64)> = pr["shareByGroup"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(k, v)| (k.clone(), f(v)))
+                .collect();
+            groups.sort_by(|a, b| b.1.total_cmp(&a.1));
+            let _ = writeln!(
+                md,
+                "Its CPU is spread over the whole emulator rather than one hot spot (\"Where ministack's CPU goes\", below): {}.\n",
+                groups
+                    .iter()
+                    .take(4)
+                    .map(|(g, v)| format!("{g} {:.0}%", v * 100.0))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             );
         }
         if let Some(c) = &ceiling {
@@ -751,7 +771,7 @@ pub fn run(results: &Path, out: &Path, wall: Option<&str>) {
             );
             let _ = writeln!(
                 md,
-                "| setting | {} | p99 at {} clients (ms) | ministack cores at {} | ministack CPU ms per order at {} (rounds' median) | errors |\n|---|{}---:|---:|---:|---:|",
+                "| setting | {} | best level vs default | p99 at {} clients (ms) | ministack cores at {} | ministack CPU ms per order at {} (rounds' median) | errors |\n|---|{}---:|---:|---:|---:|---:|",
                 concurrencies
                     .iter()
                     .map(|c| format!("orders/s at {c}"))
@@ -762,6 +782,19 @@ pub fn run(results: &Path, out: &Path, wall: Option<&str>) {
                 concurrencies.last().map_or("?", String::as_str),
                 "---:|".repeat(concurrencies.len())
             );
+            let peak = |r: &Value| {
+                r["levels"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|l| f(&l["ordersPerSecondBest"]))
+                    .fold(f64::NAN, f64::max)
+            };
+            let default_peak = rows
+                .iter()
+                .find(|r| r["name"] == "default")
+                .or(rows.first())
+                .map_or(f64::NAN, |r| peak(r));
             for r in rows {
                 let levels: Vec<&Value> = r["levels"].as_array().into_iter().flatten().collect();
                 let cells: Vec<String> = levels
@@ -783,13 +816,14 @@ pub fn run(results: &Path, out: &Path, wall: Option<&str>) {
                     .collect();
                 let _ = writeln!(
                     md,
-                    "| {}{} | {} | {:.0} | {:.2} | {:.0} | {:.0} |",
+                    "| {}{} | {} | {:+.0}% | {:.0} | {:.2} | {:.0} | {:.0} |",
                     r["name"].as_str().unwrap_or(""),
                     r["environment"]
                         .as_str()
                         .filter(|e| !e.is_empty())
                         .map_or(String::new(), |e| format!(" <sub>`{e}`</sub>")),
                     cells.join(" | "),
+                    (peak(r) / default_peak - 1.0) * 100.0,
                     levels.first().map_or(f64::NAN, |l| f(&l["p99MsBest"])),
                     levels
                         .last()
