@@ -11,13 +11,15 @@
 #
 #   bench/knobs.sh                      the settings below
 #   bench/knobs.sh 'NAME|VAR=V VAR=V'…  others ('default|' is the stack as local/stack.sh starts it)
-#   LEVELS=8,16,32 SECONDS_PER_LEVEL=20 ROUNDS=3 WARMUP=5 (seconds) by default
+#   LEVELS=8,16,32 SECONDS_PER_LEVEL=20 ROUNDS=3 WARMUP=5 (seconds) by default; OUT=FILE writes
+#   the table there instead (and leaves BENCHMARKS.md alone)
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 levels="${LEVELS:-8,16,32}" seconds="${SECONDS_PER_LEVEL:-20}" rounds="${ROUNDS:-3}" warmup="${WARMUP:-5}"
 release_dir="$repo/target-bench"
-runs="$release_dir/knobs"
+out="${OUT:-bench/results/knobs.json}"
+runs="$release_dir/knobs${OUT:+-$(basename "$out" .json)}"
 settings=("$@")
 if ((${#settings[@]} == 0)); then
   settings=(
@@ -53,5 +55,5 @@ for ((round = 1; round <= rounds; round++)); do
   done
 done
 trap - EXIT
-"$bench" knobs --out bench/results/knobs.json "${args[@]}"
-"$bench" report --results bench/results --out BENCHMARKS.md
+"$bench" knobs --out "$out" "${args[@]}"
+[[ -n "${OUT:-}" ]] || "$bench" report --results bench/results --out BENCHMARKS.md

@@ -11,6 +11,7 @@
 //!   bench pyprofile --raw FILE --load FILE --rate HZ --out FILE          ministack's CPU by part
 //!   bench report --results DIR --out FILE [--wall TEXT]                  BENCHMARKS.md and the plot
 
+mod capacity;
 mod cold;
 mod count;
 mod load;

@@ -1,5 +1,6 @@
 //! BENCHMARKS.md from the raw results in bench/results/: tables, the cost model and the plot.
 
+use crate::capacity;
 use crate::util::read_json;
 use plotters::prelude::*;
 use serde_json::Value;
@@ -875,6 +876,7 @@ pub fn run(results: &Path, out: &Path, wall: Option<&str>) {
     } else {
         md.push_str("(no per-order results)\n");
     }
+    md.push_str(&capacity::section(per.as_ref().unwrap_or(&Value::Null)));
     if let Some(l) = &load {
         let svg = out
             .parent()
@@ -887,7 +889,7 @@ pub fn run(results: &Path, out: &Path, wall: Option<&str>) {
             eprintln!("bench: wrote {}", svg.display());
         }
     }
-    md.push_str("\n## 6. Plot\n\nLatency percentiles and throughput vs concurrency: `bench/results/load.svg` (embedded in section 4), drawn with `plotters`.\n");
+    md.push_str("\n## 7. Plot\n\nLatency percentiles and throughput vs concurrency: `bench/results/load.svg` (embedded in section 4), drawn with `plotters`.\n");
     std::fs::write(out, md).expect("write BENCHMARKS.md");
     eprintln!("bench: wrote {}", out.display());
 }
@@ -987,7 +989,9 @@ pub fn knobs(runs: &[String], out: &Path) {
         .iter()
         .map(|(name, vars)| {
             let rounds = &loads[name];
-            machine = rounds[0]["machine"].clone();
+            if machine.is_null() {
+                machine = rounds[0]["machine"].clone();
+            }
             let concurrencies: Vec<Value> = rounds[0]["levels"]
                 .as_array()
                 .into_iter()
