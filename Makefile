@@ -30,7 +30,8 @@ dev: build
 # The last line adds up every cargo test result, so a run ends with its counts.
 test:
 	@mkdir -p target; status=0; \
-	{ $(MAKE) --no-print-directory unit && $(MAKE) --no-print-directory e2e; } 2>&1 | tee target/test.log || status=$$?; \
+	{ start=$$(date +%s); $(MAKE) --no-print-directory unit && echo "make test: build and unit tests took $$(( $$(date +%s) - start )) s" && \
+	  $(MAKE) --no-print-directory e2e || rc=$$?; echo "make test: $$(( $$(date +%s) - start )) s in all"; exit $${rc:-0}; } 2>&1 | tee target/test.log || status=$$?; \
 	awk '/^test result:/ { passed += $$4; failed += $$6 } \
 	     END { printf "\nunit and end-to-end tests together:\ntests: %d passed, %d failed\n", passed, failed }' target/test.log; \
 	exit $$status

@@ -4,8 +4,8 @@
 #
 #   lane A, stack `test`:  the tests that run the scheduled cleanup with a clock far ahead (chaos,
 #                          cleanup, express). A cleanup acts on every order of its stack, so these
-#                          must not share a stack with tests whose orders are in flight; cargo runs
-#                          their binaries one after another.
+#                          must not share a stack with tests whose orders are in flight, nor run
+#                          beside each other: one test at a time.
 #   lane B, stack `test2`: every other end-to-end test file, then make smoke and a short make load
 #                          (tests/smoke/run-local.sh).
 #   lane C, stack `test3`: tests/contract/run.sh (schemathesis and the probes).
@@ -21,12 +21,10 @@ cd "$repo"
 logs="$repo/target/e2e"
 mkdir -p "$logs"
 
+# The end-to-end tests are one binary (tests/tests/main.rs), a module per file: lanes select modules.
 whole_stack=(chaos cleanup express)
 lane_a=() lane_b=()
-for file in tests/tests/*.rs; do
-  name="$(basename "$file" .rs)"
-  if [[ " ${whole_stack[*]} " == *" $name "* ]]; then lane_a+=(--test "$name"); else lane_b+=(--test "$name"); fi
-done
+for name in "${whole_stack[@]}"; do lane_a+=("$name::") lane_b+=(--skip "$name::"); done
 
 cargo build --workspace --bins --tests || exit 1
 
@@ -54,12 +52,12 @@ lane test3 tests/contract/run.sh >"$logs/lane-c.log" 2>&1 &
 lanes+=($!)
 local/stack.sh up test || status=1
 if ((status == 0)); then
-  lane test cargo test --workspace "${lane_a[@]}" -- --ignored --show-output >"$logs/lane-a.log" 2>&1 &
+  lane test cargo test --workspace --test e2e -- --ignored --show-output --test-threads=1 "${lane_a[@]}" >"$logs/lane-a.log" 2>&1 &
   lanes+=($!)
 fi
 local/stack.sh up test2 || status=1
 if ((status == 0)); then
-  lane test2 sh -c 'status=0; cargo test --workspace "$@" -- --ignored --show-output || status=1; \
+  lane test2 sh -c 'status=0; cargo test --workspace --test e2e -- --ignored --show-output "$@" || status=1; \
     tests/smoke/run-local.sh || status=1; exit $status' lane-b "${lane_b[@]}" >"$logs/lane-b.log" 2>&1 &
   lanes+=($!)
 fi

@@ -9,7 +9,8 @@ use serde_json::Value;
 pub const RATE: f64 = 5000.0 / 60.0;
 
 const SFN_QUOTAS: &str = "https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html";
-const LAMBDA_QUOTAS: &str = "https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html";
+const LAMBDA_QUOTAS: &str =
+    "https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html";
 const LAMBDA_SCALING: &str = "https://docs.aws.amazon.com/lambda/latest/dg/scaling-behavior.html";
 const LAMBDA_RESERVED: &str =
     "https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html";
@@ -18,7 +19,8 @@ const DDB_PARTITION: &str =
 const DDB_ON_DEMAND: &str = "https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/pre-warming-on-demand-capacity-mode.html";
 const DDB_TRANSACTIONS: &str =
     "https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis.html";
-const APIGW_QUOTAS: &str = "https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html";
+const APIGW_QUOTAS: &str =
+    "https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html";
 const SNS_QUOTAS: &str = "https://docs.aws.amazon.com/general/latest/gr/sns.html";
 
 fn num(v: &Value) -> Option<f64> {

@@ -50,6 +50,11 @@ pub struct User {
     pub token: String,
 }
 
+/// Taken by every test that leaves a message in the compensation DLQ or replays it: a whole-queue
+/// redrive replays every order's dead letter, which would repair another test's order under its
+/// feet (all the end-to-end tests of a lane share one stack and one process).
+pub static COMPENSATION_DLQ: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 fn env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| {
         panic!(
@@ -73,6 +78,8 @@ fn repo_root() -> PathBuf {
 
 impl Stack {
     pub async fn connect() -> Self {
+        // The workspace builds reqwest with rustls and no provider (the root Cargo.toml says why).
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         let aws = shared::config::aws().await;
         let dynamodb = DynamoClient::new(&aws);
         Self {

@@ -162,6 +162,7 @@ async fn business_faults_cancel_with_their_reason_and_compensations_survive_faul
 #[tokio::test]
 #[ignore = "needs the local stack: make test"]
 async fn a_compensation_that_never_succeeds_ends_compensation_failed_with_a_dlq_message() {
+    let _queue = e2e::COMPENSATION_DLQ.lock().await;
     let stack = Stack::connect().await;
     // Declined, then every release attempt (1 + 8 retries) fails: the saga gives up loudly.
     let placed = place_with_faults(

@@ -2,6 +2,7 @@
 //! `target/debug` (built by `make build`), with the stack's environment, as a person runs it.
 
 use chrono::Utc;
+use e2e::COMPENSATION_DLQ;
 use e2e::{Fault, Stack, ordertracker, ordertracker_with_env};
 use serde_json::{Value, json};
 use shared::order::OrderId;
@@ -59,10 +60,6 @@ async fn place(stack: &Stack, user: &e2e::User, sku: &shared::order::Sku, quanti
     assert_eq!(status, 202, "{accepted}");
     accepted["orderId"].as_str().expect("orderId").to_owned()
 }
-
-/// Both tests that replay the compensation DLQ take this: a whole-queue redrive replays every
-/// order's dead letter, which would repair the other test's order under its feet.
-static COMPENSATION_DLQ: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// An order whose saga gave up: declined, then every release attempt failed, so it ends
 /// `COMPENSATION_FAILED` with 2 units still held and a compensation DLQ message.
