@@ -10,7 +10,7 @@ USER ?= alice
 help:
 	@echo "make dev    - build, start the local AWS stack (ministack), seed demo data, serve the API (its URL is printed)"
 	@echo "make test   - unit tests and the template's security check, then end-to-end tests against a local stack on test ports"
-	@echo "make lint   - rustfmt, clippy, openapi.yaml's routes, cfn-lint, sam validate, ASL validator, checkov"
+	@echo "make lint   - rustfmt, clippy, openapi.yaml's routes, the saga diagram against its definition, cfn-lint, sam validate, ASL validator, checkov"
 	@echo "make contract - openapi.yaml against template.yaml and (schemathesis) against a local stack"
 	@echo "make token USER=alice [ARGS=\"--scope admin\"] - print an access token of the local stack's Cognito user pool"
 	@echo "make api    - print the running dev stack's API URL"
@@ -122,6 +122,9 @@ lint:
 	tools=$$!; status=0; $(MAKE) --no-print-directory fmt clippy || status=$$?; \
 	wait $$tools || { cat target/lint-tools.log; exit 1; }; cat target/lint-tools.log; exit $$status
 	tests/contract/run.sh routes
+	@# The saga's diagram in docs/ must match its definition (standard library only, no install).
+	python3 -m unittest discover -s docs/tools
+	python3 docs/tools/asl_diagram.py --check
 	local/lint/lint.sh
 
 # Measurements, not tests (never fails on a time): its own scratch stack, raw results in bench/results/.
