@@ -44,5 +44,18 @@ class SnsPublishAttributes(unittest.TestCase):
         self.assertIs(stepfunctions._SERVICE_DISPATCH[cloud.SNS_PUBLISH], cloud.publish)
 
 
+class RuntimeApiSockets(unittest.TestCase):
+    def test_the_runtime_api_handlers_take_the_no_delay_switch(self):
+        # ministack's Runtime API handlers are http.server's: the class attribute reaches them.
+        import http.server
+        import inspect
+
+        from ministack.core import lambda_runtime
+
+        self.assertIn("http.server.BaseHTTPRequestHandler", inspect.getsource(lambda_runtime))
+        cloud.install()
+        self.assertTrue(http.server.BaseHTTPRequestHandler.disable_nagle_algorithm)
+
+
 if __name__ == "__main__":
     unittest.main()
