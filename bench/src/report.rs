@@ -485,7 +485,7 @@ pub fn run(results: &Path, out: &Path, wall: Option<&str>) {
                     .map_or("–".to_string(), |v| format!("{v:.1}"))
             );
         }
-        md.push_str("\nThe gap between the two durations is ministack's hand-off, not the function: its Runtime API answers `GET /runtime/invocation/next` in two writes (headers, then the event) on a socket without `TCP_NODELAY`, so the event waits for the function's delayed ACK (about 40 ms on Linux) on every invocation, and after the response it reads the function's output until 5 ms pass without a line. Section 4, \"ministack's settings\", measures the saga with that socket option set.\n\n");
+        md.push_str("\nThe gap between the two durations is ministack's hand-off, not the function: its Runtime API serves the function from the one Python process that runs every other service, and after the response it reads the function's output until 5 ms pass without a line. (Its Runtime API also answered `GET /runtime/invocation/next` in two writes on a socket without `TCP_NODELAY`, so each event waited about 40 ms for the function's delayed ACK; `local/cloud.py` sets that option since the settings sweep below measured it.)\n\n");
         md.push_str("| AWS API call (caller) | per order |\n|---|---:|\n");
         for (k, v) in p["callsPerOrder"].as_object().into_iter().flatten() {
             let _ = writeln!(md, "| {k} | {:.1} |", f(v));
@@ -766,7 +766,7 @@ pub fn run(results: &Path, out: &Path, wall: Option<&str>) {
                 .collect();
             let _ = writeln!(
                 md,
-                "\n### ministack's settings\n\nThe same load (`bench load`, {} s per level after a 5 s warm-up) on a scratch stack started with each setting in turn: ministack's own environment variables (which `local/stack.sh` passes on; `LOG_LEVEL` through `MINISTACK_LOG_LEVEL`), and two experiments on its Python process that are not settings (`bench/pypatch/sitecustomize.py`: `TCP_NODELAY` on the Runtime API sockets; the GIL's switch interval). Each setting ran {} times, interleaved with the others; the machine was shared (builds and test stacks of another checkout), so each cell shows the best round (the least disturbed: a disturbance only ever costs orders), with every round's throughput and, after the slash, the cores the rest of the machine used in that round. p99 and ministack's cores are the best round's.\n",
+                "\n### ministack's settings\n\nThe same load (`bench load`, {} s per level after a 5 s warm-up) on a scratch stack started with each setting in turn: ministack's own environment variables (which `local/stack.sh` passes on; `LOG_LEVEL` through `MINISTACK_LOG_LEVEL`), and two experiments on its Python process that are not settings (`bench/pypatch/sitecustomize.py`: `TCP_NODELAY` on the Runtime API sockets; the GIL's switch interval). The sweep's date is in its caption: if it ran before `local/cloud.py` set `TCP_NODELAY` itself (2026-12-06), its default row is without it and the other rows are against that. Each setting ran {} times, interleaved with the others; the machine was shared (builds and test stacks of another checkout), so each cell shows the best round (the least disturbed: a disturbance only ever costs orders), with every round's throughput and, after the slash, the cores the rest of the machine used in that round. p99 and ministack's cores are the best round's.\n",
                 k["secondsPerLevel"],
                 rows.first().map_or(Value::Null, |r| r["rounds"].clone())
             );
