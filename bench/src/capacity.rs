@@ -101,7 +101,7 @@ pub fn section(per_order: &Value) -> String {
         2.0 * RATE
     ));
     md.push_str(&format!(
-        "\n**What to ask AWS for before 5,000 orders a minute** (Service Quotas console): Lambda concurrent executions (a new account's few, to at least a few hundred; reserving any needs 100 unreserved left: [reserved]({LAMBDA_RESERVED})); Standard state transitions outside us-east-1, us-west-2 and eu-west-1 (800/s is about {per_second:.0}/s of happy paths plus compensations), or use Express; SNS Publish in the regions with 300/s. StartExecution, API Gateway, DynamoDB on-demand and SQS need nothing at this rate.\n"
+        "\n**What to ask AWS for before 5,000 orders a minute** (Service Quotas console): Lambda concurrent executions (a new account's few, to at least a few hundred; reserving any needs 100 unreserved left: [reserved]({LAMBDA_RESERVED})); Standard state transitions outside us-east-1, us-west-2 and eu-west-1 (800/s against {per_second:.0}/s for happy paths alone, before compensations and retries), or use Express; SNS Publish in the regions with 300/s. StartExecution, API Gateway, DynamoDB on-demand and SQS need nothing at this rate.\n"
     ));
     md
 }
