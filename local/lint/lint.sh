@@ -2,7 +2,7 @@
 # Lints the infrastructure: cfn-lint, sam validate --lint, the ASL validator, the saga's JSONPath
 # reads against what every path into each state sets (asl_paths.py), DefinitionSubstitutions
 # against the ASL placeholders, what a first deploy on a new account needs (check_deployable.py),
-# and checkov. Installs its pinned tools on first use (and again
+# that deployed builds have no fault injection, and checkov. Installs its pinned tools on first use (and again
 # whenever a pin changes) into local/lint/, offline from then on. No AWS credentials needed.
 # Exit status: 0 when every check passed, 1 otherwise.
 set -uo pipefail
@@ -97,6 +97,23 @@ asl_validate() {
 
 # Every ${Key} in an ASL file must be a DefinitionSubstitutions key of the state machine that
 # uses that file, and every key must be used: a typo would otherwise only show up at run time.
+# Fault injection (shared's `fault-injection` feature) is on in the workspace's builds, where the
+# local stack and the tests use it, and off in what a plain build selects (the default members),
+# which is what `sam build` builds: `cargo lambda build --release --bin <function>`. `cargo tree`
+# resolves the features without compiling.
+fault_injection_only_in_workspace_builds() {
+  local feature='shared feature "fault-injection"'
+  if ! cargo tree --workspace -e features --prefix none | grep -qF "$feature"; then
+    echo "fault injection is off in the workspace build: the end-to-end tests cannot plan faults"
+    return 1
+  fi
+  if cargo tree -e features --prefix none | grep -qF "$feature"; then
+    echo "fault injection is on in a plain build (sam build's): a deployed function could read a plan"
+    return 1
+  fi
+  echo "on with --workspace, off in the default members (sam build)"
+}
+
 check_substitutions() {
   "$SAM_VENV/bin/python" - "$TEMPLATE" <<'PY'
 import json, re, sys
@@ -134,6 +151,7 @@ run "asl paths" "$PYTHON" "$LINT_DIR/asl_paths.py" statemachines/order-saga.asl.
 run "definition substitutions" check_substitutions
 # What makes a first deploy fail on a real account though the linters pass (check_deployable.py).
 run "deployable" "$SAM_VENV/bin/python" "$LINT_DIR/check_deployable.py"
+run "fault injection only in workspace builds" fault_injection_only_in_workspace_builds
 run "checkov" "$CHECKOV_VENV/bin/checkov" -f "$TEMPLATE" --framework cloudformation --skip-download --compact --quiet
 
 printf '\n==> summary\n'

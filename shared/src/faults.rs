@@ -8,7 +8,9 @@
 //!
 //! The plan lives in a table the local stack creates and names in `FAULTS_TABLE`. The template
 //! never sets that variable nor grants access to such a table, and a function refuses to start
-//! when it is set in the `prod` stage.
+//! when it is set in the `prod` stage. Reading the table is compiled only with the
+//! `fault-injection` feature, which `sam build` leaves off: a deployed function's plan is
+//! [`NoFaults`] whatever its environment says.
 
 use crate::error::StoreError;
 use crate::saga::StepError;
@@ -92,12 +94,30 @@ fn table_for(
     }
 }
 
-/// The plan this process injects from: the local stack's faults table, or none at all.
+/// Where a function's plan comes from: the faults table, in a build with fault injection.
+#[cfg(feature = "fault-injection")]
+pub type EnvPlan = crate::adapters::dynamodb::DynamoFaults;
+/// Where a function's plan comes from: nowhere, in a build without fault injection.
+#[cfg(not(feature = "fault-injection"))]
+pub type EnvPlan = NoFaults;
+
+/// The plan this process injects from: the local stack's faults table, or none at all. The
+/// DynamoDB client is made only when there is a table to read.
 pub fn plan_from_env(
-    client: &aws_sdk_dynamodb::Client,
-) -> Result<Option<crate::adapters::dynamodb::DynamoFaults>, RefusedInProduction> {
-    Ok(table_from_env()?
-        .map(|table| crate::adapters::dynamodb::DynamoFaults::new(client.clone(), table)))
+    client: impl FnOnce() -> aws_sdk_dynamodb::Client,
+) -> Result<Option<EnvPlan>, RefusedInProduction> {
+    let table = table_from_env()?;
+    #[cfg(feature = "fault-injection")]
+    let plan = table.map(|table| crate::adapters::dynamodb::DynamoFaults::new(client(), table));
+    #[cfg(not(feature = "fault-injection"))]
+    let plan = {
+        let _ = client;
+        if table.is_some() {
+            tracing::warn!("FAULTS_TABLE is set, but this build has no fault injection");
+        }
+        None
+    };
+    Ok(plan)
 }
 
 /// The scope a step's payload belongs to: its `userId`, or empty when it has none.

@@ -137,6 +137,17 @@ pub enum OrderStatus {
 }
 
 impl OrderStatus {
+    pub const ALL: [OrderStatus; 8] = [
+        Self::Pending,
+        Self::Reserved,
+        Self::Paid,
+        Self::Completed,
+        Self::Cancelled,
+        Self::CompensationFailed,
+        Self::Shipped,
+        Self::Delivered,
+    ];
+
     /// The saga is done with the order: nothing of it is in flight and nothing needs
     /// compensating. `COMPLETED` and `SHIPPED` may still move on through fulfilment (and a
     /// `COMPLETED` one through the customer's cancellation), but never by the saga.
@@ -147,21 +158,26 @@ impl OrderStatus {
         )
     }
 
-    /// The legal moves: the saga's, and fulfilment's after it. The state machine and the
-    /// fulfilment routes enforce them with conditional writes; this is the same table in code,
-    /// for the rules that live outside the state machine.
-    pub fn can_become(self, next: OrderStatus) -> bool {
-        use OrderStatus::*;
-        matches!(
-            (self, next),
-            (Pending, Reserved)
-                | (Reserved, Paid)
-                | (Paid, Completed)
-                | (Pending | Reserved | Paid, Cancelled)
-                | (Pending | Reserved | Paid | Cancelled, CompensationFailed)
-                | (Completed, Shipped)
-                | (Shipped, Delivered)
-        )
+    /// Whether an order in this status, with or without a requested cancellation, may be
+    /// written `next`: a move of [`STATUS_MOVES`], or the repeat of one.
+    pub fn can_become(self, next: OrderStatus, cancel_requested: bool) -> bool {
+        STATUS_MOVES
+            .iter()
+            .any(|m| m.from == self && m.to == next && m.guard.holds(cancel_requested))
+    }
+
+    /// Whether the customer may ask to cancel an order in this status: it can still be moved to
+    /// `CANCELLED`, once asked (a repeat is not a request).
+    pub fn cancellation_may_be_requested(self) -> bool {
+        self != OrderStatus::Cancelled && self.can_become(OrderStatus::Cancelled, true)
+    }
+
+    /// The statuses `next` may be written over, each with its guard.
+    pub fn sources(next: OrderStatus) -> impl Iterator<Item = (OrderStatus, Guard)> {
+        STATUS_MOVES
+            .iter()
+            .filter(move |m| m.to == next)
+            .map(|m| (m.from, m.guard))
     }
 
     pub fn as_str(self) -> &'static str {
@@ -177,6 +193,76 @@ impl OrderStatus {
         }
     }
 }
+
+/// What a status move needs besides the status it starts from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Guard {
+    /// Only while no cancellation was requested (`cancelRequestedAt` absent): the saga's forward
+    /// moves and fulfilment's, so a cancellation stops them whichever lands first.
+    NotCancelling,
+    /// Whether or not a cancellation was requested.
+    Any,
+    /// Only once a cancellation was requested: nothing takes back a completed order nobody
+    /// cancelled (a late execution, an operator's compensation).
+    Cancelling,
+}
+
+impl Guard {
+    pub fn holds(self, cancel_requested: bool) -> bool {
+        match self {
+            Self::NotCancelling => !cancel_requested,
+            Self::Any => true,
+            Self::Cancelling => cancel_requested,
+        }
+    }
+}
+
+/// One row of [`STATUS_MOVES`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatusMove {
+    pub from: OrderStatus,
+    pub to: OrderStatus,
+    pub guard: Guard,
+}
+
+const fn moves(from: OrderStatus, to: OrderStatus, guard: Guard) -> StatusMove {
+    StatusMove { from, to, guard }
+}
+
+/// The one table of order-status moves: the saga's, the compensations', fulfilment's. A row
+/// from a status to itself is the repeat a retried write makes (every step is idempotent).
+/// The state machine's conditional writes (`shared/tests/status_moves.rs` evaluates each
+/// against this table), both order stores' conditions and the cleanup follow it.
+pub const STATUS_MOVES: &[StatusMove] = {
+    use Guard::*;
+    use OrderStatus::*;
+    &[
+        // The saga, forward: each write only while nobody cancelled.
+        moves(Pending, Reserved, NotCancelling),
+        moves(Reserved, Reserved, NotCancelling),
+        moves(Reserved, Paid, NotCancelling),
+        moves(Paid, Paid, NotCancelling),
+        moves(Paid, Completed, NotCancelling),
+        moves(Completed, Completed, NotCancelling),
+        // Compensated: from any status before completion; a completed order only when its
+        // cancellation was requested (the customer's, or the cleanup finishing one).
+        moves(Pending, Cancelled, Any),
+        moves(Reserved, Cancelled, Any),
+        moves(Paid, Cancelled, Any),
+        moves(Completed, Cancelled, Cancelling),
+        moves(Cancelled, Cancelled, Any),
+        // A compensation that gave up.
+        moves(Pending, CompensationFailed, Any),
+        moves(Reserved, CompensationFailed, Any),
+        moves(Paid, CompensationFailed, Any),
+        moves(Cancelled, CompensationFailed, Any),
+        moves(Completed, CompensationFailed, Cancelling),
+        moves(CompensationFailed, CompensationFailed, Any),
+        // Fulfilment, by an admin, after the saga.
+        moves(Completed, Shipped, NotCancelling),
+        moves(Shipped, Delivered, NotCancelling),
+    ]
+};
 
 /// A move of fulfilment, made by an admin after the saga completed the order:
 /// `COMPLETED → SHIPPED`, then `SHIPPED → DELIVERED`.
@@ -696,28 +782,49 @@ mod tests {
     #[test]
     fn status_moves_follow_the_saga() {
         use OrderStatus::*;
-        assert!(Pending.can_become(Reserved));
-        assert!(Reserved.can_become(Paid));
-        assert!(Paid.can_become(Completed));
-        assert!(Reserved.can_become(Cancelled));
-        assert!(!Pending.can_become(Paid));
-        assert!(!Completed.can_become(Cancelled));
-        assert!(!Cancelled.can_become(Reserved));
-        assert!(!Pending.can_become(Completed));
+        assert!(Pending.can_become(Reserved, false));
+        assert!(Reserved.can_become(Paid, false));
+        assert!(Paid.can_become(Completed, false));
+        assert!(Reserved.can_become(Cancelled, false));
+        assert!(!Pending.can_become(Paid, false));
+        assert!(!Cancelled.can_become(Reserved, false));
+        assert!(!Pending.can_become(Completed, false));
+        // A requested cancellation stops every forward move.
+        assert!(!Pending.can_become(Reserved, true));
+        assert!(!Paid.can_become(Completed, true));
         assert!(Completed.is_terminal() && Cancelled.is_terminal() && !Paid.is_terminal());
+    }
+
+    /// The table said `COMPLETED → CANCELLED` was never legal while the state machine, the
+    /// stores and ARCHITECTURE.md allow it once the customer asked: now it says so, and only then.
+    #[test]
+    fn a_completed_order_is_cancelled_only_once_its_cancellation_was_requested() {
+        use OrderStatus::*;
+        assert!(Completed.can_become(Cancelled, true));
+        assert!(!Completed.can_become(Cancelled, false));
+        assert!(Completed.can_become(CompensationFailed, true));
+        assert!(!Completed.can_become(CompensationFailed, false));
+        assert!(
+            !Shipped.can_become(Cancelled, true),
+            "a shipped order stays shipped"
+        );
     }
 
     #[test]
     fn fulfilment_follows_completion_and_nothing_goes_back() {
         use OrderStatus::*;
-        assert!(Completed.can_become(Shipped));
-        assert!(Shipped.can_become(Delivered));
+        assert!(Completed.can_become(Shipped, false));
+        assert!(Shipped.can_become(Delivered, false));
+        assert!(
+            !Completed.can_become(Shipped, true),
+            "a cancellation stops shipping"
+        );
         for early in [Pending, Reserved, Paid, Cancelled, CompensationFailed] {
-            assert!(!early.can_become(Shipped), "{early:?}");
-            assert!(!early.can_become(Delivered), "{early:?}");
+            assert!(!early.can_become(Shipped, false), "{early:?}");
+            assert!(!early.can_become(Delivered, false), "{early:?}");
         }
         assert!(
-            !Completed.can_become(Delivered),
+            !Completed.can_become(Delivered, false),
             "delivered without shipping"
         );
         for later in [Shipped, Delivered] {
@@ -730,12 +837,14 @@ mod tests {
                 Cancelled,
                 CompensationFailed,
             ] {
-                assert!(!later.can_become(back), "{later:?} -> {back:?}");
+                for requested in [false, true] {
+                    assert!(!later.can_become(back, requested), "{later:?} -> {back:?}");
+                }
             }
         }
-        assert!(!Delivered.can_become(Shipped));
+        assert!(!Delivered.can_become(Shipped, false));
         for step in [Fulfilment::Ship, Fulfilment::Deliver] {
-            assert!(step.from().can_become(step.to()), "{step:?}");
+            assert!(step.from().can_become(step.to(), false), "{step:?}");
         }
         let json = |s: OrderStatus| serde_json::to_value(s).unwrap();
         assert_eq!(json(Shipped), "SHIPPED");

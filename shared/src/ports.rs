@@ -210,7 +210,8 @@ pub enum ReleaseOutcome {
 pub trait InventoryStore: Catalog {
     /// Takes every line's units from `available`, all or nothing, and records the
     /// reservation under the order id. Calling it again for the same order returns the
-    /// reservation already held and changes nothing.
+    /// reservation already held and changes nothing. The lines name distinct SKUs (the step
+    /// checks it): a SKU named twice is refused, `StoreError::Internal`, and takes nothing.
     fn reserve(
         &self,
         order_id: OrderId,

@@ -42,7 +42,10 @@ pub struct Promotion {
     pub valid_to: DateTime<Utc>,
     pub max_uses: i64,
     pub min_total: Option<Money>,
-    /// How many orders used it; only the order transaction counts up.
+    /// How many orders used it; only the order transaction counts up, and nothing counts down:
+    /// a cancelled order's use is not given back. It was spent when the order was accepted,
+    /// which keeps a limited code from being farmed by ordering and cancelling
+    /// (`shared/tests/promotions.rs`, `a_cancelled_orders_promotion_use_is_not_given_back`).
     pub uses: i64,
 }
 

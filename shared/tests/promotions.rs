@@ -4,13 +4,14 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use shared::adapters::memory::{MemoryEvents, MemoryOrders, MemoryProductView, MemorySaga};
+use shared::api::orders::{Cancellation, cancel_order};
 use shared::api::promotions::put_promotion;
 use shared::api::{ApiError, OrdersApi};
 use shared::clock::FixedClock;
 use shared::inventory::Product;
 use shared::money::{Currency, Money};
-use shared::order::Sku;
-use shared::ports::{OrderStore, PromotionStore, Upsert};
+use shared::order::{OrderStatus, Sku};
+use shared::ports::{OrderStore, OrderSweep, PromotionStore, Upsert};
 use shared::saga::SagaInput;
 use std::sync::Arc;
 
@@ -161,6 +162,55 @@ async fn unknown_expired_used_up_and_too_small_codes_are_422_naming_promo_code()
             .unwrap_err(),
     );
     assert_eq!(api.orders.promotion("ONCE").await.unwrap().unwrap().uses, 1);
+}
+
+#[tokio::test]
+async fn a_cancelled_orders_promotion_use_is_not_given_back() {
+    let api = api().await;
+    put_promotion(&api.orders, "ONCE", &body(promo("PERCENT", 10, 1)))
+        .await
+        .unwrap();
+    let placed = api
+        .place_order("alice", Some("k1"), &order(1, "ONCE"))
+        .await
+        .unwrap();
+    let (_, cancellation) = cancel_order(
+        &api.orders,
+        &api.saga,
+        api.clock.as_ref(),
+        "alice",
+        &placed.order_id.to_string(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(cancellation, Cancellation::Accepted);
+    // What the saga's compensation ends with.
+    assert!(
+        api.orders
+            .mark_cancelled(
+                placed.order_id,
+                &[OrderStatus::Pending],
+                "USER_CANCELLED",
+                t0()
+            )
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        api.orders
+            .get(placed.order_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        OrderStatus::Cancelled
+    );
+    assert_eq!(api.orders.promotion("ONCE").await.unwrap().unwrap().uses, 1);
+    let again = api
+        .place_order("bob", Some("k2"), &order(1, "ONCE"))
+        .await
+        .unwrap_err();
+    assert_eq!(refused_field(again), "promoCode");
 }
 
 #[tokio::test]

@@ -42,7 +42,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let users_table = shared::config::required("USERS_TABLE")?;
     let aws = shared::config::aws().await;
     let client = aws_sdk_dynamodb::Client::new(&aws);
-    let faults = &faults::plan_from_env(&client)?;
+    let faults = &faults::plan_from_env(|| client.clone())?;
     let profiles = &DynamoProfiles::new(client.clone(), users_table);
     let store = DynamoNotifications::new(client, notifications_table);
     let notifier = &match config {

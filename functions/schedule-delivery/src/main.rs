@@ -5,7 +5,6 @@
 use lambda_runtime::tracing::{self, Instrument};
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde_json::Value;
-use shared::adapters::dynamodb::DynamoFaults;
 use shared::adapters::sns::SnsEvents;
 use shared::announce::{self, Origin};
 use shared::clock::SystemClock;
@@ -24,8 +23,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let aws = shared::config::aws().await;
     let events = &shared::config::events(&aws)?;
     // The booking itself calls no AWS service: a DynamoDB client only for a local fault plan.
-    let faults = &faults::table_from_env()?
-        .map(|table| DynamoFaults::new(aws_sdk_dynamodb::Client::new(&aws), table));
+    let faults = &faults::plan_from_env(|| aws_sdk_dynamodb::Client::new(&aws))?;
     lambda_runtime::run(service_fn(move |event| {
         handler(delivery, events, faults, event)
     }))

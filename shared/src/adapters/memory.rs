@@ -92,6 +92,16 @@ impl InventoryStore for MemoryInventory {
                 other => Err(ReserveError::AlreadyCompensated(other)),
             };
         }
+        // DynamoDB refuses a transaction with two operations on one item (a
+        // `ValidationException`, which the DynamoDB adapter reports as an internal error): so
+        // does this store, instead of checking each line alone and taking more than there is.
+        let mut seen = std::collections::HashSet::new();
+        if let Some(twice) = lines.iter().find(|l| !seen.insert(&l.sku)) {
+            return Err(ReserveError::Store(StoreError::Internal(format!(
+                "{} is named twice: a transaction cannot include two operations on one item",
+                twice.sku
+            ))));
+        }
         let short: Vec<Sku> = lines
             .iter()
             .filter(|l| {
@@ -666,13 +676,7 @@ impl OrderStore for MemoryOrders {
         let Some(order) = state.orders.get_mut(&order_id) else {
             return Ok(None);
         };
-        if !matches!(
-            order.status,
-            OrderStatus::Pending
-                | OrderStatus::Reserved
-                | OrderStatus::Paid
-                | OrderStatus::Completed
-        ) {
+        if !order.status.cancellation_may_be_requested() {
             return Ok(None);
         }
         if order.cancel_requested_at.is_none() {
@@ -699,7 +703,8 @@ impl FulfilmentStore for MemoryOrders {
         let Some(order) = state.orders.get_mut(&order_id) else {
             return Ok(None);
         };
-        if order.status != step.from() || order.cancel_requested_at.is_some() {
+        let requested = order.cancel_requested_at.is_some();
+        if order.status != step.from() || !order.status.can_become(step.to(), requested) {
             return Ok(None);
         }
         order.status = step.to();
@@ -1323,7 +1328,9 @@ impl OrderSweep for MemoryOrders {
 /// (the DynamoDB adapter's condition).
 fn may_take_back(order: &Order, from: &[OrderStatus]) -> bool {
     from.contains(&order.status)
-        && (order.status != OrderStatus::Completed || order.cancel_requested_at.is_some())
+        && order
+            .status
+            .can_become(OrderStatus::Cancelled, order.cancel_requested_at.is_some())
 }
 
 /// A page of `limit` orders by id, with the cursor of the next.
@@ -1404,5 +1411,48 @@ impl crate::audit::AuditLog for MemoryAudit {
             },
             items: found.into_iter().map(|(_, e)| e).collect(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The memory store checked each line against the stock before taking any, so one SKU named
+    /// twice could take more than there was; DynamoDB refuses such a transaction outright.
+    #[tokio::test]
+    async fn a_sku_named_twice_is_refused_and_takes_nothing() {
+        let inventory = MemoryInventory::default();
+        let sku = Sku::try_from("MUG").unwrap();
+        let price = Money::new(1000, crate::money::Currency::try_from("EUR").unwrap());
+        inventory
+            .put_product(&Product {
+                sku: sku.clone(),
+                name: "Mug".into(),
+                price,
+                available: 5,
+                reserved: 0,
+                version: 1,
+            })
+            .await
+            .unwrap();
+        let line = ReservationLine {
+            sku: sku.clone(),
+            quantity: 3,
+        };
+        let refused = inventory
+            .reserve(
+                OrderId::new_at(Utc::now()),
+                &[line.clone(), line],
+                &ChangedBy::saga(None),
+                Utc::now(),
+            )
+            .await;
+        assert!(
+            matches!(refused, Err(ReserveError::Store(StoreError::Internal(_)))),
+            "{refused:?}"
+        );
+        let product = inventory.product(&sku).unwrap();
+        assert_eq!((product.available, product.reserved), (5, 0));
     }
 }

@@ -4,6 +4,7 @@
 mod audit;
 mod billing;
 mod carts;
+#[cfg(feature = "fault-injection")]
 mod faults;
 mod inventory;
 mod notifications;
@@ -14,6 +15,7 @@ mod promotions;
 
 pub use audit::DynamoAudit;
 pub use billing::DynamoBilling;
+#[cfg(feature = "fault-injection")]
 pub use faults::DynamoFaults;
 pub use inventory::DynamoInventory;
 pub use notifications::DynamoNotifications;

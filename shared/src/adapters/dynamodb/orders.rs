@@ -9,7 +9,7 @@ use crate::clock::format_time;
 use crate::delivery::DeliverySlot;
 use crate::error::StoreError;
 use crate::money::{Currency, Money};
-use crate::order::{Fulfilment, Milestone, Step};
+use crate::order::{Fulfilment, Guard, Milestone, Step};
 use crate::order::{Order, OrderId, OrderLine, OrderStatus, Sku};
 use crate::page::{Page, PageRequest};
 use crate::ports::{FulfilmentStore, IdempotencyRecord, InsertOutcome, OrderStore};
@@ -303,7 +303,7 @@ impl OrderStore for DynamoOrders {
         order_id: OrderId,
         now: DateTime<Utc>,
     ) -> Result<Option<Order>, StoreError> {
-        let result = self
+        let update = self
             .client
             .update_item()
             .table_name(&self.table)
@@ -317,17 +317,16 @@ impl OrderStore for DynamoOrders {
                 ":change",
                 stamp(&ChangedBy::owner().stamp(reason::CANCEL_REQUESTED, None, now))?,
             )
-            .condition_expression("#status IN (:pending, :reserved, :paid, :completed)")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":now", s(format_time(now)))
             .expression_attribute_values(":reason", s("USER_CANCELLED"))
-            .expression_attribute_values(":pending", s("PENDING"))
-            .expression_attribute_values(":reserved", s("RESERVED"))
-            .expression_attribute_values(":paid", s("PAID"))
-            .expression_attribute_values(":completed", s("COMPLETED"))
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await;
+            .return_values(ReturnValue::AllNew);
+        let requestable: Vec<OrderStatus> = OrderStatus::ALL
+            .into_iter()
+            .filter(|s| s.cancellation_may_be_requested())
+            .collect();
+        let (update, condition) = status_in(update, "from", &requestable);
+        let result = update.condition_expression(condition).send().await;
         match result {
             Ok(output) => output
                 .attributes
@@ -471,6 +470,15 @@ impl FulfilmentStore for DynamoOrders {
             Fulfilment::Deliver => "deliveredAt",
         };
         // The same attribute the customer's cancellation writes: whichever lands first wins.
+        let Some((_, guard)) =
+            OrderStatus::sources(step.to()).find(|(from, _)| *from == step.from())
+        else {
+            return Ok(None);
+        };
+        let condition = match guard_condition(guard) {
+            Some(guard) => format!("#status = :from AND {guard}"),
+            None => "#status = :from".to_owned(),
+        };
         let result = self
             .client
             .update_item()
@@ -484,7 +492,7 @@ impl FulfilmentStore for DynamoOrders {
                 ":change",
                 stamp(&by.stamp(step.to().as_str(), None, now))?,
             )
-            .condition_expression("#status = :from AND attribute_not_exists(cancelRequestedAt)")
+            .condition_expression(condition)
             .expression_attribute_names("#status", "status")
             .expression_attribute_names("#at", at)
             .expression_attribute_values(":from", s(step.from().as_str()))
@@ -514,28 +522,61 @@ const BY_STATUS_INDEX: &str = "ByStatus";
 /// partition holds only completed orders whose cancellation has not finished yet.
 const CANCEL_REQUESTED_INDEX: &str = "CancelRequested";
 
-fn status_values(
-    mut update: aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder,
-    from: &[OrderStatus],
-) -> (
-    aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder,
-    String,
-) {
+type UpdateBuilder = aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
+
+/// The condition a guard of the status table puts on a write, if any.
+fn guard_condition(guard: Guard) -> Option<&'static str> {
+    match guard {
+        Guard::NotCancelling => Some("attribute_not_exists(cancelRequestedAt)"),
+        Guard::Any => None,
+        Guard::Cancelling => Some("attribute_exists(cancelRequestedAt)"),
+    }
+}
+
+/// `#status IN (…)` over `statuses`, their values named `:{prefix}{i}`.
+fn status_in(
+    mut update: UpdateBuilder,
+    prefix: &str,
+    statuses: &[OrderStatus],
+) -> (UpdateBuilder, String) {
     let mut names = Vec::new();
-    for (i, status) in from.iter().enumerate() {
-        let name = format!(":from{i}");
+    for (i, status) in statuses.iter().enumerate() {
+        let name = format!(":{prefix}{i}");
         update = update.expression_attribute_values(&name, s(status.as_str()));
         names.push(name);
     }
-    let mut condition = format!("#status IN ({})", names.join(", "));
-    if from.contains(&OrderStatus::Completed) {
-        // A completed order is taken back only when its cancellation was requested: a late
-        // execution or an operator's compensation never cancels an order nobody cancelled.
-        update = update.expression_attribute_values(":completedGuard", s("COMPLETED"));
-        condition
-            .push_str(" AND (#status <> :completedGuard OR attribute_exists(cancelRequestedAt))");
+    (update, format!("#status IN ({})", names.join(", ")))
+}
+
+/// The condition of a move to `CANCELLED` from one of `from`, as the status table allows each
+/// (a completed order only once its cancellation was requested: a late execution or an
+/// operator's compensation never cancels an order nobody cancelled). `None` when the table
+/// allows none of them.
+fn status_values(update: UpdateBuilder, from: &[OrderStatus]) -> Option<(UpdateBuilder, String)> {
+    let mut update = update;
+    let mut alternatives = Vec::new();
+    for (i, guard) in [Guard::Any, Guard::Cancelling, Guard::NotCancelling]
+        .into_iter()
+        .enumerate()
+    {
+        let statuses: Vec<OrderStatus> = from
+            .iter()
+            .copied()
+            .filter(|s| {
+                OrderStatus::sources(OrderStatus::Cancelled).any(|(f, g)| f == *s && g == guard)
+            })
+            .collect();
+        if statuses.is_empty() {
+            continue;
+        }
+        let (next, within) = status_in(update, &format!("from{i}_"), &statuses);
+        update = next;
+        alternatives.push(match guard_condition(guard) {
+            Some(guard) => format!("({within} AND {guard})"),
+            None => format!("({within})"),
+        });
     }
-    (update, condition)
+    (!alternatives.is_empty()).then(|| (update, alternatives.join(" OR ")))
 }
 
 impl DynamoOrders {
@@ -638,7 +679,10 @@ impl crate::ports::OrderSweep for DynamoOrders {
             .expression_attribute_values(":now", s(format_time(now)))
             .expression_attribute_values(":reason", s(reason))
             .return_values(ReturnValue::AllNew);
-        let (mut update, mut condition) = status_values(update, from);
+        let Some((mut update, condition)) = status_values(update, from) else {
+            return Ok(None);
+        };
+        let mut condition = format!("({condition})");
         if let Some(held_before) = held_before {
             // RESERVED counts from the reservation, every other status from the order's creation.
             condition.push_str(
@@ -688,7 +732,9 @@ impl crate::ports::OrderSweep for DynamoOrders {
             .expression_attribute_values(":cancelled", s("CANCELLED"))
             .expression_attribute_values(":reason", s(reason))
             .expression_attribute_values(":now", s(format_time(now)));
-        let (update, condition) = status_values(update, from);
+        let Some((update, condition)) = status_values(update, from) else {
+            return Ok(false);
+        };
         match update.condition_expression(condition).send().await {
             Ok(_) => Ok(true),
             Err(e) if is_condition_failure(&e) => Ok(false),
