@@ -166,10 +166,19 @@ impl OrderStatus {
             .any(|m| m.from == self && m.to == next && m.guard.holds(cancel_requested))
     }
 
-    /// Whether the customer may ask to cancel an order in this status: it can still be moved to
-    /// `CANCELLED`, once asked (a repeat is not a request).
+    /// [`can_become`](Self::can_become), by one mover's rows only.
+    pub fn can_become_by(self, next: OrderStatus, cancel_requested: bool, by: Mover) -> bool {
+        STATUS_MOVES.iter().any(|m| {
+            m.by == by && m.from == self && m.to == next && m.guard.holds(cancel_requested)
+        })
+    }
+
+    /// Whether the customer may ask to cancel an order in this status: the saga can still move
+    /// it to `CANCELLED` once asked (a repeat is not a request; the operator's repair of a
+    /// `COMPENSATION_FAILED` order is not the customer's).
     pub fn cancellation_may_be_requested(self) -> bool {
-        self != OrderStatus::Cancelled && self.can_become(OrderStatus::Cancelled, true)
+        self != OrderStatus::Cancelled
+            && self.can_become_by(OrderStatus::Cancelled, true, Mover::Saga)
     }
 
     /// The statuses `next` may be written over, each with its guard.
@@ -223,10 +232,37 @@ pub struct StatusMove {
     pub from: OrderStatus,
     pub to: OrderStatus,
     pub guard: Guard,
+    pub by: Mover,
+}
+
+/// Who makes a move.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mover {
+    /// The state machine's status writes, and the cleanup's compensations, which finish what
+    /// an execution left with the saga's own steps.
+    Saga,
+    /// The operator's `ordertracker retry`, finishing the compensations the saga gave up on.
+    Operator,
+    /// An admin, through the fulfilment routes.
+    Admin,
 }
 
 const fn moves(from: OrderStatus, to: OrderStatus, guard: Guard) -> StatusMove {
-    StatusMove { from, to, guard }
+    StatusMove {
+        from,
+        to,
+        guard,
+        by: Mover::Saga,
+    }
+}
+
+const fn moves_by(by: Mover, from: OrderStatus, to: OrderStatus, guard: Guard) -> StatusMove {
+    StatusMove {
+        from,
+        to,
+        guard,
+        by,
+    }
 }
 
 /// The one table of order-status moves: the saga's, the compensations', fulfilment's. A row
@@ -235,6 +271,7 @@ const fn moves(from: OrderStatus, to: OrderStatus, guard: Guard) -> StatusMove {
 /// against this table), both order stores' conditions and the cleanup follow it.
 pub const STATUS_MOVES: &[StatusMove] = {
     use Guard::*;
+    use Mover::*;
     use OrderStatus::*;
     &[
         // The saga, forward: each write only while nobody cancelled.
@@ -258,9 +295,11 @@ pub const STATUS_MOVES: &[StatusMove] = {
         moves(Cancelled, CompensationFailed, Any),
         moves(Completed, CompensationFailed, Cancelling),
         moves(CompensationFailed, CompensationFailed, Any),
+        // The operator finishes the compensations the saga gave up on.
+        moves_by(Operator, CompensationFailed, Cancelled, Any),
         // Fulfilment, by an admin, after the saga.
-        moves(Completed, Shipped, NotCancelling),
-        moves(Shipped, Delivered, NotCancelling),
+        moves_by(Admin, Completed, Shipped, NotCancelling),
+        moves_by(Admin, Shipped, Delivered, NotCancelling),
     ]
 };
 

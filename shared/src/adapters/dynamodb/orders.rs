@@ -325,8 +325,12 @@ impl OrderStore for DynamoOrders {
             .into_iter()
             .filter(|s| s.cancellation_may_be_requested())
             .collect();
-        let (update, condition) = status_in(update, "from", &requestable);
-        let result = update.condition_expression(condition).send().await;
+        let condition = StatusCondition::within("from", &requestable);
+        let result = condition
+            .values_into(update)
+            .condition_expression(condition.expression)
+            .send()
+            .await;
         match result {
             Ok(output) => output
                 .attributes
@@ -533,50 +537,83 @@ fn guard_condition(guard: Guard) -> Option<&'static str> {
     }
 }
 
-/// `#status IN (…)` over `statuses`, their values named `:{prefix}{i}`.
-fn status_in(
-    mut update: UpdateBuilder,
-    prefix: &str,
-    statuses: &[OrderStatus],
-) -> (UpdateBuilder, String) {
-    let mut names = Vec::new();
-    for (i, status) in statuses.iter().enumerate() {
-        let name = format!(":{prefix}{i}");
-        update = update.expression_attribute_values(&name, s(status.as_str()));
-        names.push(name);
-    }
-    (update, format!("#status IN ({})", names.join(", ")))
+/// A condition over `#status` and the values it names (`:name`, status).
+struct StatusCondition {
+    expression: String,
+    values: Vec<(String, OrderStatus)>,
 }
 
-/// The condition of a move to `CANCELLED` from one of `from`, as the status table allows each
-/// (a completed order only once its cancellation was requested: a late execution or an
-/// operator's compensation never cancels an order nobody cancelled). `None` when the table
-/// allows none of them.
-fn status_values(update: UpdateBuilder, from: &[OrderStatus]) -> Option<(UpdateBuilder, String)> {
-    let mut update = update;
-    let mut alternatives = Vec::new();
-    for (i, guard) in [Guard::Any, Guard::Cancelling, Guard::NotCancelling]
-        .into_iter()
-        .enumerate()
-    {
-        let statuses: Vec<OrderStatus> = from
+impl StatusCondition {
+    /// `#status IN (…)` over `statuses`, their values named `:{prefix}{i}`.
+    fn within(prefix: &str, statuses: &[OrderStatus]) -> Self {
+        let values: Vec<(String, OrderStatus)> = statuses
             .iter()
-            .copied()
-            .filter(|s| {
-                OrderStatus::sources(OrderStatus::Cancelled).any(|(f, g)| f == *s && g == guard)
-            })
+            .enumerate()
+            .map(|(i, status)| (format!(":{prefix}{i}"), *status))
             .collect();
-        if statuses.is_empty() {
-            continue;
+        let names: Vec<&str> = values.iter().map(|(name, _)| name.as_str()).collect();
+        Self {
+            expression: format!("#status IN ({})", names.join(", ")),
+            values,
         }
-        let (next, within) = status_in(update, &format!("from{i}_"), &statuses);
-        update = next;
-        alternatives.push(match guard_condition(guard) {
-            Some(guard) => format!("({within} AND {guard})"),
-            None => format!("({within})"),
-        });
     }
-    (!alternatives.is_empty()).then(|| (update, alternatives.join(" OR ")))
+
+    /// The condition of a move to `CANCELLED` from one of `from`, as the status table allows
+    /// each (a completed order only once its cancellation was requested: a late execution or an
+    /// operator's compensation never cancels an order nobody cancelled). `None` when the table
+    /// allows none of them.
+    fn cancelling_from(from: &[OrderStatus]) -> Option<Self> {
+        let mut alternatives = Vec::new();
+        let mut values = Vec::new();
+        for (i, guard) in [Guard::Any, Guard::Cancelling, Guard::NotCancelling]
+            .into_iter()
+            .enumerate()
+        {
+            let statuses: Vec<OrderStatus> = from
+                .iter()
+                .copied()
+                .filter(|s| {
+                    OrderStatus::sources(OrderStatus::Cancelled).any(|(f, g)| f == *s && g == guard)
+                })
+                .collect();
+            if statuses.is_empty() {
+                continue;
+            }
+            let within = Self::within(&format!("from{i}_"), &statuses);
+            values.extend(within.values);
+            alternatives.push(match guard_condition(guard) {
+                Some(guard) => format!("{} AND {guard}", within.expression),
+                None => within.expression,
+            });
+        }
+        // DynamoDB refuses redundant parentheses (around the whole expression, or doubled): an
+        // alternative is parenthesized only when there are several and it is a conjunction.
+        let expression = match alternatives.len() {
+            0 => return None,
+            1 => alternatives.remove(0),
+            _ => alternatives
+                .iter()
+                .map(|a| {
+                    if a.contains(" AND ") {
+                        format!("({a})")
+                    } else {
+                        a.clone()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(" OR "),
+        };
+        Some(Self { expression, values })
+    }
+
+    /// The update with this condition's values; the expression is the caller's to set (it may
+    /// add to it).
+    fn values_into(&self, mut update: UpdateBuilder) -> UpdateBuilder {
+        for (name, status) in &self.values {
+            update = update.expression_attribute_values(name, s(status.as_str()));
+        }
+        update
+    }
 }
 
 impl DynamoOrders {
@@ -679,10 +716,14 @@ impl crate::ports::OrderSweep for DynamoOrders {
             .expression_attribute_values(":now", s(format_time(now)))
             .expression_attribute_values(":reason", s(reason))
             .return_values(ReturnValue::AllNew);
-        let Some((mut update, condition)) = status_values(update, from) else {
+        let Some(cancelling) = StatusCondition::cancelling_from(from) else {
             return Ok(None);
         };
-        let mut condition = format!("({condition})");
+        let mut update = cancelling.values_into(update);
+        let mut condition = cancelling.expression;
+        if condition.contains(" OR ") {
+            condition = format!("({condition})");
+        }
         if let Some(held_before) = held_before {
             // RESERVED counts from the reservation, every other status from the order's creation.
             condition.push_str(
@@ -732,13 +773,57 @@ impl crate::ports::OrderSweep for DynamoOrders {
             .expression_attribute_values(":cancelled", s("CANCELLED"))
             .expression_attribute_values(":reason", s(reason))
             .expression_attribute_values(":now", s(format_time(now)));
-        let Some((update, condition)) = status_values(update, from) else {
+        let Some(cancelling) = StatusCondition::cancelling_from(from) else {
             return Ok(false);
         };
-        match update.condition_expression(condition).send().await {
+        let update = cancelling.values_into(update);
+        match update
+            .condition_expression(cancelling.expression)
+            .send()
+            .await
+        {
             Ok(_) => Ok(true),
             Err(e) if is_condition_failure(&e) => Ok(false),
             Err(e) => Err(classify(e)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use OrderStatus::*;
+
+    fn expression(from: &[OrderStatus]) -> Option<String> {
+        StatusCondition::cancelling_from(from).map(|c| c.expression)
+    }
+
+    /// DynamoDB answers `Invalid ConditionExpression: The expression has redundant parentheses`
+    /// to a condition wrapped whole in parentheses: the cleanup's cancellations met it.
+    #[test]
+    fn a_cancellation_condition_has_no_redundant_parentheses() {
+        assert_eq!(
+            expression(&[Pending, Reserved, Paid]).unwrap(),
+            "#status IN (:from0_0, :from0_1, :from0_2)"
+        );
+        assert_eq!(
+            expression(&[Completed]).unwrap(),
+            "#status IN (:from1_0) AND attribute_exists(cancelRequestedAt)"
+        );
+        assert_eq!(
+            expression(&[Paid, Completed]).unwrap(),
+            "#status IN (:from0_0) OR (#status IN (:from1_0) AND attribute_exists(cancelRequestedAt))"
+        );
+        assert_eq!(
+            expression(&[CompensationFailed]).unwrap(),
+            "#status IN (:from0_0)"
+        );
+    }
+
+    #[test]
+    fn statuses_the_table_never_cancels_are_left_out() {
+        assert_eq!(expression(&[Shipped, Delivered]), None);
+        let condition = StatusCondition::cancelling_from(&[Pending, Shipped]).unwrap();
+        assert_eq!(condition.values, vec![(":from0_0".to_owned(), Pending)]);
     }
 }
