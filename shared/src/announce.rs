@@ -15,7 +15,7 @@ use crate::clock::Clock;
 use crate::delivery::DeliveryService;
 use crate::events::{DomainEvent, EventPublisher, EventType};
 use crate::money::Money;
-use crate::notification::Outcome;
+use crate::order::Outcome;
 use crate::order::{Order, OrderId};
 use crate::ports::{BillingStore, InventoryStore};
 use crate::saga::{

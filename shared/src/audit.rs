@@ -12,8 +12,8 @@
 
 use crate::clock::format_time;
 use crate::error::StoreError;
-use crate::order::OrderId;
 use crate::page::{Page, PageRequest};
+use crate::values::OrderId;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};

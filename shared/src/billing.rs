@@ -2,7 +2,7 @@
 //! most once and refunded at most once.
 
 use crate::money::{Currency, Money};
-use crate::order::OrderId;
+use crate::values::OrderId;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 

@@ -1,6 +1,6 @@
 //! The shopping cart: one per user, lines of SKU and quantity, priced only at checkout.
 
-use crate::order::{Sku, truncate_chars};
+use crate::values::{Sku, truncate_chars};
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 

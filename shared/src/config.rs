@@ -63,6 +63,36 @@ pub fn events(aws: &aws_config::SdkConfig) -> Result<crate::adapters::sns::SnsEv
     ))
 }
 
+/// Where a function's fault plan comes from: the faults table, in a build with fault injection.
+#[cfg(feature = "fault-injection")]
+pub type FaultPlanFromEnv = crate::adapters::dynamodb::DynamoFaults;
+/// Where a function's fault plan comes from: nowhere, in a build without fault injection.
+#[cfg(not(feature = "fault-injection"))]
+pub type FaultPlanFromEnv = crate::faults::NoFaults;
+
+/// The fault plan this function injects from (`crate::faults`): the local stack's table named by
+/// `FAULTS_TABLE`, refused when `STAGE` is `prod`, or none at all. The DynamoDB client is made
+/// only when there is a table to read.
+pub fn fault_plan(
+    client: impl FnOnce() -> aws_sdk_dynamodb::Client,
+) -> Result<Option<FaultPlanFromEnv>, crate::faults::RefusedInProduction> {
+    let table = crate::faults::table_for(
+        std::env::var("FAULTS_TABLE").ok(),
+        std::env::var("STAGE").ok().as_deref(),
+    )?;
+    #[cfg(feature = "fault-injection")]
+    let plan = table.map(|table| crate::adapters::dynamodb::DynamoFaults::new(client(), table));
+    #[cfg(not(feature = "fault-injection"))]
+    let plan = {
+        let _ = client;
+        if table.is_some() {
+            tracing::warn!("FAULTS_TABLE is set, but this build has no fault injection");
+        }
+        None
+    };
+    Ok(plan)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,7 +2,7 @@
 //! Behind the `DeliveryService` port so a carrier's API can replace the local rule.
 
 use crate::error::StoreError;
-use crate::order::OrderId;
+use crate::values::OrderId;
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use serde::{Deserialize, Serialize};
 use std::future::Future;

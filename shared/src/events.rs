@@ -13,7 +13,7 @@
 //! id derives from the SKU and the product's version, so a republished snapshot keeps its id.
 
 use crate::error::StoreError;
-use crate::order::{OrderId, Sku};
+use crate::values::{OrderId, Sku};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

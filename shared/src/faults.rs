@@ -10,7 +10,8 @@
 //! never sets that variable nor grants access to such a table, and a function refuses to start
 //! when it is set in the `prod` stage. Reading the table is compiled only with the
 //! `fault-injection` feature, which `sam build` leaves off: a deployed function's plan is
-//! [`NoFaults`] whatever its environment says.
+//! [`NoFaults`] whatever its environment says. This module imports no adapter and reads no
+//! environment: `shared::config::fault_plan` does both, as the functions' glue.
 
 use crate::error::StoreError;
 use crate::saga::StepError;
@@ -76,15 +77,9 @@ impl<P: FaultPlan> FaultPlan for Option<P> {
 #[error("FAULTS_TABLE is set in the prod stage: fault injection is for tests and the local stack")]
 pub struct RefusedInProduction;
 
-/// The faults table named by `FAULTS_TABLE`, if any; refused when `STAGE` is `prod`.
-pub fn table_from_env() -> Result<Option<String>, RefusedInProduction> {
-    table_for(
-        std::env::var("FAULTS_TABLE").ok(),
-        std::env::var("STAGE").ok().as_deref(),
-    )
-}
-
-fn table_for(
+/// The faults table to read, if any: refused in the `prod` stage. (`shared::config::fault_plan`
+/// reads both from the environment.)
+pub fn table_for(
     table: Option<String>,
     stage: Option<&str>,
 ) -> Result<Option<String>, RefusedInProduction> {
@@ -92,32 +87,6 @@ fn table_for(
         Some(_) if stage == Some("prod") => Err(RefusedInProduction),
         table => Ok(table),
     }
-}
-
-/// Where a function's plan comes from: the faults table, in a build with fault injection.
-#[cfg(feature = "fault-injection")]
-pub type EnvPlan = crate::adapters::dynamodb::DynamoFaults;
-/// Where a function's plan comes from: nowhere, in a build without fault injection.
-#[cfg(not(feature = "fault-injection"))]
-pub type EnvPlan = NoFaults;
-
-/// The plan this process injects from: the local stack's faults table, or none at all. The
-/// DynamoDB client is made only when there is a table to read.
-pub fn plan_from_env(
-    client: impl FnOnce() -> aws_sdk_dynamodb::Client,
-) -> Result<Option<EnvPlan>, RefusedInProduction> {
-    let table = table_from_env()?;
-    #[cfg(feature = "fault-injection")]
-    let plan = table.map(|table| crate::adapters::dynamodb::DynamoFaults::new(client(), table));
-    #[cfg(not(feature = "fault-injection"))]
-    let plan = {
-        let _ = client;
-        if table.is_some() {
-            tracing::warn!("FAULTS_TABLE is set, but this build has no fault injection");
-        }
-        None
-    };
-    Ok(plan)
 }
 
 /// The scope a step's payload belongs to: its `userId`, or empty when it has none.

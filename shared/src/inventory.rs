@@ -2,7 +2,7 @@
 //! order, all lines or none; releasing it moves them back exactly once.
 
 use crate::money::Money;
-use crate::order::{OrderId, Sku};
+use crate::values::{OrderId, Sku};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 

@@ -30,3 +30,4 @@ pub mod profile;
 pub mod promotion;
 pub mod saga;
 pub mod sending;
+pub mod values;

@@ -8,7 +8,7 @@
 //! Emitting is the thin handlers' business, never the domain rules'.
 
 use crate::clock::{Clock, SystemClock};
-use crate::notification::Outcome;
+use crate::order::Outcome;
 use serde_json::{Map, Value, json};
 use std::future::Future;
 use std::io::Write;

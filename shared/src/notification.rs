@@ -30,22 +30,7 @@ use thiserror::Error;
 use tracing::Instrument;
 use uuid::Uuid;
 
-/// How an order's saga ended, for the outcome metrics (`metrics::emit_outcome`) and events.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum Outcome {
-    Completed,
-    Cancelled,
-}
-
-impl Outcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Completed => "COMPLETED",
-            Self::Cancelled => "CANCELLED",
-        }
-    }
-}
+pub use crate::order::Outcome;
 
 /// Where a notification goes: the profile's channels, and the in-app inbox that every user has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -1,5 +1,7 @@
 //! Orders: identity, lines priced from the catalog, status and the rules for changing it.
 
+pub use crate::values::{FieldError, MAX_SKU_LEN, OrderId, Sku, truncate_chars};
+
 use crate::money::{Currency, Money};
 use crate::product_view::ListedProduct;
 use chrono::{DateTime, Utc};
@@ -7,119 +9,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::collections::HashSet;
-use std::fmt;
-use std::str::FromStr;
-use uuid::Uuid;
 
 pub const MAX_LINES: usize = 50;
 pub const MAX_QUANTITY: u32 = 1000;
-pub const MAX_SKU_LEN: usize = 64;
-
-/// A UUIDv7: unique, and sortable by the time it was made.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct OrderId(Uuid);
-
-impl OrderId {
-    /// Takes the time from the caller's clock, so ids made in tests are reproducible in order.
-    pub fn new_at(time: DateTime<Utc>) -> Self {
-        let millis = u64::try_from(time.timestamp_millis()).unwrap_or(0);
-        let ts = uuid::Timestamp::from_unix(
-            uuid::NoContext,
-            millis / 1000,
-            (millis % 1000) as u32 * 1_000_000,
-        );
-        Self(Uuid::new_v7(ts))
-    }
-
-    pub fn as_uuid(&self) -> &Uuid {
-        &self.0
-    }
-}
-
-impl fmt::Display for OrderId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.hyphenated().fmt(f)
-    }
-}
-
-impl FromStr for OrderId {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        // Only the canonical hyphenated form: it is what we hand out and what keys hold.
-        match Uuid::try_parse(s) {
-            Ok(id)
-                if s.len() == 36
-                    && id.get_version_num() == 7
-                    && id.get_variant() == uuid::Variant::RFC4122 =>
-            {
-                Ok(Self(id))
-            }
-            _ => Err(format!("'{}' is not an order id", truncate(s, 64))),
-        }
-    }
-}
-
-impl TryFrom<String> for OrderId {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        s.parse()
-    }
-}
-
-impl From<OrderId> for String {
-    fn from(id: OrderId) -> Self {
-        id.to_string()
-    }
-}
-
-/// A stock-keeping unit: 1 to 64 characters of letters, digits, `-`, `_` and `.`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct Sku(String);
-
-impl Sku {
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl TryFrom<String> for Sku {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        let valid = !s.is_empty()
-            && s.len() <= MAX_SKU_LEN
-            && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
-        if valid {
-            Ok(Self(s))
-        } else {
-            Err(format!(
-                "'{}' is not a SKU (1 to {MAX_SKU_LEN} letters, digits, '-', '_' or '.')",
-                truncate(&s, 80)
-            ))
-        }
-    }
-}
-
-impl TryFrom<&str> for Sku {
-    type Error = String;
-    fn try_from(s: &str) -> Result<Self, Self::Error> {
-        Self::try_from(s.to_owned())
-    }
-}
-
-impl From<Sku> for String {
-    fn from(sku: Sku) -> Self {
-        sku.0
-    }
-}
-
-impl fmt::Display for Sku {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -199,6 +91,23 @@ impl OrderStatus {
             Self::CompensationFailed => "COMPENSATION_FAILED",
             Self::Shipped => "SHIPPED",
             Self::Delivered => "DELIVERED",
+        }
+    }
+}
+
+/// How an order's saga ended, for the outcome metrics (`metrics::emit_outcome`) and events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Outcome {
+    Completed,
+    Cancelled,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Completed => "COMPLETED",
+            Self::Cancelled => "CANCELLED",
         }
     }
 }
@@ -428,22 +337,6 @@ impl Milestone {
     }
 }
 
-/// One problem with a request, naming the field as a JSON path (`items[2].quantity`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FieldError {
-    pub field: String,
-    pub message: String,
-}
-
-impl FieldError {
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            message: message.into(),
-        }
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestedItem {
     pub sku: Sku,
@@ -634,11 +527,6 @@ pub fn price_lines(
         .try_fold(0i64, |sum, line| sum.checked_add(line.line_total.amount))
         .ok_or_else(|| vec![FieldError::new("items", "the order total is too large")])?;
     Ok((lines, Money::new(total, currency)))
-}
-
-/// The first `max_chars` characters of `s` (for quoting input in messages).
-pub fn truncate_chars(s: &str, max_chars: usize) -> String {
-    truncate(s, max_chars)
 }
 
 fn truncate(s: &str, max_chars: usize) -> String {

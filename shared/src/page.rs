@@ -1,6 +1,6 @@
 //! Lists come in pages: a bounded size and an opaque cursor for the next page.
 
-use crate::order::FieldError;
+use crate::values::FieldError;
 use serde::Serialize;
 
 pub const DEFAULT_PAGE_SIZE: u32 = 20;

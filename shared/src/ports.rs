@@ -59,6 +59,15 @@ pub trait ProductViewStore: PriceList {
     ) -> impl Future<Output = Result<ViewWrite, StoreError>> + Send;
 }
 
+/// How long an `Idempotency-Key` (or a deposit's key) protects retries; after that its record
+/// may expire (the tables' TTL is a backstop).
+pub const IDEMPOTENCY_WINDOW: chrono::Duration = chrono::Duration::hours(24);
+
+/// When an idempotency record may be dropped, in epoch seconds (the table's TTL attribute).
+pub fn idempotency_expiry(record: &IdempotencyRecord) -> i64 {
+    (record.created_at + IDEMPOTENCY_WINDOW).timestamp()
+}
+
 /// Remembers which order an `Idempotency-Key` produced, and for which request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdempotencyRecord {
@@ -317,6 +326,26 @@ pub enum ChargeError {
     /// A payment for this order exists with another amount or payer.
     Conflict(String),
     Store(StoreError),
+}
+
+/// What a repeated charge answers, given the payment already recorded for the order: the same
+/// payment for the same user and amount, a conflict otherwise, or the compensation that came
+/// first. Every billing store answers a repeat by this rule.
+pub fn repeated_charge(
+    existing: &Payment,
+    user_id: &str,
+    amount: &Money,
+) -> Result<Payment, ChargeError> {
+    match existing.status {
+        PaymentStatus::Charged if existing.user_id == user_id && existing.amount == *amount => {
+            Ok(existing.clone())
+        }
+        PaymentStatus::Charged => Err(ChargeError::Conflict(format!(
+            "order {} was charged {} to {}, not {amount} to {user_id}",
+            existing.order_id, existing.amount, existing.user_id
+        ))),
+        other => Err(ChargeError::AlreadyCompensated(other)),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

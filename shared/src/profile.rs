@@ -1,7 +1,7 @@
 //! A customer's profile: who they are, how to reach them, and on which channels they want to
 //! hear from us. One per user, keyed by the JWT `sub`, replaced whole by each `PUT /users/me`.
 
-use crate::order::FieldError;
+use crate::values::FieldError;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

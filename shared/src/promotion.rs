@@ -1,7 +1,7 @@
 //! Promotion codes: what they take off an order, and when they may be used.
 
 use crate::money::{Currency, Money};
-use crate::order::FieldError;
+use crate::values::FieldError;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 

@@ -12,7 +12,7 @@ use shared::adapters::channels::AwsChannels;
 use shared::adapters::dynamodb::{DynamoNotifications, DynamoProfiles};
 use shared::clock::SystemClock;
 use shared::error::StoreError;
-use shared::faults::{self, FaultPlan};
+use shared::faults::FaultPlan;
 use shared::notification::{self, Notification};
 use shared::ports::{Notifier, Sent};
 use shared::sending::{NotifierConfig, SendingNotifier};
@@ -42,7 +42,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let users_table = shared::config::required("USERS_TABLE")?;
     let aws = shared::config::aws().await;
     let client = aws_sdk_dynamodb::Client::new(&aws);
-    let faults = &faults::plan_from_env(|| client.clone())?;
+    let faults = &shared::config::fault_plan(|| client.clone())?;
     let profiles = &DynamoProfiles::new(client.clone(), users_table);
     let store = DynamoNotifications::new(client, notifications_table);
     let notifier = &match config {

@@ -22,7 +22,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let table = shared::config::required("BILLING_TABLE")?;
     let aws = shared::config::aws().await;
     let client = aws_sdk_dynamodb::Client::new(&aws);
-    let faults = &faults::plan_from_env(|| client.clone())?;
+    let faults = &shared::config::fault_plan(|| client.clone())?;
     let events = &shared::config::events(&aws)?;
     let billing = &DynamoBilling::new(client, table);
     lambda_runtime::run(service_fn(move |event| {

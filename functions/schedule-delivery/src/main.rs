@@ -23,7 +23,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let aws = shared::config::aws().await;
     let events = &shared::config::events(&aws)?;
     // The booking itself calls no AWS service: a DynamoDB client only for a local fault plan.
-    let faults = &faults::plan_from_env(|| aws_sdk_dynamodb::Client::new(&aws))?;
+    let faults = &shared::config::fault_plan(|| aws_sdk_dynamodb::Client::new(&aws))?;
     lambda_runtime::run(service_fn(move |event| {
         handler(delivery, events, faults, event)
     }))

@@ -15,8 +15,6 @@ pub use orders::{Cancellation, OrderAccepted, OrdersApi, cancel_order, get_order
 
 use crate::error::StoreError;
 use crate::order::FieldError;
-use crate::ports::IdempotencyRecord;
-use chrono::Duration;
 use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -27,8 +25,7 @@ use thiserror::Error;
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
 const MAX_IDEMPOTENCY_KEY_LEN: usize = 128;
-/// How long a key protects retries; after that the record may expire (TTL backstop).
-pub const IDEMPOTENCY_WINDOW: Duration = Duration::hours(24);
+pub use crate::ports::{IDEMPOTENCY_WINDOW, idempotency_expiry};
 
 #[derive(Debug, Error)]
 pub enum ApiError {
@@ -154,11 +151,6 @@ pub fn validate_idempotency_key(key: &str) -> Result<&str, ApiError> {
             format!("must be 1 to {MAX_IDEMPOTENCY_KEY_LEN} visible ASCII characters"),
         )]))
     }
-}
-
-/// When an idempotency record may be dropped, in epoch seconds (the table's TTL attribute).
-pub fn idempotency_expiry(record: &IdempotencyRecord) -> i64 {
-    (record.created_at + IDEMPOTENCY_WINDOW).timestamp()
 }
 
 /// The verified caller: the JWT `sub` claim that API Gateway's authorizer passed on.

@@ -3,7 +3,6 @@ use super::{
     condition_failed, conflicted, decode_cursor, encode_cursor, from_item, get, key, n,
     pause_after_conflict, put, put_if_absent, s, stamp, to_item,
 };
-use crate::adapters::memory::existing_payment;
 use crate::audit::{ChangedBy, Stamp, reason};
 use crate::billing::{Account, DeclineReason, EntryType, LedgerEntry, Payment, PaymentStatus};
 use crate::clock::format_time;
@@ -13,6 +12,7 @@ use crate::order::OrderId;
 use crate::page::{Page, PageRequest};
 use crate::ports::{
     BillingStore, ChargeError, DepositError, DepositKey, DepositOutcome, RefundOutcome,
+    repeated_charge,
 };
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
@@ -167,7 +167,7 @@ impl DepositKeyItem {
             amount: record.entry.amount.amount,
             currency: record.entry.amount.currency.clone(),
             created_at: record.entry.created_at,
-            expires_at: (record.entry.created_at + crate::api::IDEMPOTENCY_WINDOW).timestamp(),
+            expires_at: (record.entry.created_at + crate::ports::IDEMPOTENCY_WINDOW).timestamp(),
         }
     }
 }
@@ -314,7 +314,7 @@ impl BillingStore for DynamoBilling {
                 .ok_or_else(|| {
                     ChargeError::Store(StoreError::Transient("payment vanished".into()))
                 })?;
-            return existing_payment(&existing, user_id, amount);
+            return repeated_charge(&existing, user_id, amount);
         }
         if condition_failed(reasons.get(1)) {
             let account = match reasons[1].item() {

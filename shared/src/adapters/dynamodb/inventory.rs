@@ -167,7 +167,7 @@ impl StockKeyItem {
             sku: record.sku.clone(),
             delta: record.delta,
             created_at: record.created_at,
-            expires_at: (record.created_at + crate::api::IDEMPOTENCY_WINDOW).timestamp(),
+            expires_at: (record.created_at + crate::ports::IDEMPOTENCY_WINDOW).timestamp(),
         }
     }
 }

@@ -3,7 +3,6 @@ use super::{
     conflicted, decode_cursor, encode_cursor, from_item, get, is_condition_failure, key,
     pause_after_conflict, put_if_absent, s, stamp, to_item,
 };
-use crate::api::idempotency_expiry;
 use crate::audit::{ChangedBy, Stamp, reason};
 use crate::clock::format_time;
 use crate::delivery::DeliverySlot;
@@ -12,7 +11,9 @@ use crate::money::{Currency, Money};
 use crate::order::{Fulfilment, Guard, Milestone, Step};
 use crate::order::{Order, OrderId, OrderLine, OrderStatus, Sku};
 use crate::page::{Page, PageRequest};
-use crate::ports::{FulfilmentStore, IdempotencyRecord, InsertOutcome, OrderStore};
+use crate::ports::{
+    FulfilmentStore, IdempotencyRecord, InsertOutcome, OrderStore, idempotency_expiry,
+};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::ReturnValue;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
