@@ -6,13 +6,59 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::Path;
 
+/// The named parts of ministack, each by the files its frames are in, in the order they are tried
+/// on a frame (the last, any file of ministack, catches the rest of it).
+const PARTS: &[(&[&str], &str)] = &[
+    (&[STEP_FUNCTIONS], "Step Functions interpreter"),
+    (
+        &["ministack/services/sns.py", "ministack/services/sqs.py"],
+        "SNS and SQS",
+    ),
+    (
+        &["ministack/services/cloudwatch_logs.py"],
+        "CloudWatch Logs (function output)",
+    ),
+    (
+        &["ministack/services/cloudtrail.py"],
+        "CloudTrail recording",
+    ),
+    (
+        &[
+            "ministack/core/lambda_runtime.py",
+            "socketserver.py",
+            "http/server.py",
+        ],
+        "Lambda Runtime API and function processes (ministack's side)",
+    ),
+    (
+        &["ministack/services/lambda_svc.py"],
+        "Lambda service (invoke, event source mappings)",
+    ),
+    (
+        &[
+            "ministack/services/apigateway",
+            "ministack/services/cognito.py",
+        ],
+        "API Gateway (routes, JWT authorizer)",
+    ),
+    (&["logging/"], "Python logging (ministack's log)"),
+    (
+        &["hypercorn/", "h11/", "asyncio/"],
+        "HTTP server and event loop (hypercorn, h11, asyncio)",
+    ),
+    (&["ministack/"], "request routing and the rest of ministack"),
+];
+
+const STEP_FUNCTIONS: &str = "ministack/services/stepfunctions.py";
+
+fn in_file(frame: &str, file: &str) -> bool {
+    frame.contains(&format!("({file}")) || frame.contains(&format!("/{file}"))
+}
+
 /// The part of ministack a stack of frames (root first, `function (file:line)` each) was in: the
 /// first frame from the leaf up that belongs to a named part decides, so a JSON decode inside
 /// DynamoDB's handler counts as DynamoDB.
 pub fn group(frames: &[&str]) -> &'static str {
-    let in_file = |frame: &str, file: &str| {
-        frame.contains(&format!("({file}")) || frame.contains(&format!("/{file}"))
-    };
     let waiting_for_next = frames
         .iter()
         .any(|f| f.contains("RuntimeAPIHandler.do_GET"))
@@ -20,50 +66,21 @@ pub fn group(frames: &[&str]) -> &'static str {
     if waiting_for_next {
         return "Lambda environments waiting for their next event (each wakes every 100 ms)";
     }
+    let from_state_machine = frames.iter().any(|f| in_file(f, STEP_FUNCTIONS));
     for frame in frames.iter().rev() {
-        let from_state_machine = frames
-            .iter()
-            .any(|f| in_file(f, "ministack/services/stepfunctions.py"));
-        let group = if in_file(frame, "ministack/services/dynamodb") {
-            if from_state_machine {
+        if in_file(frame, "ministack/services/dynamodb") {
+            return if from_state_machine {
                 "DynamoDB, the state machine's integrations"
             } else {
                 "DynamoDB, API requests"
-            }
-        } else if in_file(frame, "ministack/services/stepfunctions.py") {
-            "Step Functions interpreter"
-        } else if in_file(frame, "ministack/services/sns.py")
-            || in_file(frame, "ministack/services/sqs.py")
+            };
+        }
+        if let Some((_, part)) = PARTS
+            .iter()
+            .find(|(files, _)| files.iter().any(|file| in_file(frame, file)))
         {
-            "SNS and SQS"
-        } else if in_file(frame, "ministack/services/cloudwatch_logs.py") {
-            "CloudWatch Logs (function output)"
-        } else if in_file(frame, "ministack/services/cloudtrail.py") {
-            "CloudTrail recording"
-        } else if in_file(frame, "ministack/core/lambda_runtime.py")
-            || in_file(frame, "socketserver.py")
-            || in_file(frame, "http/server.py")
-        {
-            "Lambda Runtime API and function processes (ministack's side)"
-        } else if in_file(frame, "ministack/services/lambda_svc.py") {
-            "Lambda service (invoke, event source mappings)"
-        } else if in_file(frame, "ministack/services/apigateway")
-            || in_file(frame, "ministack/services/cognito.py")
-        {
-            "API Gateway (routes, JWT authorizer)"
-        } else if in_file(frame, "logging/") {
-            "Python logging (ministack's log)"
-        } else if in_file(frame, "hypercorn/")
-            || in_file(frame, "h11/")
-            || in_file(frame, "asyncio/")
-        {
-            "HTTP server and event loop (hypercorn, h11, asyncio)"
-        } else if in_file(frame, "ministack/") {
-            "request routing and the rest of ministack"
-        } else {
-            continue;
-        };
-        return group;
+            return part;
+        }
     }
     if frames.iter().any(|f| in_file(f, "threading.py")) {
         "threads starting and stopping"
