@@ -53,16 +53,23 @@ impl OrderStatus {
     /// Whether an order in this status, with or without a requested cancellation, may be
     /// written `next`: a move of [`STATUS_MOVES`], or the repeat of one.
     pub fn can_become(self, next: OrderStatus, cancel_requested: bool) -> bool {
-        STATUS_MOVES
-            .iter()
-            .any(|m| m.from == self && m.to == next && m.guard.holds(cancel_requested))
+        self.moves_to(next, cancel_requested).next().is_some()
     }
 
     /// [`can_become`](Self::can_become), by one mover's rows only.
     pub fn can_become_by(self, next: OrderStatus, cancel_requested: bool, by: Mover) -> bool {
-        STATUS_MOVES.iter().any(|m| {
-            m.by == by && m.from == self && m.to == next && m.guard.holds(cancel_requested)
-        })
+        self.moves_to(next, cancel_requested).any(|m| m.by == by)
+    }
+
+    /// The rows of [`STATUS_MOVES`] from this status to `next` whose guard holds.
+    fn moves_to(
+        self,
+        next: OrderStatus,
+        cancel_requested: bool,
+    ) -> impl Iterator<Item = &'static StatusMove> {
+        STATUS_MOVES
+            .iter()
+            .filter(move |m| m.from == self && m.to == next && m.guard.holds(cancel_requested))
     }
 
     /// Whether the customer may ask to cancel an order in this status: the saga can still move
