@@ -9,7 +9,7 @@ What sam does, done here:
   CloudFormation applies the SAM transform itself.
 
 Added for the local stacks only, never in template.yaml: a fault-plan table (FaultsTable) and its
-name in every function's FAULTS_TABLE (shared/src/faults.rs; the functions refuse it in the prod
+name in every function's FAULTS_TABLE (faults/src/lib.rs; the functions refuse it in the prod
 stage), and the parameter values of LOCAL_PARAMETERS.
 
 Glue where ministack 1.5.33 falls short of AWS (each in ARCHITECTURE.md, "Local cloud"):

@@ -1,4 +1,4 @@
-//! Every other route with a body, through the `handle` of its API in `shared::api` (what the
+//! Every other route with a body, through the `handle` of its API in `order_http` (what the
 //! Lambda function runs) with a request built from an API Gateway v2 event: `PUT /products/{sku}`,
 //! `POST /products/{sku}/stock`, `POST /billing/accounts`, `POST /billing/deposit`,
 //! `PUT /cart/items/{sku}`, `POST /cart/checkout`, `PUT /promotions/{code}`, `PUT /users/me`.
@@ -12,21 +12,23 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use order_saga_fuzz::*;
-use serde_json::Value;
-use shared::adapters::memory::{
+use order_adapters::memory::{
     MemoryBilling, MemoryInventory, MemoryOrders, MemoryProductView, MemoryProfiles, MemorySaga,
 };
-use shared::api::OrdersApi;
-use shared::api::billing::{BillingApi, MAX_DEPOSIT};
-use shared::api::cart::CartApi;
-use shared::api::catalog::{CatalogApi, MAX_PRICE, MAX_STOCK_DELTA};
-use shared::api::profiles::ProfilesApi;
-use shared::api::promotions::PromotionsApi;
-use shared::cart::MAX_CART_LINES;
-use shared::order::MAX_QUANTITY;
-use shared::ports::{BillingStore, CartStore, Catalog, OrderStore, ProfileStore, PromotionStore};
-use shared::promotion::{Discount, MAX_FIXED, MAX_USES};
+use order_core::cart::MAX_CART_LINES;
+use order_core::order::MAX_QUANTITY;
+use order_core::ports::{
+    BillingStore, CartStore, Catalog, OrderStore, ProfileStore, PromotionStore,
+};
+use order_core::promotion::{Discount, MAX_FIXED, MAX_USES};
+use order_http::OrdersApi;
+use order_http::billing::{BillingApi, MAX_DEPOSIT};
+use order_http::cart::CartApi;
+use order_http::catalog::{CatalogApi, MAX_PRICE, MAX_STOCK_DELTA};
+use order_http::profiles::ProfilesApi;
+use order_http::promotions::PromotionsApi;
+use order_saga_fuzz::*;
+use serde_json::Value;
 
 const ROUTES: usize = 8;
 
@@ -86,17 +88,17 @@ fn json(input: &Input) -> Value {
     serde_json::from_slice(input.body).expect("accepted a body that is not JSON")
 }
 
-fn catalog_api() -> CatalogApi<MemoryInventory, shared::adapters::memory::MemoryEvents> {
+fn catalog_api() -> CatalogApi<MemoryInventory, order_adapters::memory::MemoryEvents> {
     CatalogApi {
         inventory: catalog(),
-        events: shared::adapters::memory::MemoryEvents::default(),
+        events: order_adapters::memory::MemoryEvents::default(),
     }
 }
 
 fn product(
-    api: &CatalogApi<MemoryInventory, shared::adapters::memory::MemoryEvents>,
+    api: &CatalogApi<MemoryInventory, order_adapters::memory::MemoryEvents>,
     s: &str,
-) -> Option<shared::inventory::Product> {
+) -> Option<order_core::inventory::Product> {
     block_on(api.inventory.products(&[sku(s)]))
         .expect("read")
         .into_iter()
@@ -188,7 +190,7 @@ fn billing_api(with_account: bool) -> BillingApi<MemoryBilling> {
 }
 
 fn ledger_len(api: &BillingApi<MemoryBilling>) -> usize {
-    let page = shared::page::PageRequest::first(100);
+    let page = order_core::page::PageRequest::first(100);
     block_on(api.billing.ledger(USER, &page)).map_or(0, |p| p.items.len())
 }
 
@@ -276,7 +278,7 @@ fn deposit(input: &Input) {
 }
 
 type Carts =
-    CartApi<MemoryProductView, MemoryOrders, MemorySaga, shared::adapters::memory::MemoryEvents>;
+    CartApi<MemoryProductView, MemoryOrders, MemorySaga, order_adapters::memory::MemoryEvents>;
 
 fn cart_api() -> Carts {
     CartApi {
@@ -284,13 +286,13 @@ fn cart_api() -> Carts {
             catalog: product_view(),
             orders: orders(),
             saga: MemorySaga::default(),
-            events: shared::adapters::memory::MemoryEvents::default(),
+            events: order_adapters::memory::MemoryEvents::default(),
             clock: clock(),
         },
     }
 }
 
-fn cart(api: &Carts) -> shared::cart::Cart {
+fn cart(api: &Carts) -> order_core::cart::Cart {
     block_on(api.orders.orders.cart(USER))
         .expect("read")
         .expect("seeded")
@@ -342,7 +344,7 @@ fn checkout(input: &Input) {
     let orders = block_on(api.orders.orders.list_for_user(
         USER,
         None,
-        &shared::page::PageRequest::first(10),
+        &order_core::page::PageRequest::first(10),
     ))
     .expect("list");
     if status >= 400 {

@@ -10,12 +10,12 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use order_adapters::memory::MemorySaga;
+use order_core::order::{MAX_LINES, MAX_QUANTITY, OrderRequest};
+use order_core::promotion::Discount;
+use order_http::{ApiError, OrdersApi, problem_response};
 use order_saga_fuzz::*;
 use serde_json::Value;
-use shared::adapters::memory::MemorySaga;
-use shared::api::{ApiError, OrdersApi, problem_response};
-use shared::order::{MAX_LINES, MAX_QUANTITY, OrderRequest};
-use shared::promotion::Discount;
 use std::collections::HashSet;
 
 fuzz_target!(|data: &[u8]| {
@@ -27,7 +27,7 @@ fuzz_target!(|data: &[u8]| {
         catalog: product_view(),
         orders: orders(),
         saga: MemorySaga::default(),
-        events: shared::adapters::memory::MemoryEvents::default(),
+        events: order_adapters::memory::MemoryEvents::default(),
         clock: clock(),
     };
     let parsed: Option<Value> = serde_json::from_slice(body).ok();

@@ -9,14 +9,14 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use order_adapters::memory::MemorySaga;
+use order_core::page::PageRequest;
+use order_http::billing::BillingApi;
+use order_http::cart::CartApi;
+use order_http::catalog::CatalogApi;
+use order_http::promotions::PromotionsApi;
+use order_http::{ApiError, OrdersApi, get_order, list_orders, problem_response};
 use order_saga_fuzz::*;
-use shared::adapters::memory::MemorySaga;
-use shared::api::billing::BillingApi;
-use shared::api::cart::CartApi;
-use shared::api::catalog::CatalogApi;
-use shared::api::promotions::PromotionsApi;
-use shared::api::{ApiError, OrdersApi, get_order, list_orders, problem_response};
-use shared::page::PageRequest;
 
 const SELECTORS: u8 = 10;
 const PROMOTION: &[u8] =
@@ -73,7 +73,7 @@ fn order_id(value: &str) {
 fn product_sku(value: &str) {
     let api = CatalogApi {
         inventory: catalog(),
-        events: shared::adapters::memory::MemoryEvents::default(),
+        events: order_adapters::memory::MemoryEvents::default(),
     };
     let mut event = Event::new("GET", "/products/{sku}");
     event.path_params.push(("sku", value));
@@ -93,7 +93,7 @@ fn cart_sku(value: &str) {
             catalog: product_view(),
             orders: orders(),
             saga: MemorySaga::default(),
-            events: shared::adapters::memory::MemoryEvents::default(),
+            events: order_adapters::memory::MemoryEvents::default(),
             clock: clock(),
         },
     };
@@ -130,7 +130,7 @@ fn check_limit(limit: Option<&str>) {
 fn products_page(limit: Option<&str>, cursor: Option<&str>) {
     let api = CatalogApi {
         inventory: catalog(),
-        events: shared::adapters::memory::MemoryEvents::default(),
+        events: order_adapters::memory::MemoryEvents::default(),
     };
     let mut event = Event::new("GET", "/products");
     event.query.extend(limit.map(|l| ("limit", l)));
@@ -241,7 +241,7 @@ fn order_key(value: &str) {
         catalog: product_view(),
         orders: orders(),
         saga: MemorySaga::default(),
-        events: shared::adapters::memory::MemoryEvents::default(),
+        events: order_adapters::memory::MemoryEvents::default(),
         clock: clock(),
     };
     let body = br#"{"items":[{"sku":"SKU-MUG","quantity":1}]}"#;

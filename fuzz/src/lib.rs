@@ -7,17 +7,19 @@
 
 use chrono::{DateTime, Utc};
 use lambda_http::{Body, Request, Response};
+use order_adapters::memory::{MemoryBilling, MemoryInventory, MemoryOrders, MemoryProductView};
+use order_core::billing::Account;
+use order_core::cart::{Cart, CartItem};
+use order_core::clock::{Clock, FixedClock};
+use order_core::inventory::Product;
+use order_core::money::{Currency, Money};
+use order_core::order::{MAX_LINES, MAX_QUANTITY, Order, OrderStatus, Sku};
+use order_core::ports::{
+    BillingStore, CartStore, Catalog, InventoryStore, OrderStore, PromotionStore,
+};
+use order_core::promotion::{Discount, Promotion};
 use regex::Regex;
 use serde_json::{Map, Value, json};
-use shared::adapters::memory::{MemoryBilling, MemoryInventory, MemoryOrders, MemoryProductView};
-use shared::billing::Account;
-use shared::cart::{Cart, CartItem};
-use shared::clock::{Clock, FixedClock};
-use shared::inventory::Product;
-use shared::money::{Currency, Money};
-use shared::order::{MAX_LINES, MAX_QUANTITY, Order, OrderStatus, Sku};
-use shared::ports::{BillingStore, CartStore, Catalog, InventoryStore, OrderStore, PromotionStore};
-use shared::promotion::{Discount, Promotion};
 use std::collections::HashSet;
 use std::future::Future;
 use std::sync::LazyLock;
@@ -71,7 +73,7 @@ pub fn products() -> Vec<Product> {
         product("SKU-MUG", 1299, "EUR", 10),
         product("SKU-TSHIRT", 1999, "EUR", 5),
         product("A", 1, "EUR", 1000),
-        product("B", shared::api::catalog::MAX_PRICE, "EUR", 1000),
+        product("B", order_http::catalog::MAX_PRICE, "EUR", 1000),
         product("SKU-USD", 500, "USD", 7),
     ]
 }

@@ -97,12 +97,12 @@ asl_validate() {
 
 # Every ${Key} in an ASL file must be a DefinitionSubstitutions key of the state machine that
 # uses that file, and every key must be used: a typo would otherwise only show up at run time.
-# Fault injection (shared's `fault-injection` feature) is on in the workspace's builds, where the
+# Fault injection (order-faults' `fault-injection` feature) is on in the workspace's builds, where the
 # local stack and the tests use it, and off in what a plain build selects (the default members),
 # which is what `sam build` builds: `cargo lambda build --release --bin <function>`. `cargo tree`
 # resolves the features without compiling.
 fault_injection_only_in_workspace_builds() {
-  local feature='shared feature "fault-injection"'
+  local feature='order-faults feature "fault-injection"'
   if ! cargo tree --workspace -e features --prefix none | grep -qF "$feature"; then
     echo "fault injection is off in the workspace build: the end-to-end tests cannot plan faults"
     return 1

@@ -3,26 +3,26 @@
 use crate::history::{self, Execution};
 use aws_sdk_sqs::types::QueueAttributeName;
 use chrono::{DateTime, Duration, Utc};
-use serde::Serialize;
-use serde_json::Value;
-use shared::adapters::dynamodb::{
+use order_adapters::dynamodb::{
     DynamoAudit, DynamoBilling, DynamoInventory, DynamoNotifications, DynamoOrders,
 };
-use shared::adapters::sfn::StepFunctionsSaga;
-use shared::adapters::sns::SnsEvents;
-use shared::audit::{AuditEntry, AuditLog};
-use shared::billing::Payment;
-use shared::cleanup::{self, CleanupConfig, Compensation, Ports, SAGA_FAILED};
-use shared::clock::{Clock, SystemClock};
-use shared::events::EventPublisher;
-use shared::inventory::Reservation;
-use shared::notification::Notification;
-use shared::order::{Order, OrderId, OrderStatus};
-use shared::page::PageRequest;
-use shared::ports::{
+use order_adapters::sfn::StepFunctionsSaga;
+use order_adapters::sns::SnsEvents;
+use order_core::audit::{AuditEntry, AuditLog};
+use order_core::billing::Payment;
+use order_core::cleanup::{self, CleanupConfig, Compensation, Ports, SAGA_FAILED};
+use order_core::clock::{Clock, SystemClock};
+use order_core::events::EventPublisher;
+use order_core::inventory::Reservation;
+use order_core::notification::Notification;
+use order_core::order::{Order, OrderId, OrderStatus};
+use order_core::page::PageRequest;
+use order_core::ports::{
     BillingStore, InventoryStore, NotificationStore, OrderStore, OrderSweep, SagaStart, SagaStarter,
 };
-use shared::saga::SagaInput;
+use order_core::saga::SagaInput;
+use serde::Serialize;
+use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
@@ -109,7 +109,7 @@ pub struct Context {
 }
 
 fn var(name: &'static str) -> Result<String, Failure> {
-    shared::config::required(name).map_err(|e| {
+    order_adapters::config::required(name).map_err(|e| {
         Failure::Usage(format!(
             "{e} (ordertracker reads the functions' variables; locally: set -a; source local/.state/dev/env; set +a)"
         ))
@@ -131,7 +131,7 @@ impl Context {
         })
         .map_err(Failure::Usage)?
         .saga_deadline;
-        let aws = shared::config::aws().await;
+        let aws = order_adapters::config::aws().await;
         let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
         let sfn = aws_sdk_sfn::Client::new(&aws);
         Ok(Self {
@@ -140,7 +140,8 @@ impl Context {
             billing: DynamoBilling::new(dynamodb.clone(), billing),
             notifications: DynamoNotifications::new(dynamodb.clone(), notifications),
             saga: StepFunctionsSaga::new(sfn.clone(), saga_arn.clone()),
-            events: shared::config::events(&aws).map_err(|e| Failure::Usage(e.to_string()))?,
+            events: order_adapters::config::events(&aws)
+                .map_err(|e| Failure::Usage(e.to_string()))?,
             saga_arn,
             audit: std::env::var("AUDIT_TABLE")
                 .ok()
@@ -628,11 +629,11 @@ pub async fn retry(ctx: &Context, id: &str) -> Result<RetryOutcome, Failure> {
             let input =
                 serde_json::to_string(&SagaInput::for_order(&order)).or_fail("saga input")?;
             let correlation_id = order.correlation();
-            let origin = shared::announce::Origin {
+            let origin = order_core::announce::Origin {
                 correlation_id: &correlation_id,
                 clock: &clock,
             };
-            shared::announce::order_created(&ctx.events, origin, &order)
+            order_core::announce::order_created(&ctx.events, origin, &order)
                 .await
                 .or_fail("announcing the order")?;
             let started = ctx
@@ -659,23 +660,29 @@ pub async fn retry(ctx: &Context, id: &str) -> Result<RetryOutcome, Failure> {
             ))
         }
         Plan::GiveBack => {
-            let input = || shared::saga::CompensationInput { order_id: id };
+            let input = || order_core::saga::CompensationInput { order_id: id };
             let correlation_id = order.correlation();
-            let origin = shared::announce::Origin {
+            let origin = order_core::announce::Origin {
                 correlation_id: &correlation_id,
                 clock: &clock,
             };
             // The operator's retry finishes the scheduler's work, and is audited as it.
-            let by = shared::audit::ChangedBy::scheduler(Some(&correlation_id));
-            let refunded =
-                shared::announce::refund_payment(&ctx.billing, &ctx.events, origin, &by, input())
+            let by = order_core::audit::ChangedBy::scheduler(Some(&correlation_id));
+            let refunded = order_core::announce::refund_payment(
+                &ctx.billing,
+                &ctx.events,
+                origin,
+                &by,
+                input(),
+            )
+            .await
+            .or_fail("refunding")?
+            .refunded;
+            let released =
+                order_core::saga::release_reservation(&ctx.inventory, &clock, &by, input())
                     .await
-                    .or_fail("refunding")?
-                    .refunded;
-            let released = shared::saga::release_reservation(&ctx.inventory, &clock, &by, input())
-                .await
-                .or_fail("releasing")?
-                .released;
+                    .or_fail("releasing")?
+                    .released;
             let done = Compensation {
                 refunded,
                 released,
@@ -1000,7 +1007,7 @@ async fn replay(ctx: &Context, message: &DlqMessage, sources: &[String]) -> Resu
             Failure::Usage(m) | Failure::Failed(m) => m,
         }),
         ("event", Some(_)) => {
-            let event: shared::events::DomainEvent =
+            let event: order_core::events::DomainEvent =
                 serde_json::from_value(message.body["event"].clone()).map_err(|e| e.to_string())?;
             ctx.events.publish(&event).await.map_err(|e| e.to_string())
         }
@@ -1085,15 +1092,15 @@ mod tests {
 
     /// An order created at minute 0, in `status`.
     fn order(status: OrderStatus, cancel_requested_at: Option<DateTime<Utc>>) -> Order {
-        let eur = shared::money::Currency::try_from("EUR").expect("EUR");
-        let total = shared::money::Money::new(1_000, eur.clone());
+        let eur = order_core::money::Currency::try_from("EUR").expect("EUR");
+        let total = order_core::money::Money::new(1_000, eur.clone());
         Order {
             order_id: OrderId::new_at(at(0)),
             user_id: "user-1".into(),
             status,
             lines: Vec::new(),
             subtotal: total.clone(),
-            discount: shared::money::Money::new(0, eur),
+            discount: order_core::money::Money::new(0, eur),
             promo_code: None,
             total,
             reason: None,

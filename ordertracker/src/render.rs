@@ -7,9 +7,9 @@ use crate::ops::{
 };
 use chrono::{DateTime, Utc};
 use comfy_table::{ContentArrangement, Table};
+use order_core::audit::AuditEntry;
 use serde::Serialize;
 use serde_json::Value;
-use shared::audit::AuditEntry;
 
 fn print_json(value: &impl Serialize) -> Result<(), Failure> {
     let text = serde_json::to_string_pretty(value)
@@ -85,7 +85,7 @@ pub fn show(view: &OrderView, json: bool) -> Result<(), Failure> {
     }
     println!("\nOrder milestones\n{milestones}");
     match &view.payment {
-        Some(p) if p.status == shared::billing::PaymentStatus::Voided => println!(
+        Some(p) if p.status == order_core::billing::PaymentStatus::Voided => println!(
             "\nPayment: Voided (nothing was charged; a late charge is refused) at {}",
             time(&p.updated_at)
         ),
@@ -333,8 +333,8 @@ pub fn report(entries: &[AuditEntry], format: ReportFormat) -> Result<(), Failur
         ReportFormat::Json => print_json(&entries),
         // The same columns and quoting as `GET /admin/audit?format=csv`.
         ReportFormat::Csv => {
-            let csv =
-                shared::audit::to_csv(entries, true).map_err(|e| Failure::Failed(e.to_string()))?;
+            let csv = order_core::audit::to_csv(entries, true)
+                .map_err(|e| Failure::Failed(e.to_string()))?;
             print!("{csv}");
             Ok(())
         }

@@ -124,7 +124,12 @@ SCANNED = [
     "statemachines/*.json",
     "events/*.json",
     "Cargo.toml",
-    "shared/**/*.rs",
+    "core/**/*.rs",
+    "adapters/**/*.rs",
+    "senders/**/*.rs",
+    "faults/**/*.rs",
+    "http-api/**/*.rs",
+    "lambda/**/*.rs",
     "functions/**/*.rs",
     "functions/*/Cargo.toml",
 ]

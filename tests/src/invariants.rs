@@ -2,13 +2,13 @@
 //! money, orders and notifications. Every violation is collected, then reported together.
 
 use crate::{Stack, User};
+use order_lambda::billing::{EntryType, PaymentStatus};
+use order_lambda::events::EventType;
+use order_lambda::inventory::ReservationStatus;
+use order_lambda::order::{OrderId, Sku};
+use order_lambda::page::PageRequest;
+use order_lambda::ports::{BillingStore, InventoryStore, NotificationStore};
 use serde_json::Value;
-use shared::billing::{EntryType, PaymentStatus};
-use shared::events::EventType;
-use shared::inventory::ReservationStatus;
-use shared::order::{OrderId, Sku};
-use shared::page::PageRequest;
-use shared::ports::{BillingStore, InventoryStore, NotificationStore};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// What a scenario set up and did, for the checker to hold the stored state against.
@@ -339,7 +339,7 @@ async fn check_payment(
     }
 }
 
-async fn full_ledger(stack: &Stack, user_id: &str) -> Vec<shared::billing::LedgerEntry> {
+async fn full_ledger(stack: &Stack, user_id: &str) -> Vec<order_lambda::billing::LedgerEntry> {
     let mut entries = Vec::new();
     let mut page = PageRequest::first(100);
     loop {
@@ -362,6 +362,6 @@ fn sorted(mut v: Vec<(String, u64)>) -> Vec<(String, u64)> {
 }
 
 /// The in-app channel every buyer has, profile or not.
-fn is_inbox(notification: &shared::notification::Notification) -> bool {
+fn is_inbox(notification: &order_lambda::notification::Notification) -> bool {
     serde_json::to_value(notification).is_ok_and(|n| n["channel"] == "inbox")
 }

@@ -2,22 +2,22 @@
 //! stack on the test ports and passes its addresses and table names in the environment.
 
 use aws_sdk_dynamodb::Client as DynamoClient;
-use serde_json::{Value, json};
-use shared::adapters::dynamodb::{
-    DynamoBilling, DynamoFaults, DynamoInventory, DynamoNotifications, DynamoOrders,
-    DynamoProductView,
+use order_lambda::adapters::dynamodb::{
+    DynamoBilling, DynamoInventory, DynamoNotifications, DynamoOrders, DynamoProductView,
 };
-use shared::billing::Account;
-pub use shared::faults::Fault;
+use order_lambda::billing::Account;
+use order_lambda::faults::DynamoFaults;
+pub use order_lambda::faults::Fault;
+use serde_json::{Value, json};
 
 pub mod invariants;
-use shared::inventory::Product;
-use shared::money::{Currency, Money};
-use shared::order::{OrderId, Sku};
-use shared::ports::{
+use order_lambda::inventory::Product;
+use order_lambda::money::{Currency, Money};
+use order_lambda::order::{OrderId, Sku};
+use order_lambda::ports::{
     BillingStore, Catalog, InventoryStore, NotificationStore, PriceList, ProductViewStore,
 };
-use shared::product_view::ListedProduct;
+use order_lambda::product_view::ListedProduct;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -35,7 +35,7 @@ pub struct Stack {
     /// The order side's product view (in the orders table), which prices new orders.
     pub product_view: DynamoProductView,
     pub notifications: DynamoNotifications,
-    /// Fault plans the saga's steps follow (shared/src/faults.rs), scoped by user.
+    /// Fault plans the saga's steps follow (faults/src/lib.rs), scoped by user.
     pub faults: DynamoFaults,
     pub dynamodb: DynamoClient,
     pub sfn: aws_sdk_sfn::Client,
@@ -80,7 +80,7 @@ impl Stack {
     pub async fn connect() -> Self {
         // The workspace builds reqwest with rustls and no provider (the root Cargo.toml says why).
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-        let aws = shared::config::aws().await;
+        let aws = order_lambda::config::aws().await;
         let dynamodb = DynamoClient::new(&aws);
         Self {
             http: reqwest::Client::builder()
@@ -392,8 +392,8 @@ impl Stack {
     /// its saga: a `PENDING` order for one unit of `sku` at `price` cents, with no execution.
     /// Returns its id.
     pub async fn lost_pending_order(&self, user: &User, sku: &Sku, price: i64) -> String {
-        use shared::order::{Milestone, Order, OrderLine, OrderStatus, Step};
-        use shared::ports::OrderStore;
+        use order_lambda::order::{Milestone, Order, OrderLine, OrderStatus, Step};
+        use order_lambda::ports::OrderStore;
         let now = chrono::Utc::now();
         let price = Money::new(price, eur());
         let order = Order {
@@ -476,7 +476,7 @@ impl Stack {
         &self,
         user_id: &str,
         count: usize,
-    ) -> Vec<shared::notification::Notification> {
+    ) -> Vec<order_lambda::notification::Notification> {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let sent = self
@@ -688,17 +688,23 @@ pub fn eur() -> Currency {
 
 /// A domain event as the saga publishes it.
 pub fn order_event(
-    event_type: shared::events::EventType,
+    event_type: order_lambda::events::EventType,
     order_id: OrderId,
     user_id: &str,
     data: Value,
-) -> shared::events::DomainEvent {
-    shared::events::DomainEvent::for_order(event_type, order_id, user_id, chrono::Utc::now(), data)
+) -> order_lambda::events::DomainEvent {
+    order_lambda::events::DomainEvent::for_order(
+        event_type,
+        order_id,
+        user_id,
+        chrono::Utc::now(),
+        data,
+    )
 }
 
 /// The event Lambda's SQS event source mapping hands the notify function for `events`, one record each, raw
 /// (as the SNS subscription delivers them), with the `type` message attribute.
-pub fn sqs_event(events: &[shared::events::DomainEvent]) -> Value {
+pub fn sqs_event(events: &[order_lambda::events::DomainEvent]) -> Value {
     let records: Vec<Value> = events
         .iter()
         .enumerate()

@@ -317,7 +317,7 @@ async fn the_trail_explains_every_change_of_stock_and_balance() {
     for sku in [&completed_sku, &declined_sku, &refunded_sku] {
         let entries = by_subject(format!("PRODUCT#{sku}"));
         chain(&entries, &["available", "reserved"]);
-        let sku = shared::order::Sku::try_from(sku.clone()).expect("sku");
+        let sku = order_lambda::order::Sku::try_from(sku.clone()).expect("sku");
         let (available, reserved) = stack.stock(&sku).await;
         let total = |field: &str| entries.iter().map(|e| delta(e, field)).sum::<i64>();
         assert_eq!(

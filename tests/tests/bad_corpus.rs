@@ -17,10 +17,10 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use e2e::{Stack, User};
 use futures::future::join_all;
+use order_lambda::order::OrderId;
+use order_lambda::ports::OrderStore;
 use reqwest::header::{HeaderName, HeaderValue};
 use serde_json::{Value, json};
-use shared::order::OrderId;
-use shared::ports::OrderStore;
 use std::collections::{BTreeMap, BTreeSet};
 
 const MIB: usize = 1024 * 1024;
@@ -129,7 +129,7 @@ struct Fixture {
     victim: User,
     admin: User,
     nobody: User,
-    sku: shared::order::Sku,
+    sku: order_lambda::order::Sku,
     /// A well-formed SKU that is not in the catalog.
     unknown_sku: String,
     /// A promotion whose minimum total no order here reaches.
@@ -693,7 +693,7 @@ fn corpus(fx: &Fixture) -> Vec<Case> {
     ];
     // A token that names nobody (`"sub": ""`): every route that acts for a caller refuses it, the
     // catalog's reads included (a token must name someone). No user pool issues one, so the API's
-    // authorizer refuses it first; `shared::api::caller` refuses it too (its unit test).
+    // authorizer refuses it first; `order_lambda::api::caller` refuses it too (its unit test).
     let mut routes: Vec<&'static str> = cases.iter().map(|c| c.route).collect();
     routes.extend([
         "GET /cart",

@@ -150,7 +150,7 @@ async fn field_errors_name_the_field() {
     let (status, _) = stack
         .get_order(
             &user,
-            &shared::order::OrderId::new_at(chrono_now()).to_string(),
+            &order_lambda::order::OrderId::new_at(chrono_now()).to_string(),
         )
         .await;
     assert_eq!(status, 404);

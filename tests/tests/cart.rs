@@ -1,8 +1,8 @@
 //! Carts, checkout and promotion codes end to end, through the gateway and the real saga.
 
 use e2e::{Stack, User};
+use order_lambda::ports::BillingStore;
 use serde_json::{Value, json};
-use shared::ports::BillingStore;
 
 fn code() -> String {
     format!(

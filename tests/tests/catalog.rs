@@ -2,9 +2,9 @@
 //! inventory table with its `BySku` index.
 
 use e2e::{Stack, User};
+use order_lambda::order::{OrderId, Sku};
+use order_lambda::ports::InventoryStore;
 use serde_json::{Value, json};
-use shared::order::{OrderId, Sku};
-use shared::ports::InventoryStore;
 use std::collections::HashSet;
 
 type Case<'a> = (&'a str, &'a str, &'a [u8], &'a str, Option<&'a str>);

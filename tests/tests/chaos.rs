@@ -7,11 +7,11 @@
 use e2e::invariants::{self, Scenario};
 use e2e::{Fault, Stack, User};
 use futures::StreamExt;
+use order_lambda::order::{OrderId, Sku};
 use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
-use shared::order::{OrderId, Sku};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
@@ -311,7 +311,7 @@ async fn three_hundred_orders_under_random_faults_keep_every_invariant() {
         .expect("events/cleanup.json"),
     )
     .expect("JSON");
-    event["time"] = json!(shared::clock::format_time(
+    event["time"] = json!(order_lambda::clock::format_time(
         chrono::Utc::now() + chrono::Duration::minutes(31)
     ));
     for run in 1..=5 {

@@ -6,12 +6,12 @@
 use chrono::{DateTime, Duration, Utc};
 use e2e::{Fault, Stack, User};
 use futures::StreamExt;
+use order_lambda::billing::PaymentStatus;
+use order_lambda::cart::{Cart, CartItem};
+use order_lambda::clock::format_time;
+use order_lambda::order::{OrderId, Sku};
+use order_lambda::ports::{BillingStore, CartStore};
 use serde_json::{Value, json};
-use shared::billing::PaymentStatus;
-use shared::cart::{Cart, CartItem};
-use shared::clock::format_time;
-use shared::order::{OrderId, Sku};
-use shared::ports::{BillingStore, CartStore};
 use tokio::sync::Mutex;
 
 /// One cleanup test at a time: a run with a clock 31 minutes ahead expires every reservation

@@ -9,8 +9,8 @@
 use e2e::{Stack, User, eur};
 use futures::FutureExt;
 use jsonschema::{Retrieve, Uri, Validator};
+use order_lambda::events::{DomainEvent, EventType, event_id, product_event_id};
 use serde_json::{Value, json};
-use shared::events::{DomainEvent, EventType, event_id, product_event_id};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
@@ -94,21 +94,21 @@ impl Schemas {
 // The schemas themselves (plain `cargo test -p e2e`)
 // ---------------------------------------------------------------------------------------------
 
-fn order_id() -> shared::order::OrderId {
-    shared::order::OrderId::new_at(chrono::Utc::now())
+fn order_id() -> order_lambda::order::OrderId {
+    order_lambda::order::OrderId::new_at(chrono::Utc::now())
 }
 
 fn money(amount: i64) -> Value {
-    serde_json::to_value(shared::money::Money::new(amount, eur())).expect("money")
+    serde_json::to_value(order_lambda::money::Money::new(amount, eur())).expect("money")
 }
 
 /// A valid `data` of each type, made of the domain's own types where it has them (so a change in
-/// how they serialise shows here), shaped as shared/src/announce.rs publishes it.
+/// how they serialise shows here), shaped as core/src/announce.rs publishes it.
 fn valid_data(event_type: EventType) -> Value {
-    use shared::billing::DeclineReason;
-    use shared::delivery::DeliverySlot;
-    use shared::inventory::ReservationLine;
-    use shared::order::Sku;
+    use order_lambda::billing::DeclineReason;
+    use order_lambda::delivery::DeliverySlot;
+    use order_lambda::inventory::ReservationLine;
+    use order_lambda::order::Sku;
     let sku = |s: &str| Sku::try_from(s.to_owned()).expect("sku");
     let from = chrono::Utc::now();
     match event_type {
@@ -132,9 +132,9 @@ fn valid_data(event_type: EventType) -> Value {
         }}),
         EventType::OrderCancelled => json!({ "total": money(0), "reason": "PAYMENT_DECLINED" }),
         EventType::OrderShipped | EventType::OrderDelivered => json!({}),
-        EventType::ProductUpdated => json!(shared::product_view::ProductSnapshot {
+        EventType::ProductUpdated => json!(order_lambda::product_view::ProductSnapshot {
             name: "Mug".into(),
-            price: shared::money::Money::new(1299, eur()),
+            price: order_lambda::money::Money::new(1299, eur()),
             available: 7,
             product_version: 3,
         }),
@@ -143,7 +143,7 @@ fn valid_data(event_type: EventType) -> Value {
 
 fn valid_event(event_type: EventType) -> Value {
     if event_type == EventType::ProductUpdated {
-        let sku = shared::order::Sku::try_from("SKU-MUG").expect("sku");
+        let sku = order_lambda::order::Sku::try_from("SKU-MUG").expect("sku");
         let event = DomainEvent::product_updated(
             sku,
             3,
@@ -232,16 +232,16 @@ fn a_valid_event_of_every_type_passes_its_schema_and_no_other() {
         "PAYMENT_DECLINED",
         "PAYMENT_FAILED",
         "USER_CANCELLED",
-        shared::cleanup::EXPIRED,
-        shared::cleanup::SAGA_FAILED,
-        shared::cleanup::SAGA_TIMED_OUT,
+        order_lambda::cleanup::EXPIRED,
+        order_lambda::cleanup::SAGA_FAILED,
+        order_lambda::cleanup::SAGA_TIMED_OUT,
     ];
     for reason in cancellations {
         let mut event = valid_event(EventType::OrderCancelled);
         event["data"]["reason"] = json!(reason);
         assert_eq!(schemas.check(&event), Vec::<String>::new(), "{reason}");
     }
-    use shared::billing::DeclineReason;
+    use order_lambda::billing::DeclineReason;
     for reason in [
         DeclineReason::NoAccount,
         DeclineReason::InsufficientFunds,
@@ -394,7 +394,7 @@ struct Tap {
 
 impl Tap {
     async fn open(stack: &Stack) -> Self {
-        let sns = aws_sdk_sns::Client::new(&shared::config::aws().await);
+        let sns = aws_sdk_sns::Client::new(&order_lambda::config::aws().await);
         let topic = topic_arn();
         let name = format!("events-e2e-{}", uuid::Uuid::new_v4().simple());
         let queue_url = stack
@@ -556,7 +556,12 @@ struct Expected {
     order: Value,
 }
 
-async fn place(stack: &Stack, user: &User, sku: &shared::order::Sku, quantity: u32) -> String {
+async fn place(
+    stack: &Stack,
+    user: &User,
+    sku: &order_lambda::order::Sku,
+    quantity: u32,
+) -> String {
     let (status, accepted) = stack
         .post_order(
             user,
@@ -709,14 +714,15 @@ async fn cancelled_after_completion(stack: &Stack) -> Expected {
 /// (versions 1 and 2) must arrive, keyed by `sku`, with the admin as `userId`.
 struct ProductExpected {
     admin: User,
-    sku: shared::order::Sku,
+    sku: order_lambda::order::Sku,
     snapshots: Vec<Value>,
 }
 
 async fn product_changed(stack: &Stack) -> ProductExpected {
     let admin = stack.admin().await;
-    let sku = shared::order::Sku::try_from(format!("SKU-EVT-{}", uuid::Uuid::new_v4().simple()))
-        .expect("sku");
+    let sku =
+        order_lambda::order::Sku::try_from(format!("SKU-EVT-{}", uuid::Uuid::new_v4().simple()))
+            .expect("sku");
     let price = json!({"amount": 2_200, "currency": "EUR"});
     let (status, created) = stack
         .send_json(
@@ -862,7 +868,7 @@ fn problems(schemas: &Schemas, expected: &[Expected], messages: &[Received]) -> 
     // The driven orders: exactly the expected types, each with the expected envelope and data.
     let seen = seen(messages);
     for e in expected {
-        let order_id: shared::order::OrderId = e.order_id.parse().expect("order id");
+        let order_id: order_lambda::order::OrderId = e.order_id.parse().expect("order id");
         let wanted: HashSet<&str> = e.events.iter().map(|(t, _)| t.as_str()).collect();
         for (order, event_type) in seen.keys() {
             if *order == e.order_id && !wanted.contains(event_type.as_str()) {

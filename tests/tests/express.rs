@@ -7,9 +7,9 @@
 use chrono::Utc;
 use e2e::invariants::{self, Scenario};
 use e2e::{Fault, Stack, User};
+use order_lambda::clock::format_time;
+use order_lambda::order::{OrderId, Sku};
 use serde_json::{Value, json};
-use shared::clock::format_time;
-use shared::order::{OrderId, Sku};
 use std::collections::HashMap;
 use std::time::Duration;
 use tokio::sync::Mutex;

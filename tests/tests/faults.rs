@@ -1,14 +1,14 @@
-//! The saga under injected faults (shared/src/faults.rs): each test plans the faults a user's
+//! The saga under injected faults (faults/src/lib.rs): each test plans the faults a user's
 //! next step calls meet, places an order and checks where it ends and that stock, money and
 //! notifications moved exactly once.
 
 use e2e::{Fault, Stack, User};
+use order_lambda::billing::PaymentStatus;
+use order_lambda::inventory::ReservationStatus;
+use order_lambda::order::{OrderId, Sku};
+use order_lambda::page::PageRequest;
+use order_lambda::ports::{BillingStore, InventoryStore};
 use serde_json::{Value, json};
-use shared::billing::PaymentStatus;
-use shared::inventory::ReservationStatus;
-use shared::order::{OrderId, Sku};
-use shared::page::PageRequest;
-use shared::ports::{BillingStore, InventoryStore};
 
 const PRICE: i64 = 1_250;
 const STOCK: i64 = 10;

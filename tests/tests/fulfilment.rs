@@ -18,7 +18,7 @@ async fn deliver(stack: &Stack, caller: &User, id: &str) -> (u16, Value) {
 
 /// Places an order of one unit of a fresh product (1_500 cents, `stock` units) for a fresh
 /// customer with 10_000 cents; returns the customer, the order id and the SKU.
-async fn place(stack: &Stack, stock: i64) -> (User, String, shared::order::Sku) {
+async fn place(stack: &Stack, stock: i64) -> (User, String, order_lambda::order::Sku) {
     let user = stack.user(Some(10_000)).await;
     let sku = stack.product(stock, 1_500).await;
     let (status, accepted) = stack
@@ -193,7 +193,7 @@ async fn a_cancelled_order_is_never_shipped_and_nothing_is_delivered_unshipped()
     assert_conflict(status, &problem, "COMPLETED");
 
     // Unknown and malformed ids, as on every order route.
-    let unknown = shared::order::OrderId::new_at(chrono::Utc::now()).to_string();
+    let unknown = order_lambda::order::OrderId::new_at(chrono::Utc::now()).to_string();
     let (status, problem) = ship(&stack, &admin, &unknown).await;
     assert_eq!(status, 404, "{problem}");
     let (status, problem) = deliver(&stack, &admin, "not-an-id").await;

@@ -2,10 +2,10 @@
 //! the local stack (invoked straight on the Lambda emulator, as Step Functions does).
 
 use e2e::Stack;
+use order_lambda::events::EventType;
+use order_lambda::order::OrderId;
+use order_lambda::ports::NotificationStore;
 use serde_json::json;
-use shared::events::EventType;
-use shared::order::OrderId;
-use shared::ports::NotificationStore;
 
 fn new_order_id() -> String {
     OrderId::new_at(chrono::Utc::now()).to_string()

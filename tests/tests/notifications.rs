@@ -4,11 +4,11 @@
 //! holding up the others; once the fault is gone, a redrive delivers it exactly once.
 
 use e2e::{Stack, User, ordertracker};
+use order_lambda::events::EventType;
+use order_lambda::faults::Fault;
+use order_lambda::order::OrderId;
+use order_lambda::ports::NotificationStore;
 use serde_json::{Value, json};
-use shared::events::EventType;
-use shared::faults::Fault;
-use shared::order::OrderId;
-use shared::ports::NotificationStore;
 
 /// Places an order of one unit (1_500 cents) for `user`; its id.
 async fn place(stack: &Stack, user: &User) -> String {

@@ -5,19 +5,19 @@
 //! sent is read back from ministack's introspection endpoints (`/_ministack/ses/messages`,
 //! `/_ministack/sns/sms-messages`); ministack accepts a push to a platform endpoint without
 //! recording it, and accepts numbers and disabled endpoints that SNS refuses, so those answers
-//! are tested against SNS's documented errors in `shared/src/adapters/channels.rs`.
+//! are tested against SNS's documented errors in `senders/src/lib.rs`.
 
 use chrono::Utc;
 use e2e::Stack;
+use order_lambda::adapters::channels::AwsChannels;
+use order_lambda::adapters::dynamodb::DynamoNotifications;
+use order_lambda::clock::SystemClock;
+use order_lambda::events::{DomainEvent, EventType};
+use order_lambda::notification::{self, Channel, Notification, notification_id};
+use order_lambda::order::OrderId;
+use order_lambda::ports::{NotificationStore, Notifier, Sent};
+use order_lambda::sending::SendingNotifier;
 use serde_json::{Value, json};
-use shared::adapters::channels::AwsChannels;
-use shared::adapters::dynamodb::DynamoNotifications;
-use shared::clock::SystemClock;
-use shared::events::{DomainEvent, EventType};
-use shared::notification::{self, Channel, Notification, notification_id};
-use shared::order::OrderId;
-use shared::ports::{NotificationStore, Notifier, Sent};
-use shared::sending::SendingNotifier;
 
 async fn introspect(stack: &Stack, path: &str) -> Value {
     stack
@@ -94,7 +94,7 @@ async fn delivery(stack: &Stack, n: &Notification) -> (Option<String>, Option<St
 #[ignore = "needs the local stack: local/stack.sh up dev, and its env (see the module's doc)"]
 async fn ses_and_sns_send_each_notification_once_and_record_what_cannot_be_delivered() {
     let stack = Stack::connect().await;
-    let aws = shared::config::aws().await;
+    let aws = order_lambda::config::aws().await;
     let run = uuid::Uuid::new_v4().simple().to_string();
     let run = &run[..12];
 

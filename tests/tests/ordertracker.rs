@@ -4,8 +4,8 @@
 use chrono::Utc;
 use e2e::COMPENSATION_DLQ;
 use e2e::{Fault, Stack, ordertracker, ordertracker_with_env};
+use order_lambda::order::OrderId;
 use serde_json::{Value, json};
-use shared::order::OrderId;
 
 const STOCK: i64 = 10;
 const PRICE: i64 = 1_000;
@@ -49,7 +49,12 @@ async fn shown_with_trail(id: &str, status: &str) -> Value {
 }
 
 /// Places an order of `quantity` units of `sku`, which must be accepted: its id.
-async fn place(stack: &Stack, user: &e2e::User, sku: &shared::order::Sku, quantity: u32) -> String {
+async fn place(
+    stack: &Stack,
+    user: &e2e::User,
+    sku: &order_lambda::order::Sku,
+    quantity: u32,
+) -> String {
     let (status, accepted) = stack
         .post_order(
             user,
@@ -63,7 +68,7 @@ async fn place(stack: &Stack, user: &e2e::User, sku: &shared::order::Sku, quanti
 
 /// An order whose saga gave up: declined, then every release attempt failed, so it ends
 /// `COMPENSATION_FAILED` with 2 units still held and a compensation DLQ message.
-async fn compensation_failed_order(stack: &Stack) -> (e2e::User, shared::order::Sku, String) {
+async fn compensation_failed_order(stack: &Stack) -> (e2e::User, order_lambda::order::Sku, String) {
     let user = stack.user(Some(BALANCE)).await;
     let sku = stack.product(STOCK, PRICE).await;
     stack

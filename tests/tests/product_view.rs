@@ -3,10 +3,10 @@
 //! create-order prices from the view. Nothing here seeds a table; the view is waited for.
 
 use e2e::{Stack, User};
+use order_lambda::events::{DomainEvent, TYPE_ATTRIBUTE};
+use order_lambda::order::Sku;
+use order_lambda::ports::InventoryStore;
 use serde_json::{Value, json};
-use shared::events::{DomainEvent, TYPE_ATTRIBUTE};
-use shared::order::Sku;
-use shared::ports::InventoryStore;
 use std::time::{Duration, Instant};
 
 fn new_sku() -> Sku {
@@ -63,7 +63,7 @@ async fn publish(event: &DomainEvent) {
     let topic = std::env::var("EVENTS_TOPIC_ARN")
         .or_else(|_| std::env::var("DOMAIN_EVENTS_TOPIC_ARN"))
         .expect("EVENTS_TOPIC_ARN is not set: run against the local stack");
-    let sns = aws_sdk_sns::Client::new(&shared::config::aws().await);
+    let sns = aws_sdk_sns::Client::new(&order_lambda::config::aws().await);
     sns.publish()
         .topic_arn(topic)
         .message(serde_json::to_string(event).expect("event JSON"))
@@ -134,11 +134,11 @@ async fn orders_are_priced_from_the_view_that_product_events_keep_current() {
 
     // An older snapshot arriving late (version 2, the old price) is ignored, and so is a
     // duplicate of the current one: the view keeps the newest.
-    let stale = shared::product_view::product_updated(
-        &shared::inventory::Product {
+    let stale = order_lambda::product_view::product_updated(
+        &order_lambda::inventory::Product {
             sku: sku.clone(),
             name: "View lamp".into(),
-            price: shared::money::Money::new(2_500, e2e::eur()),
+            price: order_lambda::money::Money::new(2_500, e2e::eur()),
             available: 10,
             reserved: 0,
             version: 2,
@@ -149,7 +149,7 @@ async fn orders_are_priced_from_the_view_that_product_events_keep_current() {
     )
     .expect("event");
     publish(&stale).await;
-    let current = shared::product_view::product_updated(
+    let current = order_lambda::product_view::product_updated(
         &stack
             .inventory
             .stock(&sku)
@@ -195,10 +195,10 @@ async fn a_product_the_view_does_not_know_cannot_be_ordered() {
     let sku = new_sku();
     stack
         .inventory
-        .put_product(&shared::inventory::Product {
+        .put_product(&order_lambda::inventory::Product {
             sku: sku.clone(),
             name: "Hidden".into(),
-            price: shared::money::Money::new(100, e2e::eur()),
+            price: order_lambda::money::Money::new(100, e2e::eur()),
             available: 5,
             reserved: 0,
             version: 1,
@@ -233,11 +233,11 @@ async fn a_bad_snapshot_is_dead_lettered_alone_and_can_be_redriven() {
     // productVersion 0 is no version an admin change produces: sync-product refuses it on
     // every receive, and after 3 it is in ProductDlq.
     let poisoned = new_sku();
-    let bad = shared::product_view::product_updated(
-        &shared::inventory::Product {
+    let bad = order_lambda::product_view::product_updated(
+        &order_lambda::inventory::Product {
             sku: poisoned.clone(),
             name: "Poison".into(),
-            price: shared::money::Money::new(100, e2e::eur()),
+            price: order_lambda::money::Money::new(100, e2e::eur()),
             available: 1,
             reserved: 0,
             version: 0,

@@ -53,7 +53,7 @@ async fn happy_path_completes_takes_stock_and_money() {
     assert_eq!(notes.len(), 1, "{notes:?}");
     assert_eq!(
         notes[0].event_type,
-        shared::events::EventType::OrderCompleted
+        order_lambda::events::EventType::OrderCompleted
     );
     assert_eq!(notes[0].order_id.to_string(), id);
     assert!(

@@ -4,10 +4,10 @@
 
 use e2e::{Stack, User};
 use futures::future::join_all;
+use order_lambda::order::OrderId;
+use order_lambda::page::PageRequest;
+use order_lambda::ports::{BillingStore, NotificationStore};
 use serde_json::{Value, json};
-use shared::order::OrderId;
-use shared::page::PageRequest;
-use shared::ports::{BillingStore, NotificationStore};
 
 const STORM: usize = 10;
 
@@ -111,7 +111,7 @@ async fn every_api_write_repeated_at_once_has_one_effect() {
     let (_, listed) = stack.get(&alice, &format!("/products/{sku}")).await;
     assert_eq!(listed["available"], 20, "restocked once: {listed}");
     // The cart below needs the order side's view of the product: wait until it caught up.
-    let typed = shared::order::Sku::try_from(sku.as_str()).expect("sku");
+    let typed = order_lambda::order::Sku::try_from(sku.as_str()).expect("sku");
     stack.wait_for_view_of_inventory(&typed).await;
 
     // Promotion terms.
@@ -236,7 +236,7 @@ async fn every_saga_function_invoked_at_once_with_one_input_has_one_effect() {
 
     // The same event delivered to every instance at once (SQS is at least once).
     let completed = e2e::order_event(
-        shared::events::EventType::OrderCompleted,
+        order_lambda::events::EventType::OrderCompleted,
         order_id,
         &buyer.id,
         json!({"total": {"amount": 4_000, "currency": "EUR"}}),

@@ -75,7 +75,7 @@ async fn a_customer_journey_from_profile_to_refund() {
     }
     // The order side learns of them through ProductUpdated: the cart needs its view of both.
     for sku in [&lamp, &rug] {
-        let typed = shared::order::Sku::try_from(sku.as_str()).expect("sku");
+        let typed = order_lambda::order::Sku::try_from(sku.as_str()).expect("sku");
         stack.wait_for_view_of_inventory(&typed).await;
     }
     let promo = format!("WALK{suffix}");

@@ -1,17 +1,17 @@
 //! audit-api: admin `GET /admin/audit` - the audit trail of a time range, as JSON or CSV, a page
-//! at a time. The rules live in `shared::api::audit`.
+//! at a time. The rules live in `order_lambda::api::audit`.
 
 use lambda_http::tracing::{self, Instrument};
 use lambda_http::{Body, Error, Request, Response, service_fn};
-use shared::adapters::dynamodb::DynamoAudit;
-use shared::api::audit::AuditApi;
-use shared::correlation;
+use order_lambda::adapters::dynamodb::DynamoAudit;
+use order_lambda::api::audit::AuditApi;
+use order_lambda::api::correlation;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
-    let table = shared::config::required("AUDIT_TABLE")?;
-    let aws = shared::config::aws().await;
+    let table = order_lambda::config::required("AUDIT_TABLE")?;
+    let aws = order_lambda::config::aws().await;
     let api = &AuditApi {
         log: DynamoAudit::new(aws_sdk_dynamodb::Client::new(&aws), table),
     };

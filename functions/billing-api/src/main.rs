@@ -1,21 +1,21 @@
 //! billing-api: `POST /billing/accounts`, `POST /billing/deposit`, `GET /billing/balance` and
 //! `GET /billing/transactions`, routed on API Gateway's route key. The caller's own account
-//! only; the rules live in `shared::api::billing`.
+//! only; the rules live in `order_lambda::api::billing`.
 
 use lambda_http::tracing::{self, Instrument};
 use lambda_http::{Body, Error, Request, Response, service_fn};
-use shared::adapters::dynamodb::DynamoBilling;
-use shared::api::billing::BillingApi;
-use shared::clock::SystemClock;
-use shared::correlation;
+use order_lambda::adapters::dynamodb::DynamoBilling;
+use order_lambda::api::billing::BillingApi;
+use order_lambda::api::correlation;
+use order_lambda::clock::SystemClock;
 
 type Api = BillingApi<DynamoBilling>;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
-    let table = shared::config::required("BILLING_TABLE")?;
-    let aws = shared::config::aws().await;
+    let table = order_lambda::config::required("BILLING_TABLE")?;
+    let aws = order_lambda::config::aws().await;
     let api: &Api = &BillingApi {
         billing: DynamoBilling::new(aws_sdk_dynamodb::Client::new(&aws), table),
         clock: Box::new(SystemClock),

@@ -4,13 +4,13 @@
 use lambda_http::http::StatusCode;
 use lambda_http::tracing::{self, Instrument};
 use lambda_http::{Body, Error, Request, Response, service_fn};
-use shared::adapters::dynamodb::DynamoOrders;
-use shared::adapters::sfn::StepFunctionsSaga;
-use shared::api::{self, ApiError, Cancellation};
-use shared::clock::{Clock, FixedClock, SystemClock};
-use shared::correlation;
-use shared::metrics;
-use shared::order::Order;
+use order_lambda::adapters::dynamodb::DynamoOrders;
+use order_lambda::adapters::sfn::StepFunctionsSaga;
+use order_lambda::api::correlation;
+use order_lambda::api::{self, ApiError, Cancellation};
+use order_lambda::clock::{Clock, FixedClock, SystemClock};
+use order_lambda::metrics;
+use order_lambda::order::Order;
 
 /// This function's name in metrics.
 const SERVICE: &str = "cancel-order";
@@ -23,9 +23,9 @@ struct Ports {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
-    let table = shared::config::required("ORDERS_TABLE")?;
-    let saga_arn = shared::config::required("ORDER_SAGA_ARN")?;
-    let aws = shared::config::aws().await;
+    let table = order_lambda::config::required("ORDERS_TABLE")?;
+    let saga_arn = order_lambda::config::required("ORDER_SAGA_ARN")?;
+    let aws = order_lambda::config::aws().await;
     let ports = &Ports {
         orders: DynamoOrders::new(aws_sdk_dynamodb::Client::new(&aws), table),
         saga: StepFunctionsSaga::new(aws_sdk_sfn::Client::new(&aws), saga_arn),

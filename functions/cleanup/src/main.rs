@@ -1,17 +1,17 @@
 //! cleanup: the scheduled housekeeping (EventBridge, every 5 minutes). Empties abandoned carts,
 //! cancels orders whose reservation expired unpaid (refund and release exactly once, with the
 //! saga's own steps), starts the saga of orders left `PENDING`, all within a time budget; see
-//! `shared::cleanup` for the rules.
+//! `order_lambda::cleanup` for the rules.
 
 use chrono::Utc;
 use lambda_runtime::tracing::{self, Instrument};
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
+use order_lambda::adapters::dynamodb::{DynamoBilling, DynamoInventory, DynamoOrders};
+use order_lambda::adapters::sfn::StepFunctionsSaga;
+use order_lambda::adapters::sns::SnsEvents;
+use order_lambda::cleanup::{self, CleanupConfig, CleanupReport, Ports, ScheduledEvent};
+use order_lambda::clock::{Clock, FixedClock, SystemClock};
 use serde_json::Value;
-use shared::adapters::dynamodb::{DynamoBilling, DynamoInventory, DynamoOrders};
-use shared::adapters::sfn::StepFunctionsSaga;
-use shared::adapters::sns::SnsEvents;
-use shared::cleanup::{self, CleanupConfig, CleanupReport, Ports, ScheduledEvent};
-use shared::clock::{Clock, FixedClock, SystemClock};
 
 /// How far ahead of the system clock an event's `time` may be outside tests: a scheduled
 /// event is never from the future, and a forged one must not expire orders early.
@@ -30,19 +30,19 @@ struct Function {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     tracing::init_default_subscriber();
-    let orders_table = shared::config::required("ORDERS_TABLE")?;
-    let inventory_table = shared::config::required("INVENTORY_TABLE")?;
-    let billing_table = shared::config::required("BILLING_TABLE")?;
-    let saga_arn = shared::config::required("ORDER_SAGA_ARN")?;
-    let config = CleanupConfig::from_env()?;
-    let aws = shared::config::aws().await;
+    let orders_table = order_lambda::config::required("ORDERS_TABLE")?;
+    let inventory_table = order_lambda::config::required("INVENTORY_TABLE")?;
+    let billing_table = order_lambda::config::required("BILLING_TABLE")?;
+    let saga_arn = order_lambda::config::required("ORDER_SAGA_ARN")?;
+    let config = order_lambda::config::cleanup()?;
+    let aws = order_lambda::config::aws().await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
     let function = &Function {
         orders: DynamoOrders::new(dynamodb.clone(), orders_table),
         inventory: DynamoInventory::new(dynamodb.clone(), inventory_table),
         billing: DynamoBilling::new(dynamodb.clone(), billing_table),
         saga: StepFunctionsSaga::new(aws_sdk_sfn::Client::new(&aws), saga_arn),
-        events: shared::config::events(&aws)?,
+        events: order_lambda::config::events(&aws)?,
         config,
         production: std::env::var("STAGE").is_ok_and(|s| s == "prod"),
     };

@@ -5,13 +5,13 @@
 use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::tracing::{self, Instrument};
 use lambda_http::{Body, Error, Request, Response, service_fn};
-use shared::adapters::dynamodb::{DynamoOrders, DynamoProductView};
-use shared::adapters::sfn::StepFunctionsSaga;
-use shared::adapters::sns::SnsEvents;
-use shared::api::{self, ApiError, OrdersApi};
-use shared::clock::SystemClock;
-use shared::correlation;
-use shared::metrics;
+use order_lambda::adapters::dynamodb::{DynamoOrders, DynamoProductView};
+use order_lambda::adapters::sfn::StepFunctionsSaga;
+use order_lambda::adapters::sns::SnsEvents;
+use order_lambda::api::correlation;
+use order_lambda::api::{self, ApiError, OrdersApi};
+use order_lambda::clock::SystemClock;
+use order_lambda::metrics;
 
 /// This function's name in metrics.
 const SERVICE: &str = "create-order";
@@ -21,15 +21,15 @@ type Api = OrdersApi<DynamoProductView, DynamoOrders, StepFunctionsSaga, SnsEven
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
-    let orders_table = shared::config::required("ORDERS_TABLE")?;
-    let saga_arn = shared::config::required("ORDER_SAGA_ARN")?;
-    let aws = shared::config::aws().await;
+    let orders_table = order_lambda::config::required("ORDERS_TABLE")?;
+    let saga_arn = order_lambda::config::required("ORDER_SAGA_ARN")?;
+    let aws = order_lambda::config::aws().await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
     let api: &Api = &OrdersApi {
         catalog: DynamoProductView::new(dynamodb.clone(), orders_table.clone()),
         orders: DynamoOrders::new(dynamodb, orders_table),
         saga: StepFunctionsSaga::new(aws_sdk_sfn::Client::new(&aws), saga_arn),
-        events: shared::config::events(&aws)?,
+        events: order_lambda::config::events(&aws)?,
         clock: Box::new(SystemClock),
     };
     lambda_http::run(service_fn(move |request: Request| {

@@ -5,11 +5,11 @@
 use lambda_http::http::StatusCode;
 use lambda_http::tracing::{self, Instrument};
 use lambda_http::{Body, Error, Request, RequestExt, Response, service_fn};
-use shared::adapters::dynamodb::{DynamoAudit, DynamoOrders};
-use shared::api::{self, ApiError};
-use shared::audit::{AuditEntry, AuditLog};
-use shared::correlation;
-use shared::order::Order;
+use order_lambda::adapters::dynamodb::{DynamoAudit, DynamoOrders};
+use order_lambda::api::correlation;
+use order_lambda::api::{self, ApiError};
+use order_lambda::audit::{AuditEntry, AuditLog};
+use order_lambda::order::Order;
 
 /// The order as stored, with its trail.
 #[derive(serde::Serialize)]
@@ -27,9 +27,9 @@ struct Stores {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
-    let table = shared::config::required("ORDERS_TABLE")?;
-    let audit_table = shared::config::required("AUDIT_TABLE")?;
-    let aws = shared::config::aws().await;
+    let table = order_lambda::config::required("ORDERS_TABLE")?;
+    let audit_table = order_lambda::config::required("AUDIT_TABLE")?;
+    let aws = order_lambda::config::aws().await;
     let client = aws_sdk_dynamodb::Client::new(&aws);
     let stores = &Stores {
         orders: DynamoOrders::new(client.clone(), table),

@@ -3,17 +3,17 @@
 use lambda_http::http::StatusCode;
 use lambda_http::tracing::{self, Instrument};
 use lambda_http::{Body, Error, Request, Response, service_fn};
-use shared::adapters::dynamodb::DynamoOrders;
-use shared::api::{self, ApiError};
-use shared::correlation;
-use shared::order::Order;
-use shared::page::{Page, PageRequest};
+use order_lambda::adapters::dynamodb::DynamoOrders;
+use order_lambda::api::correlation;
+use order_lambda::api::{self, ApiError};
+use order_lambda::order::Order;
+use order_lambda::page::{Page, PageRequest};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
-    let table = shared::config::required("ORDERS_TABLE")?;
-    let aws = shared::config::aws().await;
+    let table = order_lambda::config::required("ORDERS_TABLE")?;
+    let aws = order_lambda::config::aws().await;
     let orders = &DynamoOrders::new(aws_sdk_dynamodb::Client::new(&aws), table);
     lambda_http::run(service_fn(move |request: Request| {
         // Every log line of the invocation names the request's correlation id.

@@ -1,21 +1,22 @@
 //! notify: tells buyers about their orders. Consumes the buyer-facing domain events from
 //! NotifyQueue (SQS, partial batch failures) and sends each on the inbox and the channels of the
-//! user's profile, once per event and channel. The rules live in `shared::notification`.
+//! user's profile, once per event and channel. The rules live in `order_lambda::notification`.
 //!
 //! `NOTIFIER` picks how notifications go out: `record` (the default, the local stack) stores
 //! each in the notifications table, where `GET /notifications` lists them; `aws` records them
-//! the same way and sends email by SES and sms and push by SNS (`shared::sending`).
+//! the same way and sends email by SES and sms and push by SNS (`order_lambda::sending`).
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn, tracing};
-use shared::adapters::channels::AwsChannels;
-use shared::adapters::dynamodb::{DynamoNotifications, DynamoProfiles};
-use shared::clock::SystemClock;
-use shared::error::StoreError;
-use shared::faults::FaultPlan;
-use shared::notification::{self, Notification};
-use shared::ports::{Notifier, Sent};
-use shared::sending::{NotifierConfig, SendingNotifier};
+use order_lambda::adapters::channels::AwsChannels;
+use order_lambda::adapters::dynamodb::{DynamoNotifications, DynamoProfiles};
+use order_lambda::clock::SystemClock;
+use order_lambda::config::NotifierConfig;
+use order_lambda::error::StoreError;
+use order_lambda::faults::FaultPlan;
+use order_lambda::notification::Notification;
+use order_lambda::ports::{Notifier, Sent};
+use order_lambda::sending::SendingNotifier;
 
 /// The notifier `NOTIFIER` chose, fixed at start.
 enum Notifiers {
@@ -38,11 +39,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     // As text: returned from main, an error is printed with `Debug`, and the message is what
     // names the variable and the values it takes.
     let config = NotifierConfig::from_env().map_err(|e| e.to_string())?;
-    let notifications_table = shared::config::required("NOTIFICATIONS_TABLE")?;
-    let users_table = shared::config::required("USERS_TABLE")?;
-    let aws = shared::config::aws().await;
+    let notifications_table = order_lambda::config::required("NOTIFICATIONS_TABLE")?;
+    let users_table = order_lambda::config::required("USERS_TABLE")?;
+    let aws = order_lambda::config::aws().await;
     let client = aws_sdk_dynamodb::Client::new(&aws);
-    let faults = &shared::config::fault_plan(|| client.clone())?;
+    let faults = &order_lambda::config::fault_plan(|| client.clone())?;
     let profiles = &DynamoProfiles::new(client.clone(), users_table);
     let store = DynamoNotifications::new(client, notifications_table);
     let notifier = &match config {
@@ -74,7 +75,7 @@ async fn handler(
     let deadline = i64::try_from(event.context.deadline)
         .ok()
         .and_then(chrono::DateTime::from_timestamp_millis);
-    Ok(notification::handle_batch(
+    Ok(order_lambda::notify::handle_batch(
         event.payload,
         profiles,
         notifier,

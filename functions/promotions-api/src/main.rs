@@ -1,19 +1,19 @@
-//! promotions-api: admin `PUT /promotions/{code}`. The rules live in `shared::api::promotions`;
+//! promotions-api: admin `PUT /promotions/{code}`. The rules live in `order_lambda::api::promotions`;
 //! the uses are counted by the order write (create-order, cart-api).
 
 use lambda_http::tracing::{self, Instrument};
 use lambda_http::{Body, Error, Request, Response, service_fn};
-use shared::adapters::dynamodb::DynamoOrders;
-use shared::api::promotions::PromotionsApi;
-use shared::correlation;
+use order_lambda::adapters::dynamodb::DynamoOrders;
+use order_lambda::api::correlation;
+use order_lambda::api::promotions::PromotionsApi;
 
 type Api = PromotionsApi<DynamoOrders>;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
-    let table = shared::config::required("ORDERS_TABLE")?;
-    let aws = shared::config::aws().await;
+    let table = order_lambda::config::required("ORDERS_TABLE")?;
+    let aws = order_lambda::config::aws().await;
     let api: &Api = &PromotionsApi {
         promotions: DynamoOrders::new(aws_sdk_dynamodb::Client::new(&aws), table),
     };

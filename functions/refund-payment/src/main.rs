@@ -1,57 +1,35 @@
 //! refund-payment: compensation of charge-payment. Credits the order's payment back exactly
 //! once; an order that was never charged is a successful no-op.
 
-use lambda_runtime::tracing::{self, Instrument};
-use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
-use serde_json::Value;
-use shared::adapters::dynamodb::DynamoBilling;
-use shared::adapters::sns::SnsEvents;
-use shared::announce::{self, Origin};
-use shared::audit::ChangedBy;
-use shared::clock::SystemClock;
-use shared::faults::{self, FaultPlan};
-use shared::metrics;
-use shared::saga::{CompensationInput, RefundPaymentOutput, StepCall};
-
-/// This step's name in fault plans.
-const STEP: &str = "refund-payment";
+use order_lambda::adapters::dynamodb::DynamoBilling;
+use order_lambda::announce::{self, Origin};
+use order_lambda::audit::ChangedBy;
+use order_lambda::clock::SystemClock;
+use order_lambda::saga::CompensationInput;
+use order_lambda::{config, step};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    tracing::init_default_subscriber();
-    let table = shared::config::required("BILLING_TABLE")?;
-    let aws = shared::config::aws().await;
+    lambda_runtime::tracing::init_default_subscriber();
+    let table = config::required("BILLING_TABLE")?;
+    let aws = config::aws().await;
     let client = aws_sdk_dynamodb::Client::new(&aws);
-    let faults = &shared::config::fault_plan(|| client.clone())?;
-    let events = &shared::config::events(&aws)?;
+    let faults = &config::fault_plan(|| client.clone())?;
+    let events = &config::events(&aws)?;
     let billing = &DynamoBilling::new(client, table);
-    lambda_runtime::run(service_fn(move |event| {
-        handler(billing, events, faults, event)
-    }))
-    .await
-}
-
-async fn handler(
-    billing: &DynamoBilling,
-    events: &SnsEvents,
-    faults: &impl FaultPlan,
-    event: LambdaEvent<Value>,
-) -> Result<RefundPaymentOutput, Diagnostic> {
-    let call: StepCall<CompensationInput> = StepCall::parse(event.payload)?;
-    let input = call.input;
-    let origin = Origin {
-        correlation_id: &call.correlation_id,
-        clock: &SystemClock,
-    };
-    let by = ChangedBy::saga(Some(&call.correlation_id));
-    let step = faults::around(
+    let no_business_error = |_: &CompensationInput| None;
+    step::serve(
+        "refund-payment",
         faults,
-        STEP,
-        &call.scope,
-        None,
-        announce::refund_payment(billing, events, origin, &by, input),
-    );
-    // Boxed: nested in the runtime's futures, the step's type is too deep for rustc's layout
-    // query in an optimised build otherwise.
-    Box::pin(metrics::timed_step(STEP, &call.order_id, step).instrument(call.span)).await
+        no_business_error,
+        |input, correlation_id| async move {
+            let origin = Origin {
+                correlation_id: &correlation_id,
+                clock: &SystemClock,
+            };
+            let by = ChangedBy::saga(Some(&correlation_id));
+            announce::refund_payment(billing, events, origin, &by, input).await
+        },
+    )
+    .await
 }

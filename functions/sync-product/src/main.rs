@@ -1,19 +1,18 @@
 //! sync-product: keeps the order side's product view current. Consumes `ProductUpdated` from
 //! ProductQueue (SQS, partial batch failures) and writes each snapshot to the view in the
 //! orders table unless the view holds that version or a newer one. The rules live in
-//! `shared::product_view`.
+//! `order_lambda::product_view`.
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn, tracing};
-use shared::adapters::dynamodb::DynamoProductView;
-use shared::clock::SystemClock;
-use shared::product_view;
+use order_lambda::adapters::dynamodb::DynamoProductView;
+use order_lambda::clock::SystemClock;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     tracing::init_default_subscriber();
-    let orders_table = shared::config::required("ORDERS_TABLE")?;
-    let aws = shared::config::aws().await;
+    let orders_table = order_lambda::config::required("ORDERS_TABLE")?;
+    let aws = order_lambda::config::aws().await;
     let view = &DynamoProductView::new(aws_sdk_dynamodb::Client::new(&aws), orders_table);
     lambda_runtime::run(service_fn(move |event| {
         // Boxed, so the runtime's future type stays shallow enough for an optimised build.
@@ -26,5 +25,5 @@ async fn handler(
     view: &DynamoProductView,
     event: LambdaEvent<SqsEvent>,
 ) -> Result<SqsBatchResponse, Diagnostic> {
-    Ok(product_view::handle_batch(event.payload, view, &SystemClock).await)
+    Ok(order_lambda::product_sync::handle_batch(event.payload, view, &SystemClock).await)
 }

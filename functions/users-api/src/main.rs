@@ -1,14 +1,14 @@
 //! users-api: `PUT /users/me` and `GET /users/me`, the caller's own profile, and
-//! `GET /notifications`, the caller's notifications. The rules live in `shared::api::profiles`
-//! and `shared::api::notifications`.
+//! `GET /notifications`, the caller's notifications. The rules live in `order_lambda::api::profiles`
+//! and `order_lambda::api::notifications`.
 
 use lambda_http::tracing::{self, Instrument};
 use lambda_http::{Body, Error, Request, Response, service_fn};
-use shared::adapters::dynamodb::{DynamoNotifications, DynamoProfiles};
-use shared::api::notifications::{self, NotificationsApi};
-use shared::api::profiles::ProfilesApi;
-use shared::clock::SystemClock;
-use shared::correlation;
+use order_lambda::adapters::dynamodb::{DynamoNotifications, DynamoProfiles};
+use order_lambda::api::correlation;
+use order_lambda::api::notifications::{self, NotificationsApi};
+use order_lambda::api::profiles::ProfilesApi;
+use order_lambda::clock::SystemClock;
 
 struct Apis {
     profiles: ProfilesApi<DynamoProfiles>,
@@ -18,9 +18,9 @@ struct Apis {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
-    let users_table = shared::config::required("USERS_TABLE")?;
-    let notifications_table = shared::config::required("NOTIFICATIONS_TABLE")?;
-    let aws = shared::config::aws().await;
+    let users_table = order_lambda::config::required("USERS_TABLE")?;
+    let notifications_table = order_lambda::config::required("NOTIFICATIONS_TABLE")?;
+    let aws = order_lambda::config::aws().await;
     let client = aws_sdk_dynamodb::Client::new(&aws);
     let apis = &Apis {
         profiles: ProfilesApi {
