@@ -2,8 +2,8 @@
 
 pub use crate::values::{FieldError, MAX_SKU_LEN, OrderId, Sku, truncate_chars};
 
+use crate::listing::ListedProduct;
 use crate::money::{Currency, Money};
-use crate::product_view::ListedProduct;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

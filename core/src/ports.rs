@@ -6,11 +6,11 @@ use crate::billing::{Account, DeclineReason, LedgerEntry, Payment, PaymentStatus
 use crate::cart::Cart;
 use crate::error::StoreError;
 use crate::inventory::{Product, Reservation, ReservationLine, ReservationStatus};
+use crate::listing::ListedProduct;
 use crate::money::{Currency, Money};
 use crate::notification::Notification;
 use crate::order::{Fulfilment, Order, OrderId, OrderStatus, Sku};
 use crate::page::{Page, PageRequest};
-use crate::product_view::ListedProduct;
 use crate::profile::Profile;
 use crate::promotion::Promotion;
 use chrono::{DateTime, Utc};

@@ -13,36 +13,11 @@ use crate::inventory::Product;
 use crate::money::Money;
 use crate::notification::NotifyError;
 use crate::ports::{ProductViewStore, ViewWrite};
-use crate::values::Sku;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-/// A product as the order side knows it: enough to price an order line.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ListedProduct {
-    pub sku: Sku,
-    pub name: String,
-    pub price: Money,
-    /// The inventory's version of the product this entry was copied from.
-    pub product_version: u64,
-    /// When the view last changed this entry.
-    pub updated_at: DateTime<Utc>,
-}
-
-impl ListedProduct {
-    /// The entry for `product` as it stands in the inventory (seeding, and the backfill).
-    pub fn of(product: &Product, now: DateTime<Utc>) -> Self {
-        Self {
-            sku: product.sku.clone(),
-            name: product.name.clone(),
-            price: product.price.clone(),
-            product_version: product.version,
-            updated_at: now,
-        }
-    }
-}
+pub use crate::listing::ListedProduct;
 
 /// The `data` of a `ProductUpdated` event: the product right after the change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -9,6 +9,7 @@ use crate::error::StoreError;
 use crate::events::{EventType, event_id};
 use crate::inventory::{ReservationLine, ReservationStatus};
 use crate::money::Money;
+use crate::notification::NotifyError;
 use crate::order::{MAX_LINES, MAX_QUANTITY, Order, OrderId, Sku};
 use crate::ports::{
     BillingStore, ChargeError, InventoryStore, RefundOutcome, ReleaseOutcome, ReserveError,
@@ -55,6 +56,15 @@ impl From<StoreError> for StepError {
             StoreError::Transient(m) => Self::Transient(m),
             StoreError::Internal(m) => Self::Internal(m),
             StoreError::InvalidCursor => Self::InvalidInput(error.to_string()),
+        }
+    }
+}
+
+impl From<NotifyError> for StepError {
+    fn from(error: NotifyError) -> Self {
+        match error {
+            NotifyError::Malformed(m) => Self::InvalidInput(m),
+            NotifyError::Store(e) => e.into(),
         }
     }
 }

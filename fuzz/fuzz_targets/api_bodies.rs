@@ -21,10 +21,10 @@ use order_core::ports::{
     BillingStore, CartStore, Catalog, OrderStore, ProfileStore, PromotionStore,
 };
 use order_core::promotion::{Discount, MAX_FIXED, MAX_USES};
-use order_http::OrdersApi;
 use order_http::billing::{BillingApi, MAX_DEPOSIT};
 use order_http::cart::CartApi;
 use order_http::catalog::{CatalogApi, MAX_PRICE, MAX_STOCK_DELTA};
+use order_http::orders::OrdersApi;
 use order_http::profiles::ProfilesApi;
 use order_http::promotions::PromotionsApi;
 use order_saga_fuzz::*;

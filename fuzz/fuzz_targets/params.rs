@@ -14,8 +14,9 @@ use order_core::page::PageRequest;
 use order_http::billing::BillingApi;
 use order_http::cart::CartApi;
 use order_http::catalog::CatalogApi;
+use order_http::orders::{OrdersApi, get_order, list_orders};
 use order_http::promotions::PromotionsApi;
-use order_http::{ApiError, OrdersApi, get_order, list_orders, problem_response};
+use order_http::{ApiError, problem_response};
 use order_saga_fuzz::*;
 
 const SELECTORS: u8 = 10;

@@ -6,10 +6,10 @@
 //! race re-reads and applies the change again.
 
 use super::billing::route_key;
+use super::orders::{OrderAccepted, OrdersApi};
 use super::{
-    ApiError, MAX_BODY_BYTES, OrderAccepted, OrdersApi, body_bytes, caller, idempotency_key,
-    json_object, json_response, path_param, problem_response, require_json, unknown_fields,
-    validate_idempotency_key,
+    ApiError, MAX_BODY_BYTES, body_bytes, caller, idempotency_key, json_object, json_response,
+    path_param, problem_response, require_json, unknown_fields, validate_idempotency_key,
 };
 use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Request, Response};

@@ -12,8 +12,6 @@ pub mod orders;
 pub mod profiles;
 pub mod promotions;
 
-pub use orders::{Cancellation, OrderAccepted, OrdersApi, cancel_order, get_order, list_orders};
-
 use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};

@@ -1,19 +1,16 @@
 //! `POST /orders` (idempotent by `Idempotency-Key`) and `GET /orders/{id}`.
 
 use super::{ApiError, MAX_BODY_BYTES, validate_idempotency_key};
-use order_core::announce::{self, Origin};
 use order_core::clock::Clock;
 use order_core::events::EventPublisher;
 use order_core::money::Money;
-use order_core::order::{
-    FieldError, Milestone, Order, OrderId, OrderRequest, OrderStatus, Step, price_lines,
-};
+use order_core::order::{FieldError, Order, OrderId, OrderRequest, OrderStatus};
+use order_core::ordering::{self, OrderingError, PlaceOrder};
 use order_core::page::{Page, PageRequest};
-use order_core::ports::{
-    IdempotencyRecord, InsertOutcome, OrderStore, PriceList, PromotionStore, SagaStarter,
-};
-use order_core::saga::SagaInput;
+use order_core::ports::{OrderStore, PriceList, PromotionStore, SagaStarter};
 use serde::Serialize;
+
+pub use order_core::ordering::Cancellation;
 
 /// What `POST /orders` answers: the order was accepted and its saga started.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -46,9 +43,19 @@ pub struct OrdersApi<C, O, S, E> {
 impl<C: PriceList, O: OrderStore + PromotionStore, S: SagaStarter, E: EventPublisher>
     OrdersApi<C, O, S, E>
 {
-    /// Places an order for `user_id`. With an idempotency key, a retry of the same request
-    /// returns the same order and starts no second saga; a retry also finishes the work of
-    /// an attempt that crashed between saving the order and starting its saga.
+    /// The use case over this API's ports (`order_core::ordering`).
+    pub fn placing(&self) -> PlaceOrder<'_, C, O, S, E> {
+        PlaceOrder {
+            catalog: &self.catalog,
+            orders: &self.orders,
+            saga: &self.saga,
+            events: &self.events,
+            clock: &*self.clock,
+        }
+    }
+
+    /// Places an order for `user_id` from a request body (`order_core::ordering::PlaceOrder`
+    /// has the rules: idempotency, pricing, the promotion, the saga's start).
     pub async fn place_order(
         &self,
         user_id: &str,
@@ -78,151 +85,39 @@ impl<C: PriceList, O: OrderStore + PromotionStore, S: SagaStarter, E: EventPubli
         let json: serde_json::Value =
             serde_json::from_slice(body).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
         let request = OrderRequest::from_json(&json).map_err(ApiError::InvalidRequest)?;
-        let fingerprint = request.fingerprint();
-
-        if let Some(key) = key
-            && let Some(record) = self.orders.idempotency_record(user_id, key).await?
-        {
-            return Ok((self.replay(user_id, &record, &fingerprint).await?, false));
-        }
-
-        let skus: Vec<_> = request.items.iter().map(|i| i.sku.clone()).collect();
-        let products = self.catalog.products(&skus).await?;
-        let (lines, subtotal) =
-            price_lines(&request, &products).map_err(ApiError::UnprocessableOrder)?;
-        let now = self.clock.now();
-        let discount = match &request.promo_code {
-            None => Money::new(0, subtotal.currency.clone()),
-            Some(code) => self
-                .orders
-                .promotion(code)
-                .await?
-                .ok_or_else(|| format!("unknown promotion code '{code}'"))
-                .and_then(|promo| promo.discount_for(&subtotal, now))
-                .map_err(promo_refused)?,
-        };
-        let total = Money::new(subtotal.amount - discount.amount, subtotal.currency.clone());
-        let order = Order {
-            order_id: OrderId::new_at(now),
-            user_id: user_id.to_owned(),
-            status: OrderStatus::Pending,
-            lines,
-            subtotal,
-            discount,
-            promo_code: request.promo_code.clone(),
-            total,
-            reason: None,
-            cancel_requested_at: None,
-            delivery: None,
-            created_at: now,
-            updated_at: now,
-            timeline: vec![Milestone {
-                step: Step::Created,
-                at: now,
-            }],
-            correlation_id: correlation_id.map(str::to_owned),
-        };
-        let record = key.map(|key| IdempotencyRecord {
-            user_id: user_id.to_owned(),
-            key: key.to_owned(),
-            order_id: order.order_id,
-            request_hash: fingerprint.clone(),
-            created_at: now,
-        });
-        match self.orders.insert(&order, record.as_ref()).await? {
-            InsertOutcome::Inserted => {}
-            InsertOutcome::PromotionUsedUp => {
-                return Err(promo_refused(format!(
-                    "'{}' has no uses left",
-                    request.promo_code.as_deref().unwrap_or_default()
-                )));
-            }
-            InsertOutcome::IdempotencyKeyTaken => {
-                // A concurrent request with the same key won the race: answer as it did.
-                let key = key.unwrap_or_default();
-                let record = self
-                    .orders
-                    .idempotency_record(user_id, key)
-                    .await?
-                    .ok_or_else(|| {
-                        ApiError::Unavailable("a concurrent request holds this key; retry".into())
-                    })?;
-                return Ok((self.replay(user_id, &record, &fingerprint).await?, false));
-            }
-        }
-        self.start_saga(&order).await?;
-        Ok((OrderAccepted::from(&order), true))
+        let (order, created) = self
+            .placing()
+            .place(user_id, key, &request, correlation_id)
+            .await?;
+        Ok((OrderAccepted::from(&order), created))
     }
 
-    /// The order an `Idempotency-Key` made, whatever request made it (a checkout cannot
-    /// rebuild its request once the cart was emptied). A `PENDING` order's saga is
-    /// (re)started, as on any replay.
+    /// The order an `Idempotency-Key` made (`PlaceOrder::order_for_key`).
     pub(crate) async fn order_for_key(
         &self,
         user_id: &str,
         key: &str,
     ) -> Result<Option<Order>, ApiError> {
-        match self.orders.idempotency_record(user_id, key).await? {
-            Some(record) => Ok(Some(self.resume(user_id, &record).await?)),
-            None => Ok(None),
-        }
+        Ok(self.placing().order_for_key(user_id, key).await?)
     }
+}
 
-    async fn replay(
-        &self,
-        user_id: &str,
-        record: &IdempotencyRecord,
-        fingerprint: &str,
-    ) -> Result<OrderAccepted, ApiError> {
-        if record.request_hash != fingerprint {
-            return Err(ApiError::IdempotencyKeyReused);
+/// What a refused placing or cancelling answers over HTTP.
+impl From<OrderingError> for ApiError {
+    fn from(error: OrderingError) -> ApiError {
+        match error {
+            OrderingError::NotFound(id) => ApiError::NotFound(format!("no order {id}")),
+            OrderingError::Unpriceable(errors) => ApiError::UnprocessableOrder(errors),
+            OrderingError::PromotionRefused(message) => promo_refused(message),
+            OrderingError::IdempotencyKeyReused => ApiError::IdempotencyKeyReused,
+            OrderingError::NotCancellable(..) => ApiError::Conflict(error.to_string()),
+            OrderingError::KeyBusy
+            | OrderingError::NotAnnounced(..)
+            | OrderingError::NotStarted(_)
+            | OrderingError::CancellationNotStarted(_) => ApiError::Unavailable(error.to_string()),
+            OrderingError::Store(e) => e.into(),
+            OrderingError::Internal(m) => ApiError::Internal(m),
         }
-        Ok(OrderAccepted::from(&self.resume(user_id, record).await?))
-    }
-
-    /// The order an idempotency record made. PENDING means its saga may never have started
-    /// (the first attempt crashed between saving and starting): start it, harmlessly if it runs.
-    async fn resume(&self, user_id: &str, record: &IdempotencyRecord) -> Result<Order, ApiError> {
-        let order = self
-            .orders
-            .get(record.order_id)
-            .await?
-            .filter(|o| o.user_id == user_id)
-            .ok_or_else(|| {
-                ApiError::Internal(format!(
-                    "idempotency record points at missing order {}",
-                    record.order_id
-                ))
-            })?;
-        if order.status == OrderStatus::Pending {
-            self.start_saga(&order).await?;
-        }
-        Ok(order)
-    }
-
-    /// Announces the order (`OrderCreated`), then starts its saga; both again on a retry.
-    async fn start_saga(&self, order: &Order) -> Result<(), ApiError> {
-        let origin = Origin {
-            correlation_id: &order.correlation(),
-            clock: &*self.clock,
-        };
-        announce::order_created(&self.events, origin, order)
-            .await
-            .map_err(|e| {
-                ApiError::Unavailable(format!(
-                    "order {} was saved but could not be announced ({e}); retry with the same Idempotency-Key",
-                    order.order_id
-                ))
-            })?;
-        let input = saga_input(&SagaInput::for_order(order))?;
-        self.saga.start(order.order_id, &input).await.map_err(|e| {
-            tracing::error!(order_id = %order.order_id, error = %e, "saga did not start");
-            ApiError::Unavailable(format!(
-                "order {} was saved but its processing did not start; retry with the same Idempotency-Key",
-                order.order_id
-            ))
-        })?;
-        Ok(())
     }
 }
 
@@ -232,14 +127,13 @@ pub async fn get_order(
     user_id: &str,
     order_id: &str,
 ) -> Result<Order, ApiError> {
-    let id: OrderId = order_id
+    Ok(ordering::own_order(orders, user_id, order_id_field(order_id)?).await?)
+}
+
+fn order_id_field(order_id: &str) -> Result<OrderId, ApiError> {
+    order_id
         .parse()
-        .map_err(|m| ApiError::InvalidRequest(vec![FieldError::new("id", m)]))?;
-    orders
-        .get(id)
-        .await?
-        .filter(|o| o.user_id == user_id)
-        .ok_or_else(|| ApiError::NotFound(format!("no order {id}")))
+        .map_err(|m| ApiError::InvalidRequest(vec![FieldError::new("id", m)]))
 }
 
 /// The caller's orders, newest first, optionally only those in one status.
@@ -262,27 +156,8 @@ pub async fn list_orders(
     Ok(orders.list_for_user(user_id, status, page).await?)
 }
 
-/// What `POST /orders/{id}/cancel` did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Cancellation {
-    /// The order was cancelled before; nothing changed.
-    AlreadyCancelled,
-    /// The request is recorded; the saga gives back stock and money, then cancels the order.
-    Accepted,
-}
-
-/// Cancels the caller's order, exactly once, whatever the saga is doing.
-///
-/// The request is a conditional write of `cancelRequestedAt` while the order is `PENDING`,
-/// `RESERVED`, `PAID` or `COMPLETED`. A running saga's next status write is conditional on
-/// that attribute being absent, so it fails and the saga runs its compensations, which end in
-/// `CANCELLED` with reason `USER_CANCELLED`. An order whose saga already completed gets the
-/// same compensations from an execution named `<orderId>-cancel`; a `PENDING` order's saga is
-/// (re)started, which is harmless if it runs, so an order whose saga never started is
-/// cancelled too. Every start is idempotent by execution name, so retrying is safe.
-///
-/// Once an admin shipped the order (`SHIPPED`, `DELIVERED`) it is a `409`: shipping is
-/// conditional on `cancelRequestedAt` being absent, so exactly one of the two lands.
+/// Cancels the caller's order, exactly once, whatever the saga is doing
+/// (`order_core::ordering::cancel`); once it was shipped, a `409`.
 pub async fn cancel_order(
     orders: &impl OrderStore,
     saga: &impl SagaStarter,
@@ -290,61 +165,14 @@ pub async fn cancel_order(
     user_id: &str,
     order_id: &str,
 ) -> Result<(Order, Cancellation), ApiError> {
-    let order = get_order(orders, user_id, order_id).await?;
-    let order = match orders
-        .request_cancellation(order.order_id, clock.now())
-        .await?
-    {
-        Some(order) => order,
-        None => {
-            // Not cancellable (any more): answer with what it is now.
-            let order = get_order(orders, user_id, order_id).await?;
-            return match order.status {
-                OrderStatus::Cancelled => Ok((order, Cancellation::AlreadyCancelled)),
-                status @ (OrderStatus::Shipped | OrderStatus::Delivered) => {
-                    Err(ApiError::Conflict(format!(
-                        "order {} is {}: it has been handed to the carrier and can no longer be cancelled",
-                        order.order_id,
-                        status.as_str()
-                    )))
-                }
-                status => Err(ApiError::Conflict(format!(
-                    "order {} is {} and can no longer be cancelled",
-                    order.order_id,
-                    status.as_str()
-                ))),
-            };
-        }
-    };
-    let started = match order.status {
-        OrderStatus::Completed => {
-            let input = saga_input(&SagaInput::cancellation_of(&order))?;
-            Some(saga.start_cancellation(order.order_id, &input).await)
-        }
-        OrderStatus::Pending => {
-            let input = saga_input(&SagaInput::for_order(&order))?;
-            Some(saga.start(order.order_id, &input).await)
-        }
-        _ => None, // the running saga sees the request at its next step
-    };
-    if let Some(Err(e)) = started {
-        tracing::error!(order_id = %order.order_id, error = %e, "cancellation did not start");
-        return Err(ApiError::Unavailable(format!(
-            "the cancellation of order {} is recorded but did not start; retry",
-            order.order_id
-        )));
-    }
-    Ok((order, Cancellation::Accepted))
+    let id = order_id_field(order_id)?;
+    Ok(ordering::cancel(orders, saga, clock, user_id, id).await?)
 }
 
-fn promo_refused(message: String) -> ApiError {
+pub(crate) fn promo_refused(message: String) -> ApiError {
     ApiError::Unprocessable {
         kind: "promotion-refused",
         detail: "the promotion code cannot be used for this order".into(),
         errors: vec![FieldError::new("promoCode", message)],
     }
-}
-
-fn saga_input(input: &SagaInput) -> Result<String, ApiError> {
-    serde_json::to_string(input).map_err(|e| ApiError::Internal(e.to_string()))
 }

@@ -8,9 +8,10 @@ use order_core::inventory::Product;
 use order_core::money::{Currency, Money};
 use order_core::order::{OrderStatus, Sku};
 use order_core::ports::{CartStore, OrderStore};
+use order_http::ApiError;
 use order_http::cart::CartApi;
+use order_http::orders::OrdersApi;
 use order_http::promotions::put_promotion;
-use order_http::{ApiError, OrdersApi};
 use serde_json::{Value, json};
 
 type Api = CartApi<MemoryProductView, MemoryOrders, MemorySaga, MemoryEvents>;

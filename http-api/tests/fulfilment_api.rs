@@ -9,8 +9,9 @@ use order_core::clock::{Clock, FixedClock};
 use order_core::money::{Currency, Money};
 use order_core::order::{Fulfilment, Milestone, Order, OrderId, OrderLine, OrderStatus, Sku, Step};
 use order_core::ports::OrderStore;
+use order_http::ApiError;
 use order_http::fulfilment::{Fulfilled, FulfilmentApi, fulfil_order};
-use order_http::{ApiError, Cancellation, cancel_order};
+use order_http::orders::{Cancellation, cancel_order};
 use serde_json::{Value, json};
 use std::sync::Arc;
 

@@ -8,7 +8,8 @@ use order_core::inventory::Product;
 use order_core::money::{Currency, Money};
 use order_core::order::{OrderStatus, Sku};
 use order_core::saga::SagaInput;
-use order_http::{ApiError, MAX_BODY_BYTES, OrdersApi, get_order};
+use order_http::orders::{OrdersApi, get_order};
+use order_http::{ApiError, MAX_BODY_BYTES};
 use serde_json::json;
 
 type Api = OrdersApi<MemoryProductView, MemoryOrders, MemorySaga, MemoryEvents>;
@@ -248,7 +249,7 @@ mod listing_and_cancelling {
     use order_core::order::Step;
     use order_core::page::PageRequest;
     use order_core::ports::OrderStore;
-    use order_http::{Cancellation, cancel_order, list_orders};
+    use order_http::orders::{Cancellation, cancel_order, list_orders};
 
     async fn place(api: &Api, user: &str) -> order_core::order::OrderId {
         api.place_order(

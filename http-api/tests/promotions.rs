@@ -9,9 +9,10 @@ use order_core::money::{Currency, Money};
 use order_core::order::{OrderStatus, Sku};
 use order_core::ports::{OrderStore, OrderSweep, PromotionStore, Upsert};
 use order_core::saga::SagaInput;
+use order_http::ApiError;
+use order_http::orders::OrdersApi;
 use order_http::orders::{Cancellation, cancel_order};
 use order_http::promotions::put_promotion;
-use order_http::{ApiError, OrdersApi};
 use serde_json::{Value, json};
 use std::sync::Arc;
 

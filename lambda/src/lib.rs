@@ -1,5 +1,5 @@
 //! Lambda glue: what every function does around its rule. A saga step's envelope and errors
-//! (`step`), SQS batches with partial failures (`sqs`, `notify`, `product_sync`), the audit's
+//! (`step`), SQS batches with partial failures (`sqs`, `notify_queue`, `product_queue`), the audit's
 //! stream batches (`audit_stream`), correlation spans, EMF metrics, and the configuration read
 //! once at start (`config`).
 //!
@@ -11,8 +11,8 @@ pub mod audit_stream;
 pub mod config;
 pub mod correlation;
 pub mod metrics;
-pub mod notify;
-pub mod product_sync;
+pub mod notify_queue;
+pub mod product_queue;
 pub mod sqs;
 pub mod step;
 

@@ -10,10 +10,9 @@ use order_lambda::clock::FixedClock;
 use order_lambda::events::{DomainEvent, EventType};
 use order_lambda::faults::MemoryFaults;
 use order_lambda::faults::{Fault, NoFaults};
-use order_lambda::notification::{
-    self, Channel, Delivery, Notification, NotifyError, notification_id,
-};
-use order_lambda::notify;
+use order_lambda::notification::{Channel, Notification, NotifyError, notification_id};
+use order_lambda::notify::Delivery;
+use order_lambda::notify_queue;
 use order_lambda::order::OrderId;
 use order_lambda::ports::{NotificationStore, ProfileSaved, ProfileStore, Sent};
 use order_lambda::profile::{self, Profile};
@@ -128,7 +127,7 @@ async fn channels_follow_the_profile_and_the_inbox_is_always_there() {
     let clock = FixedClock::at(t0());
     let event = completed(order(1), "ada");
 
-    let delivery = notification::deliver(&event, &profiles, &store, &clock)
+    let delivery = order_lambda::notify::deliver(&event, &profiles, &store, &clock)
         .await
         .unwrap();
     assert!(delivery.first_on_inbox());
@@ -167,7 +166,7 @@ async fn only_the_channels_the_profile_asks_for() {
     let store = MemoryNotifications::default();
     let clock = FixedClock::at(t0());
     let event = cancelled(order(1), "ada", "PAYMENT_DECLINED");
-    notification::deliver(&event, &profiles, &store, &clock)
+    order_lambda::notify::deliver(&event, &profiles, &store, &clock)
         .await
         .unwrap();
     let sent = store.for_user("ada").await.unwrap();
@@ -191,7 +190,7 @@ async fn without_a_profile_the_inbox_alone() {
     let store = MemoryNotifications::default();
     let clock = FixedClock::at(t0());
     let event = completed(order(1), "carol");
-    notification::deliver(&event, &MemoryProfiles::default(), &store, &clock)
+    order_lambda::notify::deliver(&event, &MemoryProfiles::default(), &store, &clock)
         .await
         .unwrap();
     let sent = store.for_user("carol").await.unwrap();
@@ -207,12 +206,12 @@ async fn a_redelivered_event_sends_nothing_new() {
     let store = MemoryNotifications::default();
     let clock = FixedClock::at(t0());
     let event = completed(order(1), "ada");
-    notification::deliver(&event, &profiles, &store, &clock)
+    order_lambda::notify::deliver(&event, &profiles, &store, &clock)
         .await
         .unwrap();
     clock.advance(Duration::minutes(5));
 
-    let again = notification::deliver(&event, &profiles, &store, &clock)
+    let again = order_lambda::notify::deliver(&event, &profiles, &store, &clock)
         .await
         .unwrap();
     assert_eq!(
@@ -228,7 +227,7 @@ async fn a_redelivered_event_sends_nothing_new() {
     assert!(sent.iter().all(|n| n.sent_at == t0()), "never overwritten");
 
     // The same event in two messages (SNS delivers at least once, a redrive sends it again).
-    let response = notify::handle_batch(
+    let response = notify_queue::handle_batch(
         batch(vec![
             event_message("m-1", &event),
             event_message("m-2", &event),
@@ -255,11 +254,12 @@ async fn events_users_are_not_told_about_are_acknowledged() {
         t0(),
         json!({"amount": {"amount": 2500, "currency": "EUR"}}),
     );
-    let delivery = notification::deliver(&event, &MemoryProfiles::default(), &store, &clock)
-        .await
-        .unwrap();
+    let delivery =
+        order_lambda::notify::deliver(&event, &MemoryProfiles::default(), &store, &clock)
+            .await
+            .unwrap();
     assert_eq!(delivery, Delivery::Ignored(EventType::PaymentSucceeded));
-    let response = notify::handle_batch(
+    let response = notify_queue::handle_batch(
         batch(vec![event_message("m-1", &event)]),
         &MemoryProfiles::default(),
         &store,
@@ -288,7 +288,7 @@ async fn shipped_delivered_and_refunded_are_told_too() {
             json!({"amount": {"amount": 1999, "currency": "EUR"}}),
         ),
     ] {
-        notification::deliver(&event, &MemoryProfiles::default(), &store, &clock)
+        order_lambda::notify::deliver(&event, &MemoryProfiles::default(), &store, &clock)
             .await
             .unwrap();
     }
@@ -309,7 +309,7 @@ async fn a_bad_record_fails_alone() {
     unknown["type"] = json!("OrderTeleported");
     let no_total =
         DomainEvent::for_order(EventType::OrderCompleted, order(3), "ada", t0(), json!({}));
-    let response = notify::handle_batch(
+    let response = notify_queue::handle_batch(
         batch(vec![
             message("not-json", "{\"eventId\":", Some("OrderCompleted")),
             event_message("good", &good),
@@ -373,7 +373,7 @@ async fn a_fault_planned_for_one_user_fails_only_their_records() {
         event_message("bob-2", &bob_later),
     ];
     let profiles = MemoryProfiles::default();
-    let response = notify::handle_batch(
+    let response = notify_queue::handle_batch(
         batch(records.clone()),
         &profiles,
         &store,
@@ -388,7 +388,7 @@ async fn a_fault_planned_for_one_user_fails_only_their_records() {
 
     // The poison is used up: the messages that came back go through, nothing is sent twice.
     let response =
-        notify::handle_batch(batch(records), &profiles, &store, &faults, &clock, None).await;
+        notify_queue::handle_batch(batch(records), &profiles, &store, &faults, &clock, None).await;
     assert!(failed(&response).is_empty());
     assert_eq!(store.for_user("ada").await.unwrap().len(), 2);
     assert_eq!(store.for_user("bob").await.unwrap().len(), 2);
@@ -402,7 +402,7 @@ async fn a_crash_after_the_send_fails_the_record_and_the_retry_sends_nothing_new
     faults.plan("notify", "ada", vec![Fault::CrashAfterWrite]);
     let event = completed(order(1), "ada");
     let profiles = MemoryProfiles::default();
-    let first = notify::handle_batch(
+    let first = notify_queue::handle_batch(
         batch(vec![event_message("m-1", &event)]),
         &profiles,
         &store,
@@ -413,7 +413,7 @@ async fn a_crash_after_the_send_fails_the_record_and_the_retry_sends_nothing_new
     .await;
     assert_eq!(failed(&first), vec!["m-1"]);
     assert_eq!(store.all().len(), 1, "sent before the crash");
-    let retry = notify::handle_batch(
+    let retry = notify_queue::handle_batch(
         batch(vec![event_message("m-1", &event)]),
         &profiles,
         &store,
@@ -433,7 +433,7 @@ async fn a_store_error_fails_the_record_and_every_other_channel_still_goes_out()
     let clock = FixedClock::at(t0());
     let event = completed(order(1), "ada");
     store.fail_next(1);
-    let error = notification::deliver(&event, &profiles, &store, &clock)
+    let error = order_lambda::notify::deliver(&event, &profiles, &store, &clock)
         .await
         .unwrap_err();
     assert!(matches!(error, NotifyError::Store(_)), "{error:?}");
@@ -442,7 +442,7 @@ async fn a_store_error_fails_the_record_and_every_other_channel_still_goes_out()
         vec![(Channel::Email, "ada@example.com".to_owned())]
     );
 
-    let retry = notification::deliver(&event, &profiles, &store, &clock)
+    let retry = order_lambda::notify::deliver(&event, &profiles, &store, &clock)
         .await
         .unwrap();
     assert_eq!(
@@ -458,7 +458,7 @@ async fn a_store_error_fails_the_record_and_every_other_channel_still_goes_out()
     );
 
     store.fail_next(2);
-    let response = notify::handle_batch(
+    let response = notify_queue::handle_batch(
         batch(vec![event_message("m-1", &completed(order(2), "ada"))]),
         &profiles,
         &store,
@@ -476,7 +476,7 @@ async fn twenty_notifications(store: &MemoryNotifications, user: &str) {
     let profiles = with_profile(user, vec![profile::Channel::Email]).await;
     let clock = FixedClock::at(t0());
     for n in 0..10 {
-        notification::deliver(&completed(order(n), user), &profiles, store, &clock)
+        order_lambda::notify::deliver(&completed(order(n), user), &profiles, store, &clock)
             .await
             .unwrap();
         clock.advance(Duration::minutes(1));
@@ -650,8 +650,8 @@ async fn a_batch_with_too_little_time_left_hands_the_rest_back_unstarted() {
     let records = vec![event_message("m-1", &first), event_message("m-2", &second)];
     // Time enough for one record, and no more.
     let clock = FixedClock::at(t0());
-    let deadline = t0() + notify::RECORD_BUDGET + chrono::Duration::milliseconds(500);
-    let response = notify::handle_batch(
+    let deadline = t0() + notify_queue::RECORD_BUDGET + chrono::Duration::milliseconds(500);
+    let response = notify_queue::handle_batch(
         batch(vec![records[0].clone()]),
         &profiles,
         &store,
@@ -662,7 +662,7 @@ async fn a_batch_with_too_little_time_left_hands_the_rest_back_unstarted() {
     .await;
     assert!(failed(&response).is_empty(), "time enough for one");
     let late = FixedClock::at(t0() + chrono::Duration::seconds(1));
-    let response = notify::handle_batch(
+    let response = notify_queue::handle_batch(
         batch(records.clone()),
         &profiles,
         &store,
@@ -682,7 +682,7 @@ async fn a_batch_with_too_little_time_left_hands_the_rest_back_unstarted() {
     );
     // Without a deadline (or with time enough) every record is done, the first one once.
     let response =
-        notify::handle_batch(batch(records), &profiles, &store, &NoFaults, &late, None).await;
+        notify_queue::handle_batch(batch(records), &profiles, &store, &NoFaults, &late, None).await;
     assert!(failed(&response).is_empty());
     assert_eq!(store.for_user("ada").await.unwrap().len(), 1);
     assert_eq!(store.for_user("bob").await.unwrap().len(), 1);

@@ -1,7 +1,8 @@
 //! The sample events in `events/` stay in step with the code: each parses as its function's
 //! input, and the HTTP ones carry a caller the API accepts.
 
-use order_lambda::api::{self, OrdersApi};
+use order_lambda::api::orders::OrdersApi;
+use order_lambda::api::{self};
 use order_lambda::saga::*;
 use std::path::PathBuf;
 
@@ -55,7 +56,7 @@ async fn notify_events_are_batches_of_domain_events_the_consumer_takes() {
             );
         }
         let notifications = MemoryNotifications::default();
-        let response = order_lambda::notify::handle_batch(
+        let response = order_lambda::notify_queue::handle_batch(
             batch.clone(),
             &MemoryProfiles::default(),
             &notifications,
@@ -130,7 +131,7 @@ async fn the_sync_product_event_applies_its_newest_snapshot() {
     }
     let view = MemoryProductView::default();
     let response =
-        order_lambda::product_sync::handle_batch(batch, &view, &order_lambda::clock::SystemClock)
+        order_lambda::product_queue::handle_batch(batch, &view, &order_lambda::clock::SystemClock)
             .await;
     assert!(response.batch_item_failures.is_empty());
     let sku = order_lambda::order::Sku::try_from("SKU-MUG").unwrap();
@@ -268,7 +269,7 @@ async fn api_events_are_answered_without_a_server_error() {
         let request = request(name);
         assert_eq!(api::caller(&request).unwrap(), user, "{name}");
     }
-    let listed = api::list_orders(
+    let listed = api::orders::list_orders(
         &MemoryOrders::default(),
         "alice",
         Some("COMPLETED"),

@@ -258,7 +258,7 @@ async fn one_failing_channel_fails_only_its_event_and_the_retry_sends_only_what_
         vec![ChannelError::Transient("SNS throttled".into())],
     );
     let failing = completed(7, "ada");
-    let response = order_lambda::notify::handle_batch(
+    let response = order_lambda::notify_queue::handle_batch(
         batch_of("m-1", &failing),
         &profiles,
         &notifier,
@@ -282,7 +282,7 @@ async fn one_failing_channel_fails_only_its_event_and_the_retry_sends_only_what_
     assert_eq!(channels(&notifier), vec![Channel::Email]);
 
     // The redelivery sends the sms and nothing else.
-    let response = order_lambda::notify::handle_batch(
+    let response = order_lambda::notify_queue::handle_batch(
         batch_of("m-1", &failing),
         &profiles,
         &notifier,
@@ -304,7 +304,7 @@ async fn an_undeliverable_channel_does_not_fail_the_event() {
         "+441234567890",
         vec![ChannelError::Undeliverable("opted out".into())],
     );
-    let response = order_lambda::notify::handle_batch(
+    let response = order_lambda::notify_queue::handle_batch(
         batch_of("m-2", &completed(8, "ada")),
         &profiles,
         &notifier,

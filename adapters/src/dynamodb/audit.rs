@@ -7,7 +7,7 @@
 //! that hour: about 6 entries per order is 500 writes/s at 5,000 orders/minute, under the
 //! 1,000 a partition takes; shard the bucket before going far past that.
 
-use super::{classify, from_item, put_if_absent, s, to_item};
+use super::wire::{classify, from_item, put_if_absent, s, to_item};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 use base64::Engine;

@@ -1,8 +1,9 @@
 //! Carts in the orders table: `CART#<user>` / `CART`, versioned for optimistic concurrency.
 
-use super::{
-    DynamoOrders, classify, decode_cursor, encode_cursor, from_item, get, is_condition_failure,
-    key, n, s, to_item,
+use super::orders::DynamoOrders;
+use super::wire::{
+    classify, decode_cursor, encode_cursor, from_item, get, is_condition_failure, key, n, s,
+    to_item,
 };
 use chrono::{DateTime, Utc};
 use order_core::cart::{CART_TTL, Cart, CartItem};

@@ -1,4 +1,4 @@
-use super::{
+use super::wire::{
     Item, MAX_RACE_RETRIES, batch_get, build, cancellation_reasons, classify, classify_transaction,
     condition_failed, conflicted, decode_cursor, encode_cursor, from_item, get,
     is_condition_failure, key, n, pause_after_conflict, put, put_if_absent, s, stamp, to_item,

@@ -12,7 +12,7 @@
 //! while claimed, `claimedUntil` (epoch milliseconds). An item without `delivery` was recorded
 //! by `record` and counts as sent.
 
-use super::{
+use super::wire::{
     Item, classify, decode_cursor, encode_cursor, from_item, is_condition_failure, key, n,
     put_if_absent, s, to_item,
 };
@@ -310,7 +310,7 @@ mod tests {
     #[test]
     fn only_this_users_exact_index_key_is_a_cursor() {
         let id = "0193a0c0-0000-7000-8000-00000000abcd";
-        let good = super::super::key(format!("NOTIFICATION#{id}"), "NOTIFICATION");
+        let good = super::super::wire::key(format!("NOTIFICATION#{id}"), "NOTIFICATION");
         let mut good = good;
         good.insert("gsi1pk".into(), s("USER#alice"));
         good.insert("gsi1sk".into(), s(format!("2026-01-01T00:00:00.000Z#{id}")));

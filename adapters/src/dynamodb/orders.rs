@@ -1,4 +1,4 @@
-use super::{
+use super::wire::{
     Item, MAX_RACE_RETRIES, cancellation_reasons, classify, classify_transaction, condition_failed,
     conflicted, decode_cursor, encode_cursor, from_item, get, is_condition_failure, key,
     pause_after_conflict, put_if_absent, s, stamp, to_item,
@@ -403,7 +403,7 @@ impl OrderStore for DynamoOrders {
         if let Some(code) = &order.promo_code {
             items.push(
                 TransactWriteItem::builder()
-                    .update(super::promotions::count_use(&self.table, code)?)
+                    .update(super::promotion_uses::count_use(&self.table, code)?)
                     .build(),
             );
         }

@@ -1,4 +1,6 @@
-use super::{Item, batch_get, build, classify, from_item, is_condition_failure, key, n, to_item};
+use super::wire::{
+    Item, batch_get, build, classify, from_item, is_condition_failure, key, n, to_item,
+};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::KeysAndAttributes;
 use chrono::{DateTime, Utc};

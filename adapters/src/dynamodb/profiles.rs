@@ -1,4 +1,4 @@
-use super::{classify, get, is_condition_failure, key, s, to_item};
+use super::wire::{classify, get, is_condition_failure, key, s, to_item};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::ReturnValue;
 use chrono::{DateTime, Utc};
@@ -32,7 +32,7 @@ struct ProfileItem {
     updated_at: String,
 }
 
-fn profile_key(user_id: &str) -> super::Item {
+fn profile_key(user_id: &str) -> super::wire::Item {
     key(format!("USER#{user_id}"), "PROFILE")
 }
 

@@ -1,7 +1,9 @@
 //! Promotions in the orders table: `PROMO#<code>` / `PROMO`.
 
-use super::{DynamoOrders, build, classify, get, key, n, s};
-use aws_sdk_dynamodb::types::{ReturnValue, Update};
+use super::orders::DynamoOrders;
+use super::promotion_uses::{PROMO_SK, promo_pk};
+use super::wire::{classify, get, key, n, s};
+use aws_sdk_dynamodb::types::ReturnValue;
 use chrono::{DateTime, Utc};
 use order_core::clock::format_time;
 use order_core::error::StoreError;
@@ -9,26 +11,6 @@ use order_core::money::{Currency, Money};
 use order_core::ports::{PromotionStore, Upsert};
 use order_core::promotion::{Discount, Promotion};
 use serde::Deserialize;
-
-fn promo_pk(code: &str) -> String {
-    format!("PROMO#{code}")
-}
-
-const PROMO_SK: &str = "PROMO";
-
-/// The transaction item that counts one use: only while the promotion exists and has uses left.
-pub(super) fn count_use(table: &str, code: &str) -> Result<Update, StoreError> {
-    build(
-        Update::builder()
-            .table_name(table)
-            .set_key(Some(key(promo_pk(code), PROMO_SK)))
-            .update_expression("SET #uses = #uses + :one")
-            .condition_expression("attribute_exists(pk) AND #uses < maxUses")
-            .expression_attribute_names("#uses", "uses")
-            .expression_attribute_values(":one", n(1))
-            .build(),
-    )
-}
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -7,7 +7,8 @@ use lambda_http::{Body, Error, Request, Response, service_fn};
 use order_lambda::adapters::dynamodb::DynamoOrders;
 use order_lambda::adapters::sfn::StepFunctionsSaga;
 use order_lambda::api::correlation;
-use order_lambda::api::{self, ApiError, Cancellation};
+use order_lambda::api::orders::Cancellation;
+use order_lambda::api::{self, ApiError};
 use order_lambda::clock::{Clock, FixedClock, SystemClock};
 use order_lambda::metrics;
 use order_lambda::order::Order;
@@ -55,7 +56,7 @@ async fn cancel(ports: &Ports, request: &Request) -> Result<(Order, Cancellation
     let now = SystemClock.now();
     let clock = FixedClock::at(now);
     let (order, cancellation) =
-        api::cancel_order(&ports.orders, &ports.saga, &clock, &user_id, &id).await?;
+        api::orders::cancel_order(&ports.orders, &ports.saga, &clock, &user_id, &id).await?;
     if cancellation == Cancellation::Accepted && order.cancel_requested_at == Some(now) {
         let order_id = order.order_id.to_string();
         metrics::emit_count(SERVICE, "CancellationsRequested", &order_id);

@@ -7,9 +7,9 @@ use lambda_http::{Body, Error, Request, Response, service_fn};
 use order_lambda::adapters::dynamodb::{DynamoOrders, DynamoProductView};
 use order_lambda::adapters::sfn::StepFunctionsSaga;
 use order_lambda::adapters::sns::SnsEvents;
-use order_lambda::api::OrdersApi;
 use order_lambda::api::cart::CartApi;
 use order_lambda::api::correlation;
+use order_lambda::api::orders::OrdersApi;
 use order_lambda::clock::SystemClock;
 
 type Api = CartApi<DynamoProductView, DynamoOrders, StepFunctionsSaga, SnsEvents>;

@@ -9,7 +9,8 @@ use order_lambda::adapters::dynamodb::{DynamoOrders, DynamoProductView};
 use order_lambda::adapters::sfn::StepFunctionsSaga;
 use order_lambda::adapters::sns::SnsEvents;
 use order_lambda::api::correlation;
-use order_lambda::api::{self, ApiError, OrdersApi};
+use order_lambda::api::orders::OrdersApi;
+use order_lambda::api::{self, ApiError};
 use order_lambda::clock::SystemClock;
 use order_lambda::metrics;
 
@@ -54,7 +55,7 @@ async fn handler(api: &Api, request: Request) -> Result<Response<Body>, Error> {
     })
 }
 
-async fn place_order(api: &Api, request: &Request) -> Result<api::OrderAccepted, ApiError> {
+async fn place_order(api: &Api, request: &Request) -> Result<api::orders::OrderAccepted, ApiError> {
     let user_id = api::caller(request)?;
     api::require_json(request)?;
     let key = api::idempotency_key(request)?;

@@ -56,7 +56,7 @@ async fn get_order(stores: &Stores, request: &Request) -> Result<OrderWithTrail,
     let params = request.path_parameters();
     let id = params.first("id").unwrap_or_default();
     // The owner check comes first: another user's order (and its trail) is a 404.
-    let order = api::get_order(&stores.orders, &user_id, id).await?;
+    let order = api::orders::get_order(&stores.orders, &user_id, id).await?;
     let trail = stores.audit.trail(order.order_id).await?;
     Ok(OrderWithTrail { order, trail })
 }

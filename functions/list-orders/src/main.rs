@@ -39,5 +39,5 @@ async fn list_orders(orders: &DynamoOrders, request: &Request) -> Result<Page<Or
     )
     .map_err(|e| ApiError::InvalidRequest(vec![e]))?;
     let status = api::query_param(request, "status");
-    api::list_orders(orders, &user_id, status.as_deref(), &page).await
+    api::orders::list_orders(orders, &user_id, status.as_deref(), &page).await
 }

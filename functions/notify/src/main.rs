@@ -75,7 +75,7 @@ async fn handler(
     let deadline = i64::try_from(event.context.deadline)
         .ok()
         .and_then(chrono::DateTime::from_timestamp_millis);
-    Ok(order_lambda::notify::handle_batch(
+    Ok(order_lambda::notify_queue::handle_batch(
         event.payload,
         profiles,
         notifier,

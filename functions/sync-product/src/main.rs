@@ -25,5 +25,5 @@ async fn handler(
     view: &DynamoProductView,
     event: LambdaEvent<SqsEvent>,
 ) -> Result<SqsBatchResponse, Diagnostic> {
-    Ok(order_lambda::product_sync::handle_batch(event.payload, view, &SystemClock).await)
+    Ok(order_lambda::product_queue::handle_batch(event.payload, view, &SystemClock).await)
 }

@@ -1,5 +1,5 @@
 //! The notify function's SQS consumer: each record's event delivered by
-//! `order_core::notification::deliver`, through the fault plan and timed, with partial batch
+//! `order_core::notify::deliver`, through the fault plan and timed, with partial batch
 //! failures.
 
 use crate::metrics;
@@ -9,7 +9,8 @@ use chrono::{DateTime, Utc};
 use lambda_runtime::Diagnostic;
 use order_core::clock::Clock;
 use order_core::events::{DomainEvent, EventType};
-use order_core::notification::{Outcome, deliver};
+use order_core::notification::Outcome;
+use order_core::notify::deliver;
 use order_core::ports::{Notifier, ProfileStore};
 use order_core::saga::StepError;
 use order_faults::{self as faults, FaultPlan, diagnostic};

@@ -12,7 +12,7 @@ use order_lambda::inventory::Product;
 use order_lambda::money::Currency;
 use order_lambda::money::Money;
 use order_lambda::ports::PriceList;
-use order_lambda::product_sync::handle_batch;
+use order_lambda::product_queue::handle_batch;
 use order_lambda::product_view::*;
 use order_lambda::values::Sku;
 use serde_json::json;
