@@ -114,6 +114,24 @@ fault_injection_only_in_workspace_builds() {
   echo "on with --workspace, off in the default members (sam build)"
 }
 
+# The layers (ARCHITECTURE.md, "Crates"): the compiler refuses an import against the crates'
+# dependencies; this refuses the dependencies that would let one in. The core links nothing of
+# AWS, Lambda or DynamoDB's serde; the operator's CLI neither the HTTP API's runtime nor SES.
+layers_hold() {
+  local tree
+  tree=$(cargo tree -p order-core -e normal --prefix none --format '{p}' | grep -E '^(aws|lambda_|serde_dynamo)' || true)
+  if [ -n "$tree" ]; then
+    echo "order-core depends on $(echo "$tree" | head -3 | tr '\n' ' ')"
+    return 1
+  fi
+  tree=$(cargo tree -p ordertracker -e normal --prefix none --format '{p}' | grep -E '^(lambda_http|aws-sdk-sesv2) ' || true)
+  if [ -n "$tree" ]; then
+    echo "ordertracker links $(echo "$tree" | tr '\n' ' ')"
+    return 1
+  fi
+  echo "order-core: no aws_*, lambda_* or serde_dynamo; ordertracker: no lambda_http or aws-sdk-sesv2"
+}
+
 check_substitutions() {
   "$SAM_VENV/bin/python" - "$TEMPLATE" <<'PY'
 import json, re, sys
@@ -152,6 +170,8 @@ run "definition substitutions" check_substitutions
 # What makes a first deploy fail on a real account though the linters pass (check_deployable.py).
 run "deployable" "$SAM_VENV/bin/python" "$LINT_DIR/check_deployable.py"
 run "fault injection only in workspace builds" fault_injection_only_in_workspace_builds
+run "layers" layers_hold
+run "contract tables match the template" "$SAM_VENV/bin/python" embedded-dynamodb/tables.py --check
 run "checkov" "$CHECKOV_VENV/bin/checkov" -f "$TEMPLATE" --framework cloudformation --skip-download --compact --quiet
 
 printf '\n==> summary\n'
