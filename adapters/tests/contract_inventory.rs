@@ -68,12 +68,22 @@ async fn reserving_takes_every_line_or_none(store: impl InventoryStore) {
     let short = store
         .reserve(o0, &[line("MUG", 2), line("CUP", 2)], &saga(), t0())
         .await;
-    assert_eq!(short.err(), Some(ReserveError::OutOfStock(vec![sku("CUP")])));
-    assert_eq!(stock_of(&store, "MUG").await, (5, 0), "a short order takes nothing");
+    assert_eq!(
+        short.err(),
+        Some(ReserveError::OutOfStock(vec![sku("CUP")]))
+    );
+    assert_eq!(
+        stock_of(&store, "MUG").await,
+        (5, 0),
+        "a short order takes nothing"
+    );
     let unknown = store
         .reserve(o1, &[line("MUG", 1), line("NOPE", 1)], &saga(), t0())
         .await;
-    assert_eq!(unknown.err(), Some(ReserveError::OutOfStock(vec![sku("NOPE")])));
+    assert_eq!(
+        unknown.err(),
+        Some(ReserveError::OutOfStock(vec![sku("NOPE")]))
+    );
     let held = store
         .reserve(o2, &[line("MUG", 2), line("CUP", 1)], &saga(), t0())
         .await
@@ -135,12 +145,12 @@ async fn a_release_gives_back_once(store: impl InventoryStore) {
     assert_eq!(stock_of(&store, "MUG").await, (5, 0));
     let released = store.reservation(o0).await.unwrap().unwrap();
     assert_eq!(released.status, ReservationStatus::Released);
-    let again = store
-        .reserve(o0, &[line("MUG", 2)], &saga(), t0())
-        .await;
+    let again = store.reserve(o0, &[line("MUG", 2)], &saga(), t0()).await;
     assert_eq!(
         again.err(),
-        Some(ReserveError::AlreadyCompensated(ReservationStatus::Released))
+        Some(ReserveError::AlreadyCompensated(
+            ReservationStatus::Released
+        ))
     );
 }
 
@@ -151,9 +161,7 @@ async fn a_release_without_a_reservation_voids_a_late_reserve(store: impl Invent
         store.release(o0, &saga(), t0()).await.unwrap(),
         ReleaseOutcome::NothingHeld
     );
-    let late = store
-        .reserve(o0, &[line("MUG", 1)], &saga(), t0())
-        .await;
+    let late = store.reserve(o0, &[line("MUG", 1)], &saga(), t0()).await;
     assert_eq!(
         late.err(),
         Some(ReserveError::AlreadyCompensated(ReservationStatus::Voided))
@@ -164,9 +172,13 @@ async fn a_release_without_a_reservation_voids_a_late_reserve(store: impl Invent
 async fn stock_adjustments_never_go_below_zero_and_keys_apply_once(store: impl InventoryStore) {
     store.put_product(&product("MUG", 2)).await.unwrap();
     let admin = ChangedBy::admin("admin-1", None);
-    let below = store.adjust_stock(&sku("MUG"), -3, None, &admin, t0()).await;
+    let below = store
+        .adjust_stock(&sku("MUG"), -3, None, &admin, t0())
+        .await;
     assert_eq!(below.err(), Some(StockError::Insufficient { available: 2 }));
-    let unknown = store.adjust_stock(&sku("NOPE"), 1, None, &admin, t0()).await;
+    let unknown = store
+        .adjust_stock(&sku("NOPE"), 1, None, &admin, t0())
+        .await;
     assert_eq!(unknown.err(), Some(StockError::UnknownProduct));
     let key = StockKey {
         user_id: "admin-1".into(),
@@ -179,7 +191,10 @@ async fn stock_adjustments_never_go_below_zero_and_keys_apply_once(store: impl I
         .adjust_stock(&sku("MUG"), 3, Some(&key), &admin, t0())
         .await
         .unwrap();
-    assert!(matches!(added, StockOutcome::Adjusted(ref p) if p.available == 5), "{added:?}");
+    assert!(
+        matches!(added, StockOutcome::Adjusted(ref p) if p.available == 5),
+        "{added:?}"
+    );
     let repeated = store
         .adjust_stock(&sku("MUG"), 3, Some(&key), &admin, t0())
         .await
@@ -187,7 +202,11 @@ async fn stock_adjustments_never_go_below_zero_and_keys_apply_once(store: impl I
     assert_eq!(repeated, StockOutcome::IdempotencyKeyTaken);
     assert_eq!(stock_of(&store, "MUG").await, (5, 0));
     assert_eq!(store.stock_key("admin-1", "k-1").await.unwrap(), Some(key));
-    assert_eq!(store.stock_key("admin-2", "k-1").await.unwrap(), None, "keys are per caller");
+    assert_eq!(
+        store.stock_key("admin-2", "k-1").await.unwrap(),
+        None,
+        "keys are per caller"
+    );
 }
 
 async fn an_upsert_keeps_the_stock_and_counts_the_version(store: impl InventoryStore) {
@@ -208,15 +227,25 @@ async fn an_upsert_keeps_the_stock_and_counts_the_version(store: impl InventoryS
         .unwrap();
     assert_eq!(updated, Upsert::Updated);
     assert_eq!((renamed.name.as_str(), renamed.available), ("Big mug", 4));
-    assert!(renamed.version > new.version, "{} after {}", renamed.version, new.version);
+    assert!(
+        renamed.version > new.version,
+        "{} after {}",
+        renamed.version,
+        new.version
+    );
 }
 
 async fn the_catalog_lists_in_sku_order_a_page_at_a_time(store: impl InventoryStore) {
     for code in ["C", "A", "B"] {
         store.put_product(&product(code, 1)).await.unwrap();
     }
-    let found = Catalog::products(&store, &[sku("B"), sku("NOPE")]).await.unwrap();
-    assert_eq!(found.iter().map(|p| p.sku.as_str()).collect::<Vec<_>>(), ["B"]);
+    let found = Catalog::products(&store, &[sku("B"), sku("NOPE")])
+        .await
+        .unwrap();
+    assert_eq!(
+        found.iter().map(|p| p.sku.as_str()).collect::<Vec<_>>(),
+        ["B"]
+    );
     let mut seen = Vec::new();
     let mut page = PageRequest::first(2);
     loop {

@@ -29,7 +29,7 @@ use aws_smithy_runtime_api::client::result::ConnectorError;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
-use dynoxide::DynoxideError;
+pub use dynoxide::DynoxideError;
 use dynoxide::actions as a;
 
 pub use dynoxide::Database;
@@ -139,8 +139,8 @@ impl DynoxideHttpClient {
             },
             None => (400, unknown_operation()),
         };
-        let status = StatusCode::try_from(status)
-            .map_err(|e| ConnectorError::other(Box::new(e), None))?;
+        let status =
+            StatusCode::try_from(status).map_err(|e| ConnectorError::other(Box::new(e), None))?;
         let mut response = HttpResponse::new(status, SdkBody::from(reply));
         response.headers_mut().insert("content-type", CONTENT_TYPE);
         Ok(response)
@@ -156,8 +156,13 @@ impl DynoxideHttpClient {
 /// transactional/batch/PartiQL operations on an "older" validation layer, which only changes how
 /// an invalid number (e.g. `N: "1e400"`) is worded.
 ///
-/// `None`: an operation this shim does not route.
-fn dispatch(db: &Database, operation: &str, body: &[u8]) -> Option<Result<Vec<u8>, DynoxideError>> {
+/// `None`: an operation this shim does not route. Public for callers that speak DynamoDB JSON
+/// themselves (the simulator's Step Functions integrations).
+pub fn dispatch(
+    db: &Database,
+    operation: &str,
+    body: &[u8],
+) -> Option<Result<Vec<u8>, DynoxideError>> {
     Some(match operation {
         "CreateTable" => run(body, |r: a::create_table::CreateTableRequest| {
             db.create_table(r)

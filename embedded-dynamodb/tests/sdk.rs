@@ -473,13 +473,31 @@ async fn missing_table_is_resource_not_found() {
 #[tokio::test]
 async fn with_tables_creates_every_table_of_the_template_with_its_indexes() {
     let client = embedded_dynamodb::client_for(embedded_dynamodb::with_tables().unwrap());
-    let mut names = client.list_tables().send().await.unwrap().table_names().to_vec();
+    let mut names = client
+        .list_tables()
+        .send()
+        .await
+        .unwrap()
+        .table_names()
+        .to_vec();
     names.sort();
     assert_eq!(
         names,
-        ["AuditTable", "BillingTable", "InventoryTable", "NotificationsTable", "OrdersTable", "UsersTable"]
+        [
+            "AuditTable",
+            "BillingTable",
+            "InventoryTable",
+            "NotificationsTable",
+            "OrdersTable",
+            "UsersTable"
+        ]
     );
-    let orders = client.describe_table().table_name("OrdersTable").send().await.unwrap();
+    let orders = client
+        .describe_table()
+        .table_name("OrdersTable")
+        .send()
+        .await
+        .unwrap();
     let mut indexes: Vec<&str> = orders
         .table()
         .unwrap()
@@ -488,5 +506,8 @@ async fn with_tables_creates_every_table_of_the_template_with_its_indexes() {
         .filter_map(|i| i.index_name())
         .collect();
     indexes.sort();
-    assert_eq!(indexes, ["ByStatus", "ByUser", "CancelRequested", "StaleCarts"]);
+    assert_eq!(
+        indexes,
+        ["ByStatus", "ByUser", "CancelRequested", "StaleCarts"]
+    );
 }

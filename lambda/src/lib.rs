@@ -15,6 +15,7 @@ pub mod notify_queue;
 pub mod product_queue;
 pub mod sqs;
 pub mod step;
+pub mod steps;
 
 pub use order_core::*;
 

@@ -22,7 +22,10 @@ pub fn t0() -> DateTime<Utc> {
 }
 
 pub fn eur(amount: i64) -> Money {
-    Money::new(amount, Currency::try_from("EUR").unwrap_or_else(|e| panic!("{e}")))
+    Money::new(
+        amount,
+        Currency::try_from("EUR").unwrap_or_else(|e| panic!("{e}")),
+    )
 }
 
 pub fn sku(s: &str) -> Sku {

@@ -2,11 +2,8 @@
 //! order id in one transaction; never charges an order twice. Fails with `PaymentDeclined`.
 
 use order_lambda::adapters::dynamodb::DynamoBilling;
-use order_lambda::announce::{self, Origin};
-use order_lambda::billing::DeclineReason;
 use order_lambda::clock::SystemClock;
-use order_lambda::saga::{ChargePaymentInput, StepError};
-use order_lambda::{config, step};
+use order_lambda::{config, step, steps};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
@@ -17,20 +14,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let faults = &config::fault_plan(|| client.clone())?;
     let events = &config::events(&aws)?;
     let billing = &DynamoBilling::new(client, table);
-    // A planned business fault is a declined payment.
-    let declined =
-        |_: &ChargePaymentInput| Some(StepError::PaymentDeclined(DeclineReason::InsufficientFunds));
     step::serve(
-        "charge-payment",
+        steps::CHARGE_PAYMENT,
         faults,
-        declined,
-        |input, correlation_id| async move {
-            let origin = Origin {
-                correlation_id: &correlation_id,
-                clock: &SystemClock,
-            };
-            announce::charge_payment(billing, events, origin, input).await
-        },
+        steps::declined,
+        |input, id| steps::charge_payment(billing, events, &SystemClock, input, id),
     )
     .await
 }

@@ -2,10 +2,8 @@
 //! exactly once; an order that holds no reservation is a successful no-op.
 
 use order_lambda::adapters::dynamodb::DynamoInventory;
-use order_lambda::audit::ChangedBy;
 use order_lambda::clock::SystemClock;
-use order_lambda::saga::{self, CompensationInput};
-use order_lambda::{config, step};
+use order_lambda::{config, step, steps};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
@@ -15,15 +13,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let client = aws_sdk_dynamodb::Client::new(&aws);
     let faults = &config::fault_plan(|| client.clone())?;
     let inventory = &DynamoInventory::new(client, table);
-    let no_business_error = |_: &CompensationInput| None;
     step::serve(
-        "release-reservation",
+        steps::RELEASE_RESERVATION,
         faults,
-        no_business_error,
-        |input, correlation_id| async move {
-            let by = ChangedBy::saga(Some(&correlation_id));
-            saga::release_reservation(inventory, &SystemClock, &by, input).await
-        },
+        steps::no_business_error,
+        |input, id| steps::release_reservation(inventory, &SystemClock, input, id),
     )
     .await
 }

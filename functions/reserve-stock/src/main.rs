@@ -2,10 +2,8 @@
 //! transaction, all or nothing; fails with `OutOfStock` naming the SKUs that are short.
 
 use order_lambda::adapters::dynamodb::DynamoInventory;
-use order_lambda::announce::{self, Origin};
 use order_lambda::clock::SystemClock;
-use order_lambda::saga::{ReserveStockInput, StepError};
-use order_lambda::{config, step};
+use order_lambda::{config, step, steps};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
@@ -16,22 +14,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let faults = &config::fault_plan(|| client.clone())?;
     let events = &config::events(&aws)?;
     let inventory = &DynamoInventory::new(client, table);
-    // A planned business fault is the order's lines out of stock.
-    let short = |input: &ReserveStockInput| {
-        let skus = input.lines.iter().map(|l| l.sku.clone()).collect();
-        Some(StepError::OutOfStock(skus))
-    };
     step::serve(
-        "reserve-stock",
+        steps::RESERVE_STOCK,
         faults,
-        short,
-        |input, correlation_id| async move {
-            let origin = Origin {
-                correlation_id: &correlation_id,
-                clock: &SystemClock,
-            };
-            announce::reserve_stock(inventory, events, origin, input).await
-        },
+        steps::out_of_stock,
+        |input, id| steps::reserve_stock(inventory, events, &SystemClock, input, id),
     )
     .await
 }

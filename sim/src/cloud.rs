@@ -1,0 +1,252 @@
+//! The cloud the simulated state machine calls, in process: one DynamoDB (embedded-dynamodb)
+//! under both the definition's DynamoDB integrations and the steps' DynamoDB adapters, the
+//! saga's Lambda steps served by the same handlers as the functions (`order_lambda::step` and
+//! `order_lambda::steps`), and the topic and queues as recorders of what was sent to them.
+
+use crate::asl::{Call, Resources, TaskError};
+use aws_sdk_dynamodb::Client;
+use chrono::{DateTime, Duration, Utc};
+use embedded_dynamodb::Database;
+use order_adapters::dynamodb::{DynamoBilling, DynamoInventory, DynamoOrders};
+use order_adapters::memory::MemoryEvents;
+use order_core::clock::Clock;
+use order_core::delivery::LeadTimeDelivery;
+use order_lambda::faults::NoFaults;
+use order_lambda::{step, steps};
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+pub const ORDERS_TABLE: &str = "OrdersTable";
+pub const INVENTORY_TABLE: &str = "InventoryTable";
+pub const BILLING_TABLE: &str = "BillingTable";
+pub const TOPIC_ARN: &str = "arn:aws:sns:us-east-1:000000000000:domain-events";
+pub const COMPENSATION_DLQ: &str =
+    "https://sqs.us-east-1.amazonaws.com/000000000000/compensation-dlq";
+pub const EVENT_DLQ: &str = "https://sqs.us-east-1.amazonaws.com/000000000000/event-dlq";
+pub const STATE_MACHINE_ARN: &str = "arn:aws:states:us-east-1:000000000000:stateMachine:order-saga";
+
+const LAMBDA_PREFIX: &str = "arn:aws:lambda:us-east-1:000000000000:function:";
+
+/// The template's `DefinitionSubstitutions`, pointing at this cloud.
+pub fn substitutions() -> HashMap<String, String> {
+    let lambda = |name: &str| format!("{LAMBDA_PREFIX}{name}");
+    [
+        ("ReserveStockFunctionArn", lambda(steps::RESERVE_STOCK)),
+        ("ChargePaymentFunctionArn", lambda(steps::CHARGE_PAYMENT)),
+        (
+            "ScheduleDeliveryFunctionArn",
+            lambda(steps::SCHEDULE_DELIVERY),
+        ),
+        (
+            "ReleaseReservationFunctionArn",
+            lambda(steps::RELEASE_RESERVATION),
+        ),
+        ("RefundPaymentFunctionArn", lambda(steps::REFUND_PAYMENT)),
+        ("OrdersTableName", ORDERS_TABLE.to_owned()),
+        ("DomainEventsTopicArn", TOPIC_ARN.to_owned()),
+        ("CompensationDlqUrl", COMPENSATION_DLQ.to_owned()),
+        ("EventDlqUrl", EVENT_DLQ.to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
+}
+
+/// The clock the steps read: the execution's virtual time, set before each call.
+#[derive(Debug)]
+pub struct VirtualClock(Mutex<DateTime<Utc>>);
+
+impl VirtualClock {
+    pub fn at(now: DateTime<Utc>) -> Self {
+        Self(Mutex::new(now))
+    }
+
+    pub fn set(&self, now: DateTime<Utc>) {
+        *lock(&self.0) = now;
+    }
+}
+
+impl Clock for VirtualClock {
+    fn now(&self) -> DateTime<Utc> {
+        *lock(&self.0)
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The in-process cloud: its stores, what it was sent, and its clock.
+pub struct Cloud {
+    db: Database,
+    pub client: Client,
+    pub orders: DynamoOrders,
+    pub inventory: DynamoInventory,
+    pub billing: DynamoBilling,
+    /// What the steps published (through the `EventPublisher` port).
+    pub step_events: MemoryEvents,
+    /// What the state machine published to the topic and sent to queues, as sent.
+    sent: Mutex<Vec<(String, Value)>>,
+    pub clock: VirtualClock,
+    delivery: LeadTimeDelivery,
+    /// How long each call takes on the virtual clock.
+    pub call_time: Duration,
+}
+
+impl Cloud {
+    pub fn new(now: DateTime<Utc>) -> Result<Self, String> {
+        let db = embedded_dynamodb::with_tables()?;
+        let client = embedded_dynamodb::client_for(db.clone());
+        Ok(Self {
+            orders: DynamoOrders::new(client.clone(), ORDERS_TABLE),
+            inventory: DynamoInventory::new(client.clone(), INVENTORY_TABLE),
+            billing: DynamoBilling::new(client.clone(), BILLING_TABLE),
+            client,
+            db,
+            step_events: MemoryEvents::default(),
+            sent: Mutex::new(Vec::new()),
+            clock: VirtualClock::at(now),
+            delivery: LeadTimeDelivery::from_lead_hours(None)?,
+            call_time: Duration::milliseconds(20),
+        })
+    }
+
+    /// What the state machine sent to `target` (the topic's ARN or a queue's URL).
+    pub fn sent_to(&self, target: &str) -> Vec<Value> {
+        lock(&self.sent)
+            .iter()
+            .filter(|(t, _)| t == target)
+            .map(|(_, body)| body.clone())
+            .collect()
+    }
+
+    async fn lambda(&self, function: &str, payload: Value) -> Result<Value, TaskError> {
+        let faults = &NoFaults;
+        let clock: &dyn Clock = &self.clock;
+        let (inventory, billing, events) = (&self.inventory, &self.billing, &self.step_events);
+        let delivery = &self.delivery;
+        match function {
+            steps::RESERVE_STOCK => reply(
+                step::handle(
+                    function,
+                    faults,
+                    steps::out_of_stock,
+                    |i, c| steps::reserve_stock(inventory, events, clock, i, c),
+                    payload,
+                )
+                .await,
+            ),
+            steps::CHARGE_PAYMENT => reply(
+                step::handle(
+                    function,
+                    faults,
+                    steps::declined,
+                    |i, c| steps::charge_payment(billing, events, clock, i, c),
+                    payload,
+                )
+                .await,
+            ),
+            steps::SCHEDULE_DELIVERY => reply(
+                step::handle(
+                    function,
+                    faults,
+                    steps::no_business_error,
+                    |i, c| steps::schedule_delivery(delivery, events, clock, i, c),
+                    payload,
+                )
+                .await,
+            ),
+            steps::RELEASE_RESERVATION => reply(
+                step::handle(
+                    function,
+                    faults,
+                    steps::no_business_error,
+                    |i, c| steps::release_reservation(inventory, clock, i, c),
+                    payload,
+                )
+                .await,
+            ),
+            steps::REFUND_PAYMENT => reply(
+                step::handle(
+                    function,
+                    faults,
+                    steps::no_business_error,
+                    |i, c| steps::refund_payment(billing, events, clock, i, c),
+                    payload,
+                )
+                .await,
+            ),
+            other => Err(TaskError::new(
+                "Lambda.ResourceNotFoundException",
+                format!("no function {other}"),
+            )),
+        }
+    }
+
+    /// A DynamoDB integration (`arn:aws:states:::dynamodb:<action>`): the task's parameters are
+    /// the API's request; its errors are named `DynamoDB.<exception>`.
+    fn dynamodb(&self, operation: &str, parameters: &Value) -> Result<Value, TaskError> {
+        let body = serde_json::to_vec(parameters)
+            .map_err(|e| TaskError::new("States.Runtime", e.to_string()))?;
+        match embedded_dynamodb::dispatch(&self.db, operation, &body) {
+            Some(Ok(reply)) => serde_json::from_slice(&reply)
+                .map_err(|e| TaskError::new("DynamoDB.AmazonDynamoDBException", e.to_string())),
+            Some(Err(e)) => {
+                let name = e.error_type().rsplit('#').next().unwrap_or_default();
+                Err(TaskError::new(format!("DynamoDB.{name}"), e.to_string()))
+            }
+            None => Err(TaskError::new(
+                "States.Runtime",
+                format!("dynamodb:{operation} is not an integration this cloud has"),
+            )),
+        }
+    }
+
+    fn send(&self, target: &Value, body: &Value) -> Result<Value, TaskError> {
+        let target = target.as_str().unwrap_or_default().to_owned();
+        lock(&self.sent).push((target, body.clone()));
+        Ok(serde_json::json!({ "MessageId": format!("m-{}", lock(&self.sent).len()) }))
+    }
+}
+
+fn reply<T: Serialize>(answer: Result<T, lambda_runtime::Diagnostic>) -> Result<Value, TaskError> {
+    match answer {
+        Ok(output) => serde_json::to_value(output)
+            .map_err(|e| TaskError::new("Runtime.ExitError", e.to_string())),
+        Err(d) => Err(TaskError::new(d.error_type, d.error_message)),
+    }
+}
+
+impl Resources for Cloud {
+    async fn call(&self, resource: &str, input: Value, context: &Value) -> Call {
+        if let Some(entered) = context["State"]["EnteredTime"]
+            .as_str()
+            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        {
+            self.clock.set(entered.to_utc());
+        }
+        let result = if let Some(function) = resource.strip_prefix(LAMBDA_PREFIX) {
+            self.lambda(function, input).await
+        } else {
+            match resource {
+                "arn:aws:states:::dynamodb:updateItem" => self.dynamodb("UpdateItem", &input),
+                "arn:aws:states:::dynamodb:getItem" => self.dynamodb("GetItem", &input),
+                "arn:aws:states:::dynamodb:putItem" => self.dynamodb("PutItem", &input),
+                "arn:aws:states:::sns:publish" => self.send(&input["TopicArn"], &input["Message"]),
+                "arn:aws:states:::sqs:sendMessage" => {
+                    self.send(&input["QueueUrl"], &input["MessageBody"])
+                }
+                other => Err(TaskError::new(
+                    "States.Runtime",
+                    format!("resource {other} is not in this cloud"),
+                )),
+            }
+        };
+        Call {
+            result,
+            took: self.call_time,
+        }
+    }
+}
