@@ -898,16 +898,26 @@ fn notification_order(n: &Notification) -> std::cmp::Reverse<(DateTime<Utc>, uui
 }
 
 /// The cursor of a page of notifications: the last one's `sentAt` and id.
+/// A page's cursor: the user it was handed to, then the last notification's time and id. Another
+/// user's cursor is refused, as the DynamoDB store refuses one whose key is not the user's.
 fn notification_cursor(n: &Notification) -> String {
     format!(
-        "{}#{}",
+        "{}|{}#{}",
+        n.user_id,
         order_core::clock::format_time(n.sent_at),
         n.notification_id
     )
 }
 
-fn parse_notification_cursor(cursor: &str) -> Result<(DateTime<Utc>, uuid::Uuid), StoreError> {
-    let (at, id) = cursor.split_once('#').ok_or(StoreError::InvalidCursor)?;
+fn parse_notification_cursor(
+    user_id: &str,
+    cursor: &str,
+) -> Result<(DateTime<Utc>, uuid::Uuid), StoreError> {
+    let (owner, rest) = cursor.rsplit_once('|').ok_or(StoreError::InvalidCursor)?;
+    if owner != user_id {
+        return Err(StoreError::InvalidCursor);
+    }
+    let (at, id) = rest.split_once('#').ok_or(StoreError::InvalidCursor)?;
     let at = DateTime::parse_from_rfc3339(at)
         .map_err(|_| StoreError::InvalidCursor)?
         .with_timezone(&Utc);
@@ -936,7 +946,7 @@ impl NotificationStore for MemoryNotifications {
         let after = page
             .cursor
             .as_deref()
-            .map(parse_notification_cursor)
+            .map(|cursor| parse_notification_cursor(user_id, cursor))
             .transpose()?;
         let items = lock(&self.items);
         let mut mine: Vec<&Notification> = items
@@ -1323,8 +1333,12 @@ impl MemoryAudit {
 
 impl order_core::audit::AuditLog for MemoryAudit {
     async fn append(&self, entry: &order_core::audit::AuditEntry) -> Result<bool, StoreError> {
+        // An entry is its trail, its time and its id, as the DynamoDB store keys it.
         let mut entries = lock(&self.entries);
-        if entries.iter().any(|e| e.audit_id == entry.audit_id) {
+        let same = |e: &order_core::audit::AuditEntry| {
+            e.trail() == entry.trail() && e.at == entry.at && e.audit_id == entry.audit_id
+        };
+        if entries.iter().any(same) {
             return Ok(false);
         }
         entries.push(entry.clone());
@@ -1355,8 +1369,24 @@ impl order_core::audit::AuditLog for MemoryAudit {
             order_core::clock::format_time(from),
             order_core::clock::format_time(to),
         );
-        // The cursor is the sort key (`at#auditId`) of the last entry handed out.
-        let after = page.cursor.clone().unwrap_or_default();
+        // The cursor is the range it was handed out for, then the sort key (`at#auditId`) of the
+        // last entry handed out: one for another range, or none of ours, is refused, as the
+        // DynamoDB store refuses it.
+        let range = format!("{low}|{high}|");
+        let after = match &page.cursor {
+            None => String::new(),
+            Some(cursor) => {
+                let key = cursor
+                    .strip_prefix(&range)
+                    .ok_or(StoreError::InvalidCursor)?;
+                let (at, id) = key.split_once('#').ok_or(StoreError::InvalidCursor)?;
+                if DateTime::parse_from_rfc3339(at).is_err() || uuid::Uuid::try_parse(id).is_err()
+                {
+                    return Err(StoreError::InvalidCursor);
+                }
+                key.to_owned()
+            }
+        };
         let mut found: Vec<_> = lock(&self.entries)
             .iter()
             .filter(|e| e.at >= low && e.at < high)
@@ -1368,7 +1398,7 @@ impl order_core::audit::AuditLog for MemoryAudit {
         found.truncate(page.limit as usize);
         Ok(Page {
             next_cursor: if more {
-                found.last().map(|(key, _)| key.clone())
+                found.last().map(|(key, _)| format!("{range}{key}"))
             } else {
                 None
             },

@@ -203,8 +203,7 @@ async fn another_users_cursor_is_refused_on_dynamodb() {
 }
 
 #[tokio::test]
-#[ignore = "adapters disagree: MemoryNotifications takes another user's cursor and lists from it"]
-async fn another_users_cursor_is_refused_disagreement_memory() {
+async fn another_users_cursor_is_refused_in_memory() {
     another_users_cursor_is_refused(MemoryNotifications::default()).await;
 }
 

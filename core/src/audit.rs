@@ -445,7 +445,9 @@ pub fn audit_id(at: DateTime<Utc>, event_id: &str) -> Uuid {
 
 /// Where the trail is kept. Entries are only ever added.
 pub trait AuditLog: Send + Sync {
-    /// Adds the entry unless one with its id is there already (`false` then: a redelivery).
+    /// Adds the entry unless it is there already (`false` then: a redelivery). An entry is its
+    /// trail, its time and its id; a redelivered stream record makes the same three, since the
+    /// id is derived from the record's time and event id (`audit_id`).
     fn append(&self, entry: &AuditEntry) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// An order's trail (its status changes, and the stock and money it moved), oldest first.
