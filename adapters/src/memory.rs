@@ -571,6 +571,13 @@ impl OrderStore for MemoryOrders {
         idempotency: Option<&IdempotencyRecord>,
     ) -> Result<InsertOutcome, StoreError> {
         let mut state = lock(&self.state);
+        // All or nothing: an order id taken already writes no key and counts no use.
+        if state.orders.contains_key(&order.order_id) {
+            return Err(StoreError::Internal(format!(
+                "order {} exists",
+                order.order_id
+            )));
+        }
         if let Some(record) = idempotency
             && state
                 .keys
@@ -587,12 +594,6 @@ impl OrderStore for MemoryOrders {
         if let Some(record) = idempotency {
             let key = (record.user_id.clone(), record.key.clone());
             state.keys.insert(key, record.clone());
-        }
-        if state.orders.contains_key(&order.order_id) {
-            return Err(StoreError::Internal(format!(
-                "order {} exists",
-                order.order_id
-            )));
         }
         state.orders.insert(order.order_id, order.clone());
         Ok(InsertOutcome::Inserted)
@@ -654,7 +655,8 @@ impl OrderStore for MemoryOrders {
         order_id: OrderId,
         now: DateTime<Utc>,
     ) -> Result<Option<Order>, StoreError> {
-        let mut state = lock(&self.state);
+        let mut guard = lock(&self.state);
+        let state = &mut *guard;
         let Some(order) = state.orders.get_mut(&order_id) else {
             return Ok(None);
         };
@@ -663,12 +665,17 @@ impl OrderStore for MemoryOrders {
         }
         if order.cancel_requested_at.is_none() {
             order.cancel_requested_at = Some(now);
-            order.updated_at = now;
             order.timeline.push(Milestone {
                 step: Step::CancelRequested,
                 at: now,
             });
+            // The customer's reason, which a later sweep's own does not replace.
+            state
+                .cancel_reasons
+                .entry(order_id)
+                .or_insert_with(|| order_core::cleanup::USER_CANCELLED.to_owned());
         }
+        order.updated_at = now;
         Ok(Some(order.clone()))
     }
 }
@@ -1203,10 +1210,24 @@ impl OrderSweep for MemoryOrders {
         requested_before: DateTime<Utc>,
         page: &PageRequest,
     ) -> Result<Page<Order>, StoreError> {
+        // The cursor is the last order's request time and id: the index's sort key and the key.
+        let requested = |o: &Order| (o.cancel_requested_at.unwrap_or_default(), o.order_id);
+        let cursor_of = |(at, id): &(DateTime<Utc>, OrderId)| {
+            format!("{}|{id}", order_core::clock::format_time(*at))
+        };
         let after = page
             .cursor
             .as_deref()
-            .map(|c| c.parse::<OrderId>().map_err(|_| StoreError::InvalidCursor))
+            .map(|c| {
+                let (at, id) = c.split_once('|').ok_or(StoreError::InvalidCursor)?;
+                let at = DateTime::parse_from_rfc3339(at)
+                    .map_err(|_| StoreError::InvalidCursor)?
+                    .to_utc();
+                let id = id
+                    .parse::<OrderId>()
+                    .map_err(|_| StoreError::InvalidCursor)?;
+                Ok::<_, StoreError>((at, id))
+            })
             .transpose()?;
         let state = lock(&self.state);
         let found = state
@@ -1217,8 +1238,20 @@ impl OrderSweep for MemoryOrders {
                     && o.cancel_requested_at
                         .is_some_and(|at| at < requested_before)
             })
-            .filter(|o| after.is_none_or(|after| o.order_id > after));
-        Ok(page_of_orders(found, page.limit))
+            .filter(|o| after.is_none_or(|after| requested(o) > after));
+        // Oldest request first, as the DynamoDB store reads its `CancelRequested` index.
+        let mut found: Vec<&Order> = found.collect();
+        found.sort_by_key(|o| requested(o));
+        let limit = page.limit as usize;
+        let more = found.len() > limit;
+        let window: Vec<Order> = found.into_iter().take(limit).cloned().collect();
+        let next_cursor = more
+            .then(|| window.last().map(|o| cursor_of(&requested(o))))
+            .flatten();
+        Ok(Page {
+            items: window,
+            next_cursor,
+        })
     }
 
     async fn request_cancellation_for(
@@ -1380,8 +1413,7 @@ impl order_core::audit::AuditLog for MemoryAudit {
                     .strip_prefix(&range)
                     .ok_or(StoreError::InvalidCursor)?;
                 let (at, id) = key.split_once('#').ok_or(StoreError::InvalidCursor)?;
-                if DateTime::parse_from_rfc3339(at).is_err() || uuid::Uuid::try_parse(id).is_err()
-                {
+                if DateTime::parse_from_rfc3339(at).is_err() || uuid::Uuid::try_parse(id).is_err() {
                     return Err(StoreError::InvalidCursor);
                 }
                 key.to_owned()

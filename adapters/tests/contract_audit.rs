@@ -298,4 +298,3 @@ async fn a_cursor_for_another_range_is_refused_on_dynamodb() {
 async fn a_cursor_for_another_range_is_refused_in_memory() {
     a_cursor_for_another_range_is_refused(MemoryAudit::default()).await;
 }
-

@@ -151,7 +151,8 @@ pub trait OrderStore: Send + Sync {
     /// Marks that the customer asked to cancel, if the order is still cancellable
     /// (`PENDING`, `RESERVED`, `PAID` or `COMPLETED`; never once `SHIPPED` or `DELIVERED`).
     /// Returns the order as it is after the write, or `None` when it was no longer
-    /// cancellable. Repeating it changes nothing.
+    /// cancellable. Repeating it keeps the first request's time and reason (only `updatedAt`
+    /// moves).
     fn request_cancellation(
         &self,
         order_id: OrderId,
@@ -640,7 +641,8 @@ pub trait OrderSweep: Send + Sync {
     /// write of a saga still running fails from now on. Only while the order is in one of `from`
     /// and, with `held_before`, has held that status since before it (`reservedAt` for
     /// `RESERVED`, `createdAt` otherwise). Returns the order after the write, or `None` when the
-    /// condition did not hold. Repeating it changes nothing.
+    /// condition did not hold. Repeating it keeps the first request's time and reason (only
+    /// `updatedAt` moves).
     fn request_cancellation_for(
         &self,
         order_id: OrderId,
