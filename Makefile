@@ -5,7 +5,7 @@ SHELL := /usr/bin/env bash
 
 USER ?= alice
 
-.PHONY: help dev test unit e2e contract lint fmt clippy build token api invoke smoke load stack-up stack-down bench redrive
+.PHONY: help dev test unit e2e contract lint fmt clippy build token api invoke smoke load stack-up stack-down bench redrive sim
 
 help:
 	@echo "make dev    - build, start the local AWS stack (ministack), seed demo data, serve the API (its URL is printed)"
@@ -19,6 +19,7 @@ help:
 	@echo "make smoke STACK=<name> [REGION=..] - prove a deployed stack works (without STACK: the local dev stack)"
 	@echo "make load STACK=<name> [RATE=83 DURATION=60 WARMUP=10 USERS=20] - open-loop load on a deployed stack's API"
 	@echo "make bench  - measure cold start, sizes, per-order work, load and cost; regenerates BENCHMARKS.md"
+	@echo "make sim [SCHEDULES=1000 SEED=1 ORDERS=10 FAULT_RATE=0.3 CANCEL_RATE=0.1] - the saga's simulator: schedules with faults, properties checked; SCHEDULES=1 SEED=<seed> replays one"
 
 build:
 	cargo build --workspace --bins
@@ -126,6 +127,16 @@ lint:
 	python3 -m unittest discover -s docs/tools
 	python3 docs/tools/asl_diagram.py --check
 	local/lint/lint.sh
+
+# The simulator (sim/): the real state machine, steps and adapters in process; fails with the
+# seed of the first schedule that breaks a property.
+SCHEDULES ?= 1000
+SEED ?= 1
+ORDERS ?= 10
+FAULT_RATE ?= 0.3
+CANCEL_RATE ?= 0.1
+sim:
+	cargo run --release -q -p sim -- --schedules $(SCHEDULES) --seed $(SEED) --orders $(ORDERS) --fault-rate $(FAULT_RATE) --cancel-rate $(CANCEL_RATE)
 
 # Measurements, not tests (never fails on a time): its own scratch stack, raw results in bench/results/.
 bench:

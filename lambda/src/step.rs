@@ -86,3 +86,19 @@ where
         .instrument(call.span)
         .await
 }
+
+/// [`handle`] without its latency metric or span: the envelope, the rule and its errors as
+/// Lambda reports them, for callers that run many steps in one process (the simulator).
+pub async fn call<I, O, Fut>(
+    rule: impl Fn(I, String) -> Fut,
+    payload: Value,
+) -> Result<O, Diagnostic>
+where
+    I: DeserializeOwned,
+    Fut: Future<Output = Result<O, StepError>>,
+{
+    let call: StepCall<I> = StepCall::parse(payload)?;
+    rule(call.input, call.correlation_id)
+        .await
+        .map_err(diagnostic)
+}

@@ -11,7 +11,6 @@ use order_adapters::dynamodb::{DynamoBilling, DynamoInventory, DynamoOrders};
 use order_adapters::memory::MemoryEvents;
 use order_core::clock::Clock;
 use order_core::delivery::LeadTimeDelivery;
-use order_lambda::faults::NoFaults;
 use order_lambda::{step, steps};
 use serde::Serialize;
 use serde_json::Value;
@@ -123,56 +122,40 @@ impl Cloud {
     }
 
     async fn lambda(&self, function: &str, payload: Value) -> Result<Value, TaskError> {
-        let faults = &NoFaults;
         let clock: &dyn Clock = &self.clock;
         let (inventory, billing, events) = (&self.inventory, &self.billing, &self.step_events);
         let delivery = &self.delivery;
         match function {
             steps::RESERVE_STOCK => reply(
-                step::handle(
-                    function,
-                    faults,
-                    steps::out_of_stock,
+                step::call(
                     |i, c| steps::reserve_stock(inventory, events, clock, i, c),
                     payload,
                 )
                 .await,
             ),
             steps::CHARGE_PAYMENT => reply(
-                step::handle(
-                    function,
-                    faults,
-                    steps::declined,
+                step::call(
                     |i, c| steps::charge_payment(billing, events, clock, i, c),
                     payload,
                 )
                 .await,
             ),
             steps::SCHEDULE_DELIVERY => reply(
-                step::handle(
-                    function,
-                    faults,
-                    steps::no_business_error,
+                step::call(
                     |i, c| steps::schedule_delivery(delivery, events, clock, i, c),
                     payload,
                 )
                 .await,
             ),
             steps::RELEASE_RESERVATION => reply(
-                step::handle(
-                    function,
-                    faults,
-                    steps::no_business_error,
+                step::call(
                     |i, c| steps::release_reservation(inventory, clock, i, c),
                     payload,
                 )
                 .await,
             ),
             steps::REFUND_PAYMENT => reply(
-                step::handle(
-                    function,
-                    faults,
-                    steps::no_business_error,
+                step::call(
                     |i, c| steps::refund_payment(billing, events, clock, i, c),
                     payload,
                 )

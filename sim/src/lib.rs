@@ -6,3 +6,5 @@
 
 pub mod asl;
 pub mod cloud;
+pub mod properties;
+pub mod schedule;

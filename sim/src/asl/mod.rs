@@ -694,6 +694,22 @@ pub struct Execution<'d> {
     data: Value,
     outcome: Option<Outcome>,
     history: Vec<Visit>,
+    /// A Task between two attempts: its retriers' counts and when the state was entered.
+    retrying: Option<Retrying>,
+}
+
+#[derive(Debug, Clone)]
+struct Retrying {
+    attempts: Vec<u32>,
+    retries: u32,
+    entered: DateTime<Utc>,
+}
+
+/// What one attempt of a Task came to.
+enum Attempt {
+    Done(Result<Value, TaskError>),
+    /// A retrier took the error: the state runs again after its delay.
+    Again(Retrying),
 }
 
 impl<'d> Execution<'d> {
@@ -719,7 +735,12 @@ impl<'d> Execution<'d> {
             input,
             outcome: None,
             history: Vec::new(),
+            retrying: None,
         }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     pub fn outcome(&self) -> Option<&Outcome> {
@@ -742,7 +763,8 @@ impl<'d> Execution<'d> {
         self.outcome.get_or_insert(Outcome::TimedOut)
     }
 
-    /// Runs the current state (a Task with all its retries), then stops at the next one.
+    /// Runs the current state, then stops at the next one; a Task runs one attempt, and stops at
+    /// itself when a retrier takes its error (the delay is on the clock).
     pub async fn step(&mut self, resources: &impl Resources, rng: &mut impl Rng) {
         let Some(name) = self.at.take() else { return };
         if self.timed_out() {
@@ -753,11 +775,16 @@ impl<'d> Execution<'d> {
             self.fail(TaskError::runtime(format!("no state {name}")));
             return;
         };
-        let entered = self.now;
-        self.history.push(Visit {
-            state: name.clone(),
-            entered,
-        });
+        let entered = match &self.retrying {
+            Some(retrying) => retrying.entered,
+            None => {
+                self.history.push(Visit {
+                    state: name.clone(),
+                    entered: self.now,
+                });
+                self.now
+            }
+        };
         let input = std::mem::take(&mut self.data);
         match state {
             State::Succeed => self.outcome = Some(Outcome::Succeeded(input)),
@@ -804,7 +831,27 @@ impl<'d> Execution<'d> {
                 }
             }
             State::Task(task) => {
-                let output = self.task(&name, task, &input, resources, rng).await;
+                let progress = self.retrying.take().unwrap_or_else(|| Retrying {
+                    attempts: vec![0; task.retry.len()],
+                    retries: 0,
+                    entered,
+                });
+                let output = match self
+                    .attempt(&name, task, &input, progress, resources, rng)
+                    .await
+                {
+                    Attempt::Again(progress) => {
+                        if self.timed_out() {
+                            self.outcome = Some(Outcome::TimedOut);
+                        } else {
+                            self.retrying = Some(progress);
+                            self.data = input;
+                            self.at = Some(name);
+                        }
+                        return;
+                    }
+                    Attempt::Done(output) => output,
+                };
                 if self.timed_out() {
                     // The machine's own timeout ends the execution; no Catch sees it.
                     self.outcome = Some(Outcome::TimedOut);
@@ -835,74 +882,70 @@ impl<'d> Execution<'d> {
         }
     }
 
-    /// A Task's calls, retried as its retriers say; its output, or the error left at the end.
-    async fn task(
+    /// One call of a Task: its output, the error left when no retrier takes it, or another
+    /// attempt after the retrier's delay.
+    async fn attempt(
         &mut self,
         name: &str,
         task: &TaskState,
         input: &Value,
+        mut progress: Retrying,
         resources: &impl Resources,
         rng: &mut impl Rng,
-    ) -> Result<Value, TaskError> {
-        let mut attempts = vec![0_u32; task.retry.len()];
-        let mut retries = 0;
-        loop {
-            let context = self.context(
-                name,
-                self.history.last().map_or(self.now, |v| v.entered),
-                retries,
-            );
-            let call_input = match &task.parameters {
-                Some(parameters) => parameters.render(input, &context)?,
-                None => input.clone(),
-            };
-            let call = resources.call(&task.resource, call_input, &context).await;
-            self.now += call.took;
-            let result = match task.timeout {
-                Some(limit) if call.took > limit => Err(TaskError::new(
-                    TIMEOUT,
-                    format!("{name} ran longer than {} s", limit.num_seconds()),
-                )),
-                _ => call.result,
-            };
-            let error = match result {
-                Ok(result) => {
-                    let result = match &task.result_selector {
-                        Some(selector) => selector.render(&result, &context)?,
-                        None => result,
-                    };
-                    return task.result_path.apply(input, result);
-                }
-                Err(error) => error,
-            };
-            if error.error == RUNTIME {
-                return Err(error);
+    ) -> Attempt {
+        let context = self.context(name, progress.entered, progress.retries);
+        let call_input = match &task.parameters {
+            Some(parameters) => match parameters.render(input, &context) {
+                Ok(rendered) => rendered,
+                Err(e) => return Attempt::Done(Err(e)),
+            },
+            None => input.clone(),
+        };
+        let call = resources.call(&task.resource, call_input, &context).await;
+        self.now += call.took;
+        let result = match task.timeout {
+            Some(limit) if call.took > limit => Err(TaskError::new(
+                TIMEOUT,
+                format!("{name} ran longer than {} s", limit.num_seconds()),
+            )),
+            _ => call.result,
+        };
+        let error = match result {
+            Ok(result) => {
+                let result = match &task.result_selector {
+                    Some(selector) => selector.render(&result, &context),
+                    None => Ok(result),
+                };
+                return Attempt::Done(result.and_then(|r| task.result_path.apply(input, r)));
             }
-            let Some(index) = task
-                .retry
-                .iter()
-                .position(|r| matches_error(&r.errors, &error.error))
-            else {
-                return Err(error);
-            };
-            let retrier = &task.retry[index];
-            if attempts[index] >= retrier.max_attempts {
-                return Err(error);
-            }
-            let mut delay = retrier.interval * retrier.backoff.powi(attempts[index] as i32);
-            if let Some(cap) = retrier.max_delay {
-                delay = delay.min(cap);
-            }
-            if retrier.full_jitter {
-                delay = rng.random_range(0.0..=delay);
-            }
-            attempts[index] += 1;
-            retries += 1;
-            self.now += Duration::milliseconds((delay * 1000.0).round() as i64);
-            if self.timed_out() {
-                return Err(TaskError::new(TIMEOUT, "the execution timed out"));
-            }
+            Err(error) => error,
+        };
+        if error.error == RUNTIME {
+            return Attempt::Done(Err(error));
         }
+        let Some(index) = task
+            .retry
+            .iter()
+            .position(|r| matches_error(&r.errors, &error.error))
+        else {
+            return Attempt::Done(Err(error));
+        };
+        let retrier = &task.retry[index];
+        if progress.attempts[index] >= retrier.max_attempts {
+            return Attempt::Done(Err(error));
+        }
+        let exponent = i32::try_from(progress.attempts[index]).unwrap_or(i32::MAX);
+        let mut delay = retrier.interval * retrier.backoff.powi(exponent);
+        if let Some(cap) = retrier.max_delay {
+            delay = delay.min(cap);
+        }
+        if retrier.full_jitter {
+            delay = rng.random_range(0.0..=delay);
+        }
+        progress.attempts[index] += 1;
+        progress.retries += 1;
+        self.now += Duration::milliseconds((delay * 1000.0).round() as i64);
+        Attempt::Again(progress)
     }
 
     fn go(&mut self, next: &Next, output: Value) {

@@ -1,0 +1,207 @@
+//! What must hold after every schedule, read from the stores: every order ended (or gave up
+//! loudly, with a message in the compensation DLQ), stock and money conserved exactly, no
+//! double charge, a completed order holds its lines and its payment, a cancelled one neither.
+
+use crate::asl::Outcome;
+use crate::cloud::{self, Cloud};
+use crate::schedule::{Shape, initial_stock};
+use order_core::billing::{EntryType, PaymentStatus};
+use order_core::inventory::ReservationStatus;
+use order_core::order::{OrderId, OrderStatus, Sku};
+use order_core::page::PageRequest;
+use order_core::ports::{BillingStore, InventoryStore, OrderStore};
+use std::collections::HashMap;
+
+pub type Violation = String;
+
+#[derive(Debug, Default)]
+pub struct Checked {
+    pub statuses: HashMap<String, usize>,
+    pub violations: Vec<Violation>,
+}
+
+pub async fn check(
+    cloud: &Cloud,
+    skus: &[Sku],
+    shape: &Shape,
+    users: &[String],
+    orders: &[(OrderId, String)],
+    outcomes: &[(String, Outcome)],
+) -> Result<Checked, String> {
+    let mut checked = Checked::default();
+    let mut violation = |v: String| checked.violations.push(v);
+    let read = |e: order_core::error::StoreError| e.to_string();
+
+    // Executions end as the definition allows: succeeded, or failed because a compensation
+    // gave up. Anything else (a runtime error, a timeout) is a hole in the definition.
+    for (name, outcome) in outcomes {
+        match outcome {
+            Outcome::Succeeded(_) => {}
+            Outcome::Failed(e) if e.error == "CompensationFailed" => {}
+            other => violation(format!("execution {name} ended {other:?}")),
+        }
+    }
+
+    let dlq: Vec<String> = cloud
+        .sent_to(cloud::COMPENSATION_DLQ)
+        .iter()
+        .filter_map(|m| m["order"]["orderId"].as_str().map(str::to_owned))
+        .collect();
+    let mut held_by_sku: HashMap<Sku, i64> = HashMap::new();
+    let mut status_of = HashMap::new();
+    for (order_id, _) in orders {
+        let order = cloud
+            .orders
+            .get(*order_id)
+            .await
+            .map_err(read)?
+            .ok_or_else(|| format!("order {order_id} is gone"))?;
+        *checked
+            .statuses
+            .entry(order.status.as_str().to_owned())
+            .or_default() += 1;
+        status_of.insert(*order_id, order.status);
+        let ended = matches!(
+            order.status,
+            OrderStatus::Completed | OrderStatus::Cancelled
+        ) || (order.status == OrderStatus::CompensationFailed
+            && dlq.contains(&order_id.to_string()));
+        if !ended {
+            violation(format!(
+                "order {order_id} ended {} (without a DLQ message when failed)",
+                order.status.as_str()
+            ));
+        }
+        let reservation = cloud.inventory.reservation(*order_id).await.map_err(read)?;
+        let held = reservation
+            .as_ref()
+            .filter(|r| r.status == ReservationStatus::Held);
+        for line in held.iter().flat_map(|r| &r.lines) {
+            *held_by_sku.entry(line.sku.clone()).or_default() += i64::from(line.quantity);
+        }
+        let payment = cloud.billing.payment(*order_id).await.map_err(read)?;
+        let charged = payment
+            .as_ref()
+            .filter(|p| p.status == PaymentStatus::Charged);
+        match order.status {
+            OrderStatus::Completed => {
+                let mut ordered: Vec<_> = order
+                    .lines
+                    .iter()
+                    .map(|l| (l.sku.clone(), l.quantity))
+                    .collect();
+                let mut holds: Vec<_> = held
+                    .iter()
+                    .flat_map(|r| &r.lines)
+                    .map(|l| (l.sku.clone(), l.quantity))
+                    .collect();
+                ordered.sort();
+                holds.sort();
+                if ordered != holds {
+                    violation(format!(
+                        "completed order {order_id} holds {holds:?}, ordered {ordered:?}"
+                    ));
+                }
+                if charged.is_none_or(|p| p.amount != order.total) {
+                    violation(format!(
+                        "completed order {order_id}: payment {payment:?}, total {}",
+                        order.total
+                    ));
+                }
+            }
+            OrderStatus::Cancelled => {
+                if held.is_some() {
+                    violation(format!("cancelled order {order_id} still holds stock"));
+                }
+                if charged.is_some() {
+                    violation(format!("cancelled order {order_id} is still charged"));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    let initial = initial_stock(skus, shape);
+    for sku in skus {
+        let product = cloud
+            .inventory
+            .stock(sku)
+            .await
+            .map_err(read)?
+            .ok_or_else(|| format!("product {sku} is gone"))?;
+        let start = initial.get(sku).copied().unwrap_or_default();
+        if product.available < 0 || product.reserved < 0 {
+            violation(format!(
+                "{sku}: available {}, reserved {}",
+                product.available, product.reserved
+            ));
+        }
+        if product.available + product.reserved != start {
+            violation(format!(
+                "{sku}: {start} at the start, {} available + {} reserved now",
+                product.available, product.reserved
+            ));
+        }
+        let held = held_by_sku.get(sku).copied().unwrap_or_default();
+        if product.reserved != held {
+            violation(format!(
+                "{sku}: {} reserved, held reservations add up to {held}",
+                product.reserved
+            ));
+        }
+    }
+
+    for user in users {
+        let account = cloud
+            .billing
+            .account(user)
+            .await
+            .map_err(read)?
+            .ok_or_else(|| format!("account {user} is gone"))?;
+        let mut entries = Vec::new();
+        let mut page = PageRequest::first(100);
+        loop {
+            let got = cloud.billing.ledger(user, &page).await.map_err(read)?;
+            entries.extend(got.items);
+            match got.next_cursor {
+                Some(cursor) => page.cursor = Some(cursor),
+                None => break,
+            }
+        }
+        let mut balance = shape.balance;
+        let mut per_order: HashMap<OrderId, (u32, u32)> = HashMap::new();
+        for entry in &entries {
+            let counts = entry.order_id.map(|o| per_order.entry(o).or_default());
+            match entry.kind {
+                EntryType::Deposit => balance += entry.amount.amount,
+                EntryType::Charge => {
+                    balance -= entry.amount.amount;
+                    counts.into_iter().for_each(|c| c.0 += 1);
+                }
+                EntryType::Refund => {
+                    balance += entry.amount.amount;
+                    counts.into_iter().for_each(|c| c.1 += 1);
+                }
+            }
+        }
+        if balance != account.balance || account.balance < 0 {
+            violation(format!(
+                "{user}: the ledger says {balance}, the account {}",
+                account.balance
+            ));
+        }
+        for (order_id, (charges, refunds)) in per_order {
+            let status = status_of.get(&order_id).copied();
+            let fine = charges <= 1
+                && refunds <= charges
+                && (status != Some(OrderStatus::Completed) || (charges, refunds) == (1, 0))
+                && (status != Some(OrderStatus::Cancelled) || charges == refunds);
+            if !fine {
+                violation(format!(
+                    "order {order_id} ({status:?}): {charges} charges, {refunds} refunds"
+                ));
+            }
+        }
+    }
+    Ok(checked)
+}

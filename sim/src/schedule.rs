@@ -1,0 +1,352 @@
+//! One schedule: a seed decides everything. Several users place orders at once on shared stock
+//! and accounts; their saga executions advance one state at a time in an order the seed draws;
+//! customers cancel at any point between two states; faults are drawn into the calls. At the
+//! end, the properties are checked (`properties`). The same seed is the same run.
+
+use crate::asl::{Call, Definition, Execution, Outcome, Resources, TaskError};
+use crate::cloud::{self, Cloud};
+use crate::properties::{self, Violation};
+use chrono::{DateTime, Duration, Utc};
+use order_adapters::dynamodb::DynamoProductView;
+use order_core::billing::Account;
+use order_core::clock::FixedClock;
+use order_core::error::StoreError;
+use order_core::inventory::Product;
+use order_core::listing::ListedProduct;
+use order_core::money::{Currency, Money};
+use order_core::order::{OrderId, OrderRequest, Sku};
+use order_core::ordering::{self, PlaceOrder};
+use order_core::ports::{BillingStore, InventoryStore, ProductViewStore, SagaStart, SagaStarter};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde_json::{Value, json};
+use std::cell::RefCell;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Mutex;
+
+/// What a schedule is made of, besides its seed.
+#[derive(Debug, Clone)]
+pub struct Shape {
+    pub orders: usize,
+    pub users: usize,
+    pub products: usize,
+    /// Units of each product at the start.
+    pub stock: i64,
+    /// Each user's balance at the start, in cents.
+    pub balance: i64,
+    /// The chance that a call meets a fault.
+    pub fault_rate: f64,
+    /// The chance that, between two states, a customer cancels one of their orders.
+    pub cancel_rate: f64,
+}
+
+impl Default for Shape {
+    fn default() -> Self {
+        Self {
+            orders: 10,
+            users: 4,
+            products: 3,
+            stock: 6,
+            balance: 6_000,
+            fault_rate: 0.3,
+            cancel_rate: 0.1,
+        }
+    }
+}
+
+/// What one schedule did.
+#[derive(Debug, Default, Clone)]
+pub struct Report {
+    pub seed: u64,
+    pub executions: usize,
+    pub states: usize,
+    pub faults: usize,
+    pub cancels: usize,
+    pub statuses: HashMap<String, usize>,
+    pub violations: Vec<Violation>,
+}
+
+const PRICE: i64 = 1_000;
+
+/// Past every task's TimeoutSeconds (15 s for a Lambda step, 5 s otherwise): the state machine
+/// sees `States.Timeout`.
+const TIMED_OUT: Duration = Duration::seconds(20);
+
+fn t0() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-11-22T10:00:00Z")
+        .map(|t| t.to_utc())
+        .unwrap_or_default()
+}
+
+fn eur() -> Currency {
+    Currency::try_from("EUR").unwrap_or_else(|_| unreachable!("EUR is a currency"))
+}
+
+/// Starts executions by name, once per name (Standard's StartExecution idempotency); the
+/// scheduler picks them up.
+#[derive(Default)]
+struct Starter {
+    started: Mutex<Vec<(String, String)>>,
+    names: Mutex<BTreeSet<String>>,
+}
+
+impl Starter {
+    fn start_named(&self, name: String, input: &str) -> SagaStart {
+        let mut names = self.names.lock().unwrap_or_else(|e| e.into_inner());
+        if !names.insert(name.clone()) {
+            return SagaStart::AlreadyStarted;
+        }
+        self.started
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((name, input.to_owned()));
+        SagaStart::Started
+    }
+
+    fn take(&self) -> Vec<(String, String)> {
+        std::mem::take(&mut *self.started.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+impl SagaStarter for Starter {
+    async fn start(&self, order_id: OrderId, input: &str) -> Result<SagaStart, StoreError> {
+        Ok(self.start_named(order_id.to_string(), input))
+    }
+
+    async fn start_cancellation(
+        &self,
+        order_id: OrderId,
+        input: &str,
+    ) -> Result<SagaStart, StoreError> {
+        Ok(self.start_named(format!("{order_id}-cancel"), input))
+    }
+}
+
+/// The cloud with faults drawn into its calls. A fault before a call leaves no effect; a fault
+/// after it (a crash, a reply lost) leaves the effect and fails the call; a late call times out
+/// now and commits later, at a point the scheduler draws (possibly after the compensation that
+/// undid the rest of its order): what makes idempotency and the voided markers matter.
+struct Faulty<'a> {
+    cloud: &'a Cloud,
+    rng: RefCell<ChaCha8Rng>,
+    rate: f64,
+    faults: RefCell<usize>,
+    /// Calls that timed out and have not committed yet.
+    late: RefCell<Vec<(String, Value, Value)>>,
+}
+
+impl Faulty<'_> {
+    /// Commits one late call, if any (its reply goes nowhere).
+    async fn commit_late(&self, rng: &mut ChaCha8Rng) {
+        let call = {
+            let mut late = self.late.borrow_mut();
+            if late.is_empty() {
+                return;
+            }
+            let at = rng.random_range(0..late.len());
+            late.swap_remove(at)
+        };
+        let (resource, input, context) = call;
+        let _ = self.cloud.call(&resource, input, &context).await;
+    }
+}
+
+impl Resources for Faulty<'_> {
+    async fn call(&self, resource: &str, input: Value, context: &Value) -> Call {
+        let (fault, kind) = {
+            let mut rng = self.rng.borrow_mut();
+            (rng.random_bool(self.rate), rng.random_range(0..3_u8))
+        };
+        if !fault {
+            return self.cloud.call(resource, input, context).await;
+        }
+        *self.faults.borrow_mut() += 1;
+        let lambda = resource.contains(":function:");
+        let dynamodb = resource.contains(":::dynamodb:");
+        match kind {
+            // Before the call: a throttle or a transient error, nothing done.
+            0 => Call {
+                result: Err(if lambda {
+                    TaskError::new("Lambda.TooManyRequestsException", "injected: throttled")
+                } else if dynamodb {
+                    TaskError::new(
+                        "DynamoDB.ProvisionedThroughputExceededException",
+                        "injected: throttled",
+                    )
+                } else {
+                    TaskError::new("SNS.ThrottledException", "injected: throttled")
+                }),
+                took: Duration::milliseconds(5),
+            },
+            // After the call: its reply lost in a crash of the sandbox.
+            1 if lambda => {
+                let _ = self.cloud.call(resource, input, context).await;
+                Call {
+                    result: Err(TaskError::new(
+                        "Runtime.ExitError",
+                        "injected: crashed after the write",
+                    )),
+                    took: Duration::milliseconds(20),
+                }
+            }
+            // After the call: its reply lost (a DynamoDB or SNS call that committed).
+            1 => {
+                let done = self.cloud.call(resource, input, context).await;
+                Call {
+                    result: done.result,
+                    took: TIMED_OUT,
+                }
+            }
+            // A late call: times out now, commits later.
+            _ => {
+                self.late
+                    .borrow_mut()
+                    .push((resource.to_owned(), input, context.clone()));
+                Call {
+                    result: Ok(json!({})),
+                    took: TIMED_OUT,
+                }
+            }
+        }
+    }
+}
+
+/// Runs the schedule of `seed`.
+pub async fn run<'d>(
+    definition: &'d Definition,
+    shape: &Shape,
+    seed: u64,
+) -> Result<Report, String> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let cloud = Cloud::new(t0())?;
+    let mut report = Report {
+        seed,
+        ..Report::default()
+    };
+
+    // The world: products, their view, accounts.
+    let skus: Vec<Sku> = (0..shape.products)
+        .map(|i| Sku::try_from(format!("P{i}").as_str()).map_err(|e| e.to_string()))
+        .collect::<Result<_, _>>()?;
+    let view = DynamoProductView::new(cloud.client.clone(), cloud::ORDERS_TABLE);
+    for sku in &skus {
+        let product = Product {
+            sku: sku.clone(),
+            name: format!("{sku} product"),
+            price: Money::new(PRICE, eur()),
+            available: shape.stock,
+            reserved: 0,
+            version: 1,
+        };
+        store(cloud.inventory.put_product(&product).await)?;
+        store(view.apply(&ListedProduct::of(&product, t0())).await)?;
+    }
+    let users: Vec<String> = (0..shape.users).map(|i| format!("user-{i}")).collect();
+    for user in &users {
+        let account = Account {
+            user_id: user.clone(),
+            balance: shape.balance,
+            currency: eur(),
+        };
+        store(cloud.billing.put_account(&account).await)?;
+    }
+
+    // The orders, placed through the order use case; their sagas start by name.
+    let starter = Starter::default();
+    let clock = FixedClock::at(t0());
+    let placing = PlaceOrder {
+        catalog: &view,
+        orders: &cloud.orders,
+        saga: &starter,
+        events: &cloud.step_events,
+        clock: &clock,
+    };
+    let mut orders = Vec::new();
+    for _ in 0..shape.orders {
+        let user = users[rng.random_range(0..users.len())].clone();
+        let lines = rng.random_range(1..=2_usize);
+        let mut items = Vec::new();
+        for sku in &skus {
+            if items.len() < lines && rng.random_bool(0.5) {
+                items.push(json!({"sku": sku.as_str(), "quantity": rng.random_range(1..=3_u32)}));
+            }
+        }
+        if items.is_empty() {
+            items.push(json!({"sku": skus[0].as_str(), "quantity": 1}));
+        }
+        let request =
+            OrderRequest::from_json(&json!({ "items": items })).map_err(|e| format!("{e:?}"))?;
+        let (order, _) = placing
+            .place(&user, None, &request, None)
+            .await
+            .map_err(|e| e.to_string())?;
+        orders.push((order.order_id, user));
+    }
+
+    // The executions, stepped in an order the seed draws; cancels between the steps.
+    let faulty = Faulty {
+        cloud: &cloud,
+        rng: RefCell::new(ChaCha8Rng::seed_from_u64(seed ^ 0x5eed)),
+        rate: shape.fault_rate,
+        faults: RefCell::new(0),
+        late: RefCell::new(Vec::new()),
+    };
+    let mut running: Vec<Execution<'_>> = Vec::new();
+    let start = |running: &mut Vec<Execution<'d>>, report: &mut Report| -> Result<(), String> {
+        for (name, input) in starter.take() {
+            let input: Value = serde_json::from_str(&input).map_err(|e| e.to_string())?;
+            running.push(Execution::start(
+                definition,
+                cloud::STATE_MACHINE_ARN,
+                &name,
+                input,
+                t0(),
+            ));
+            report.executions += 1;
+        }
+        Ok(())
+    };
+    start(&mut running, &mut report)?;
+    let mut ended = Vec::new();
+    while !running.is_empty() {
+        if rng.random_bool(shape.cancel_rate) {
+            let (order_id, user) = &orders[rng.random_range(0..orders.len())];
+            // Refused cancellations (shipped, cancelled already) are answers, not failures.
+            let _ = ordering::cancel(&cloud.orders, &starter, &clock, user, *order_id).await;
+            report.cancels += 1;
+            start(&mut running, &mut report)?;
+        }
+        if rng.random_bool(0.2) {
+            faulty.commit_late(&mut rng).await;
+        }
+        let at = rng.random_range(0..running.len());
+        running[at].step(&faulty, &mut rng).await;
+        report.states += 1;
+        if running[at].outcome().is_some() {
+            ended.push(running.swap_remove(at));
+        }
+    }
+    // What is still in flight commits after the executions ended; it must change nothing.
+    while !faulty.late.borrow().is_empty() {
+        faulty.commit_late(&mut rng).await;
+    }
+    report.faults = *faulty.faults.borrow();
+
+    let outcomes: Vec<(String, Outcome)> = ended
+        .iter()
+        .filter_map(|e| e.outcome().map(|o| (e.name().to_owned(), o.clone())))
+        .collect();
+    let checked = properties::check(&cloud, &skus, shape, &users, &orders, &outcomes).await?;
+    report.statuses = checked.statuses;
+    report.violations = checked.violations;
+    Ok(report)
+}
+
+fn store<T>(result: Result<T, StoreError>) -> Result<T, String> {
+    result.map_err(|e| e.to_string())
+}
+
+/// The units `shape` starts each product with, by SKU.
+pub fn initial_stock(skus: &[Sku], shape: &Shape) -> HashMap<Sku, i64> {
+    skus.iter().map(|s| (s.clone(), shape.stock)).collect()
+}
