@@ -31,6 +31,7 @@ use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
 pub use dynoxide::DynoxideError;
 use dynoxide::actions as a;
+use std::sync::Arc;
 
 pub use dynoxide::Database;
 
@@ -67,6 +68,11 @@ pub fn with_tables() -> Result<Database, String> {
 /// A client on `db`. `Database` is a cheap `Arc` clone, so several clients (or the test itself,
 /// through dynoxide's own API) can share one database.
 pub fn client_for(db: Database) -> Client {
+    client_with(DynoxideHttpClient::new(db))
+}
+
+/// A client whose requests go to `http` (a [`DynoxideHttpClient`], maybe with a fault hook).
+pub fn client_with(http: DynoxideHttpClient) -> Client {
     let config = aws_sdk_dynamodb::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
@@ -78,7 +84,7 @@ pub fn client_for(db: Database) -> Client {
             "dynoxide-shim",
         ))
         .endpoint_url(ENDPOINT)
-        .http_client(DynoxideHttpClient::new(db))
+        .http_client(http)
         // The engine is deterministic: a retried 500 fails the same way, only slower (standard
         // retry sleeps with backoff between 3 attempts), and a test should see the first error.
         .retry_config(RetryConfig::disabled())
@@ -86,15 +92,29 @@ pub fn client_for(db: Database) -> Client {
     Client::from_conf(config)
 }
 
+/// Answers a request instead of the engine, or lets it through (`None`): a fault drawn by a
+/// test or the simulator, given the operation's name and its DynamoDB JSON body. The answer is
+/// an HTTP status and a DynamoDB error body (`__type`, message), as DynamoDB answers.
+pub type FaultHook = Arc<dyn Fn(&str, &[u8]) -> Option<(u16, Vec<u8>)> + Send + Sync>;
+
 /// The SDK's `HttpClient`, answering every request from a dynoxide [`Database`].
 #[derive(Clone)]
 pub struct DynoxideHttpClient {
     db: Database,
+    faults: Option<FaultHook>,
 }
 
 impl DynoxideHttpClient {
     pub fn new(db: Database) -> Self {
-        Self { db }
+        Self { db, faults: None }
+    }
+
+    /// Every request first goes to `faults`, which may answer it instead of the engine.
+    pub fn with_faults(db: Database, faults: FaultHook) -> Self {
+        Self {
+            db,
+            faults: Some(faults),
+        }
     }
 }
 
@@ -131,13 +151,18 @@ impl DynoxideHttpClient {
         let body = request.body().bytes().ok_or_else(|| {
             ConnectorError::other("dynoxide-shim: streaming request body".into(), None)
         })?;
-        let (status, reply) = match target.strip_prefix(TARGET_PREFIX) {
-            Some(operation) => match dispatch(&self.db, operation, body) {
+        let injected = target
+            .strip_prefix(TARGET_PREFIX)
+            .zip(self.faults.as_ref())
+            .and_then(|(operation, faults)| faults(operation, body));
+        let (status, reply) = match (injected, target.strip_prefix(TARGET_PREFIX)) {
+            (Some(answer), _) => answer,
+            (None, Some(operation)) => match dispatch(&self.db, operation, body) {
                 Some(Ok(json)) => (200, json),
                 Some(Err(e)) => (e.status_code(), e.to_json().into_bytes()),
                 None => (400, unknown_operation()),
             },
-            None => (400, unknown_operation()),
+            (None, None) => (400, unknown_operation()),
         };
         let status =
             StatusCode::try_from(status).map_err(|e| ConnectorError::other(Box::new(e), None))?;

@@ -6,16 +6,18 @@
 use crate::asl::{Call, Resources, TaskError};
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Duration, Utc};
-use embedded_dynamodb::Database;
+use embedded_dynamodb::{Database, DynoxideHttpClient, FaultHook};
 use order_adapters::dynamodb::{DynamoBilling, DynamoInventory, DynamoOrders};
 use order_adapters::memory::MemoryEvents;
 use order_core::clock::Clock;
 use order_core::delivery::LeadTimeDelivery;
 use order_lambda::{step, steps};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 pub const ORDERS_TABLE: &str = "OrdersTable";
 pub const INVENTORY_TABLE: &str = "InventoryTable";
@@ -96,8 +98,38 @@ pub struct Cloud {
 
 impl Cloud {
     pub fn new(now: DateTime<Utc>) -> Result<Self, String> {
+        Self::with_conflicts(now, 0.0, 0)
+    }
+
+    /// A cloud whose DynamoDB cancels a share (`rate`) of the adapters' transactions with
+    /// `TransactionConflict`, as DynamoDB does when two touch one item at once, never more than
+    /// twice in a row (what the adapters and the state machine retry absorbs). Drawn from `seed`.
+    pub fn with_conflicts(now: DateTime<Utc>, rate: f64, seed: u64) -> Result<Self, String> {
         let db = embedded_dynamodb::with_tables()?;
-        let client = embedded_dynamodb::client_for(db.clone());
+        let http = if rate > 0.0 {
+            // Counted per transaction (the items it writes), so a retry of one meets at most
+            // two conflicts in a row, whatever else runs between.
+            let draws = Mutex::new((ChaCha8Rng::seed_from_u64(seed), HashMap::new()));
+            let hook: FaultHook = Arc::new(move |operation, body| {
+                if operation != "TransactWriteItems" {
+                    return None;
+                }
+                let items = transaction_items(body);
+                let mut draws = lock(&draws);
+                let (rng, in_a_row) = &mut *draws;
+                let count: &mut u32 = in_a_row.entry(items).or_default();
+                if *count >= 2 || !rng.random_bool(rate) {
+                    *count = 0;
+                    return None;
+                }
+                *count += 1;
+                Some((400, conflict(body)))
+            });
+            DynoxideHttpClient::with_faults(db.clone(), hook)
+        } else {
+            DynoxideHttpClient::new(db.clone())
+        };
+        let client = embedded_dynamodb::client_with(http);
         Ok(Self {
             orders: DynamoOrders::new(client.clone(), ORDERS_TABLE),
             inventory: DynamoInventory::new(client.clone(), INVENTORY_TABLE),
@@ -192,6 +224,54 @@ impl Cloud {
         lock(&self.sent).push((target, body.clone()));
         Ok(serde_json::json!({ "MessageId": format!("m-{}", lock(&self.sent).len()) }))
     }
+}
+
+/// The keys a transaction writes (not its token, which each call draws anew).
+fn transaction_items(body: &[u8]) -> String {
+    let body: Value = serde_json::from_slice(body).unwrap_or_default();
+    let keys: Vec<Value> = body["TransactItems"]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|i| {
+                    i.as_object()?.values().next().map(|op| {
+                        json!([
+                            op["TableName"],
+                            op.get("Key")
+                                .or_else(|| op.get("Item").map(|item| &item["pk"]))
+                        ])
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Value::Array(keys).to_string()
+}
+
+/// DynamoDB's answer to a transaction another one conflicted with: one reason per item, the
+/// first `TransactionConflict`, the others `None`.
+fn conflict(body: &[u8]) -> Vec<u8> {
+    let items = serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|b| b["TransactItems"].as_array().map(Vec::len))
+        .unwrap_or(1);
+    let reasons: Vec<Value> = (0..items)
+        .map(|i| {
+            if i == 0 {
+                json!({"Code": "TransactionConflict", "Message": "Transaction is ongoing for the item"})
+            } else {
+                json!({"Code": "None"})
+            }
+        })
+        .collect();
+    json!({
+        "__type": "com.amazonaws.dynamodb.v20120810#TransactionCanceledException",
+        "Message": "Transaction cancelled, please refer cancellation reasons for specific reasons [TransactionConflict]",
+        "CancellationReasons": reasons,
+    })
+    .to_string()
+    .into_bytes()
 }
 
 fn reply<T: Serialize>(answer: Result<T, lambda_runtime::Diagnostic>) -> Result<Value, TaskError> {

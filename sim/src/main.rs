@@ -2,8 +2,10 @@
 //!
 //! ```text
 //! sim [--schedules N] [--seed S] [--orders K] [--fault-rate R] [--cancel-rate R]
+//!     [--conflict-rate R] [--express-duplicates P]
 //! ```
-//! Schedule `i` runs with seed `S + i`; the first that breaks a property is printed with its
+//! Schedule `i` runs with seed `S + i`, in the shape its seed picks (`Shape::mixed`) unless a
+//! shape flag is given; the first that breaks a property is printed with its
 //! seed and violations, and the run fails. `--schedules 1 --seed <seed>` replays one exactly.
 
 use sim::asl::Definition;
@@ -17,6 +19,8 @@ struct Args {
     schedules: u64,
     seed: u64,
     shape: Shape,
+    /// No shape flag given: each seed takes `Shape::mixed(seed)`.
+    mixed: bool,
 }
 
 fn parse() -> Result<Args, String> {
@@ -24,17 +28,25 @@ fn parse() -> Result<Args, String> {
         schedules: 100,
         seed: 1,
         shape: Shape::default(),
+        mixed: true,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
         let bad = |e: &dyn std::fmt::Display| format!("{flag} {value}: {e}");
+        if !matches!(flag.as_str(), "--schedules" | "--seed") {
+            args.mixed = false;
+        }
         match flag.as_str() {
             "--schedules" => args.schedules = value.parse().map_err(|e| bad(&e))?,
             "--seed" => args.seed = value.parse().map_err(|e| bad(&e))?,
             "--orders" => args.shape.orders = value.parse().map_err(|e| bad(&e))?,
             "--fault-rate" => args.shape.fault_rate = value.parse().map_err(|e| bad(&e))?,
             "--cancel-rate" => args.shape.cancel_rate = value.parse().map_err(|e| bad(&e))?,
+            "--conflict-rate" => args.shape.conflict_rate = value.parse().map_err(|e| bad(&e))?,
+            "--express-duplicates" => {
+                args.shape.express_duplicates = Some(value.parse().map_err(|e| bad(&e))?);
+            }
             other => return Err(format!("unknown flag {other}")),
         }
     }
@@ -63,7 +75,12 @@ async fn main() -> ExitCode {
     let mut statuses: BTreeMap<String, usize> = BTreeMap::new();
     for i in 0..args.schedules {
         let seed = args.seed + i;
-        let report = match schedule::run(&definition, &args.shape, seed).await {
+        let shape = if args.mixed {
+            Shape::mixed(seed)
+        } else {
+            args.shape.clone()
+        };
+        let report = match schedule::run(&definition, &shape, seed).await {
             Ok(report) => report,
             Err(e) => {
                 eprintln!("sim: seed {seed}: the schedule could not run: {e}");
@@ -77,6 +94,11 @@ async fn main() -> ExitCode {
             *statuses.entry(status.clone()).or_default() += n;
         }
         if !report.violations.is_empty() {
+            if std::env::var_os("SIM_TRACE").is_some() {
+                for (name, outcome) in &report.outcomes {
+                    eprintln!("{name}: {outcome:?}");
+                }
+            }
             eprintln!(
                 "sim: seed {seed} broke {} properties (replay: make sim SEED={seed} SCHEDULES=1):\n  {}",
                 report.violations.len(),
@@ -87,10 +109,15 @@ async fn main() -> ExitCode {
     }
     let secs = started.elapsed().as_secs_f64();
     println!(
-        "sim: {} schedules from seed {} ({} orders each), 0 property violations; {states} states, {faults} faults, {cancels} cancels; orders {statuses:?}; {secs:.1} s, {:.0} schedules/s, {:.0} states/s",
+        "sim: {} schedules from seed {} ({} orders each, {}), 0 property violations; {states} states, {faults} faults, {cancels} cancels; orders {statuses:?}; {secs:.1} s, {:.0} schedules/s, {:.0} states/s",
         args.schedules,
         args.seed,
         args.shape.orders,
+        if args.mixed {
+            "four shapes in turn"
+        } else {
+            "one shape"
+        },
         args.schedules as f64 / secs,
         states as f64 / secs
     );

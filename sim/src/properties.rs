@@ -7,7 +7,7 @@ use crate::cloud::{self, Cloud};
 use crate::schedule::{Shape, initial_stock};
 use order_core::billing::{EntryType, PaymentStatus};
 use order_core::inventory::ReservationStatus;
-use order_core::order::{OrderId, OrderStatus, Sku};
+use order_core::order::{OrderId, OrderStatus, Sku, Step};
 use order_core::page::PageRequest;
 use order_core::ports::{BillingStore, InventoryStore, OrderStore};
 use std::collections::HashMap;
@@ -47,6 +47,13 @@ pub async fn check(
         .iter()
         .filter_map(|m| m["order"]["orderId"].as_str().map(str::to_owned))
         .collect();
+    // Orders the state machine announced completed (`OrderCompleted` on the topic).
+    let announced_completed: Vec<String> = cloud
+        .sent_to(cloud::TOPIC_ARN)
+        .iter()
+        .filter(|e| e["type"] == "OrderCompleted")
+        .filter_map(|e| e["orderId"].as_str().map(str::to_owned))
+        .collect();
     let mut held_by_sku: HashMap<Sku, i64> = HashMap::new();
     let mut status_of = HashMap::new();
     for (order_id, _) in orders {
@@ -70,6 +77,46 @@ pub async fn check(
             violation(format!(
                 "order {order_id} ended {} (without a DLQ message when failed)",
                 order.status.as_str()
+            ));
+        }
+        // A cancellation the customer was told was accepted ends the order cancelled (or given
+        // up loudly), whatever the saga was doing.
+        if order.cancel_requested_at.is_some()
+            && !matches!(
+                order.status,
+                OrderStatus::Cancelled | OrderStatus::CompensationFailed
+            )
+        {
+            violation(format!(
+                "order {order_id}: its cancellation was accepted, but it ended {}",
+                order.status.as_str()
+            ));
+        }
+        // Once its cancellation was requested, an order never moves forward (the status
+        // table's guard): no reservation, payment or completion recorded after the request.
+        let requested = order.cancel_requested_at;
+        for milestone in &order.timeline {
+            let forward = matches!(
+                milestone.step,
+                Step::Reserved | Step::Paid | Step::Completed
+            );
+            if forward && requested.is_some_and(|at| milestone.at > at) {
+                violation(format!(
+                    "order {order_id} moved to {:?} at {} after its cancellation was requested at {}",
+                    milestone.step,
+                    milestone.at,
+                    requested.unwrap_or_default()
+                ));
+            }
+        }
+        // A completed order is only ever cancelled because its customer asked.
+        if order.status == OrderStatus::Cancelled
+            && order.cancel_requested_at.is_none()
+            && announced_completed.contains(&order_id.to_string())
+        {
+            violation(format!(
+                "order {order_id} was announced completed, then cancelled ({:?}) without a request",
+                order.reason
             ));
         }
         let reservation = cloud.inventory.reservation(*order_id).await.map_err(read)?;
@@ -110,6 +157,20 @@ pub async fn check(
                 }
             }
             OrderStatus::Cancelled => {
+                // Without faults beyond what the retries absorb (conflicts only), an order is
+                // cancelled only for a business reason.
+                let business = ["OUT_OF_STOCK", "PAYMENT_DECLINED", "USER_CANCELLED"];
+                if shape.fault_rate == 0.0
+                    && !order
+                        .reason
+                        .as_deref()
+                        .is_some_and(|r| business.contains(&r))
+                {
+                    violation(format!(
+                        "order {order_id} was cancelled {:?} though every fault was one its retries absorb",
+                        order.reason
+                    ));
+                }
                 if held.is_some() {
                     violation(format!("cancelled order {order_id} still holds stock"));
                 }

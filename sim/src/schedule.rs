@@ -9,7 +9,7 @@ use crate::properties::{self, Violation};
 use chrono::{DateTime, Duration, Utc};
 use order_adapters::dynamodb::DynamoProductView;
 use order_core::billing::Account;
-use order_core::clock::FixedClock;
+use order_core::clock::{Clock, FixedClock};
 use order_core::error::StoreError;
 use order_core::inventory::Product;
 use order_core::listing::ListedProduct;
@@ -38,6 +38,11 @@ pub struct Shape {
     pub fault_rate: f64,
     /// The chance that, between two states, a customer cancels one of their orders.
     pub cancel_rate: f64,
+    /// The share of the adapters' DynamoDB transactions cancelled by a `TransactionConflict`.
+    pub conflict_rate: f64,
+    /// EXPRESS workflows: a start is not deduplicated by name, and each start may run twice
+    /// (at least once); this is the chance of the second run.
+    pub express_duplicates: Option<f64>,
 }
 
 impl Default for Shape {
@@ -49,7 +54,35 @@ impl Default for Shape {
             stock: 6,
             balance: 6_000,
             fault_rate: 0.3,
-            cancel_rate: 0.1,
+            cancel_rate: 0.03,
+            conflict_rate: 0.0,
+            express_duplicates: None,
+        }
+    }
+}
+
+impl Shape {
+    /// The shape `make sim` gives seed `seed` when none is asked for: four kinds in turn, so one
+    /// batch meets them all. Faults in every call (0); customers cancelling often (1); EXPRESS
+    /// executions, some started twice (2); no faults but transaction conflicts the retries
+    /// absorb, where every cancellation must have a business reason (3).
+    pub fn mixed(seed: u64) -> Self {
+        let base = Self::default();
+        match seed % 4 {
+            0 => base,
+            1 => Self {
+                cancel_rate: 0.1,
+                ..base
+            },
+            2 => Self {
+                express_duplicates: Some(0.3),
+                ..base
+            },
+            _ => Self {
+                fault_rate: 0.0,
+                conflict_rate: 0.3,
+                ..base
+            },
         }
     }
 }
@@ -64,6 +97,8 @@ pub struct Report {
     pub cancels: usize,
     pub statuses: HashMap<String, usize>,
     pub violations: Vec<Violation>,
+    /// How each execution ended, by name (its output names the errors it caught).
+    pub outcomes: Vec<(String, Outcome)>,
 }
 
 const PRICE: i64 = 1_000;
@@ -82,24 +117,45 @@ fn eur() -> Currency {
     Currency::try_from("EUR").unwrap_or_else(|_| unreachable!("EUR is a currency"))
 }
 
-/// Starts executions by name, once per name (Standard's StartExecution idempotency); the
-/// scheduler picks them up.
-#[derive(Default)]
+/// Starts executions by name; the scheduler picks them up. STANDARD: once per name
+/// (StartExecution's idempotency). EXPRESS: every start runs, some twice.
 struct Starter {
     started: Mutex<Vec<(String, String)>>,
     names: Mutex<BTreeSet<String>>,
+    express: Option<(f64, Mutex<ChaCha8Rng>)>,
 }
 
 impl Starter {
-    fn start_named(&self, name: String, input: &str) -> SagaStart {
-        let mut names = self.names.lock().unwrap_or_else(|e| e.into_inner());
-        if !names.insert(name.clone()) {
-            return SagaStart::AlreadyStarted;
+    fn new(shape: &Shape, seed: u64) -> Self {
+        Self {
+            started: Mutex::new(Vec::new()),
+            names: Mutex::new(BTreeSet::new()),
+            express: shape
+                .express_duplicates
+                .map(|p| (p, Mutex::new(ChaCha8Rng::seed_from_u64(seed ^ 0xe7)))),
         }
-        self.started
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push((name, input.to_owned()));
+    }
+
+    fn start_named(&self, name: String, input: &str) -> SagaStart {
+        let mut started = self.started.lock().unwrap_or_else(|e| e.into_inner());
+        match &self.express {
+            None => {
+                let mut names = self.names.lock().unwrap_or_else(|e| e.into_inner());
+                if !names.insert(name.clone()) {
+                    return SagaStart::AlreadyStarted;
+                }
+            }
+            Some((duplicates, rng)) => {
+                let twice = rng
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .random_bool(*duplicates);
+                if twice {
+                    started.push((name.clone(), input.to_owned()));
+                }
+            }
+        }
+        started.push((name, input.to_owned()));
         SagaStart::Started
     }
 
@@ -218,7 +274,7 @@ pub async fn run<'d>(
     seed: u64,
 ) -> Result<Report, String> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let cloud = Cloud::new(t0())?;
+    let cloud = Cloud::with_conflicts(t0(), shape.conflict_rate, seed ^ 0xc0)?;
     let mut report = Report {
         seed,
         ..Report::default()
@@ -252,7 +308,7 @@ pub async fn run<'d>(
     }
 
     // The orders, placed through the order use case; their sagas start by name.
-    let starter = Starter::default();
+    let starter = Starter::new(shape, seed);
     let clock = FixedClock::at(t0());
     let placing = PlaceOrder {
         catalog: &view,
@@ -300,7 +356,7 @@ pub async fn run<'d>(
                 cloud::STATE_MACHINE_ARN,
                 &name,
                 input,
-                t0(),
+                cloud.clock.now(),
             ));
             report.executions += 1;
         }
@@ -308,11 +364,16 @@ pub async fn run<'d>(
     };
     start(&mut running, &mut report)?;
     let mut ended = Vec::new();
+    // One clock for the whole schedule: a second passes between two scheduler steps, and an
+    // execution's own time (its calls, its retries' delays) moves it on.
+    let mut now = t0();
     while !running.is_empty() {
+        now += Duration::seconds(1);
         if rng.random_bool(shape.cancel_rate) {
             let (order_id, user) = &orders[rng.random_range(0..orders.len())];
+            cloud.clock.set(now);
             // Refused cancellations (shipped, cancelled already) are answers, not failures.
-            let _ = ordering::cancel(&cloud.orders, &starter, &clock, user, *order_id).await;
+            let _ = ordering::cancel(&cloud.orders, &starter, &cloud.clock, user, *order_id).await;
             report.cancels += 1;
             start(&mut running, &mut report)?;
         }
@@ -320,7 +381,9 @@ pub async fn run<'d>(
             faulty.commit_late(&mut rng).await;
         }
         let at = rng.random_range(0..running.len());
+        running[at].catch_up(now);
         running[at].step(&faulty, &mut rng).await;
+        now = now.max(running[at].now());
         report.states += 1;
         if running[at].outcome().is_some() {
             ended.push(running.swap_remove(at));
@@ -338,6 +401,7 @@ pub async fn run<'d>(
         .collect();
     let checked = properties::check(&cloud, &skus, shape, &users, &orders, &outcomes).await?;
     report.statuses = checked.statuses;
+    report.outcomes = outcomes;
     report.violations = checked.violations;
     Ok(report)
 }

@@ -751,6 +751,12 @@ impl<'d> Execution<'d> {
         self.now
     }
 
+    /// Moves the execution's clock on to `now` if it is behind: the scheduler's time passed
+    /// while other executions ran.
+    pub fn catch_up(&mut self, now: DateTime<Utc>) {
+        self.now = self.now.max(now);
+    }
+
     pub fn history(&self) -> &[Visit] {
         &self.history
     }
