@@ -53,6 +53,54 @@ fn parse() -> Result<Args, String> {
     Ok(args)
 }
 
+/// Looks for a smaller schedule of the same seed and shape that still breaks a property: fewer
+/// orders first, then no customer cancels, then fewer faults. It shrinks the shape, not the
+/// sequence of draws (another order count is another schedule), so what it prints is a smaller
+/// failing schedule to replay, not a proof that nothing smaller fails.
+async fn shrink(definition: &Definition, shape: &Shape, seed: u64) {
+    let fails = |shape: Shape| async move {
+        schedule::run(definition, &shape, seed)
+            .await
+            .is_ok_and(|r| !r.violations.is_empty())
+    };
+    let mut smallest = shape.clone();
+    for orders in 1..shape.orders {
+        let fewer = Shape {
+            orders,
+            ..smallest.clone()
+        };
+        if fails(fewer.clone()).await {
+            smallest = fewer;
+            break;
+        }
+    }
+    for simpler in [
+        Shape {
+            cancel_rate: 0.0,
+            ..smallest.clone()
+        },
+        Shape {
+            fault_rate: smallest.fault_rate / 2.0,
+            ..smallest.clone()
+        },
+    ] {
+        if fails(simpler.clone()).await {
+            smallest = simpler;
+        }
+    }
+    let mut replay = format!(
+        "--orders {} --fault-rate {} --cancel-rate {} --conflict-rate {}",
+        smallest.orders, smallest.fault_rate, smallest.cancel_rate, smallest.conflict_rate
+    );
+    if let Some(p) = smallest.express_duplicates {
+        replay.push_str(&format!(" --express-duplicates {p}"));
+    }
+    eprintln!(
+        "sim: shrunk to {} orders; replay: make sim SEED={seed} SCHEDULES=1 ARGS=\"{replay}\"",
+        smallest.orders
+    );
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let args = match parse() {
@@ -104,6 +152,7 @@ async fn main() -> ExitCode {
                 report.violations.len(),
                 report.violations.join("\n  ")
             );
+            shrink(&definition, &shape, seed).await;
             return ExitCode::FAILURE;
         }
     }
