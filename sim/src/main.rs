@@ -143,8 +143,8 @@ async fn main() -> ExitCode {
         }
         if !report.violations.is_empty() {
             if std::env::var_os("SIM_TRACE").is_some() {
-                for (name, outcome) in &report.outcomes {
-                    eprintln!("{name}: {outcome:?}");
+                for ((name, outcome), (_, path)) in report.outcomes.iter().zip(&report.paths) {
+                    eprintln!("{name}: {}\n  {outcome:?}", path.join(" > "));
                 }
             }
             eprintln!(

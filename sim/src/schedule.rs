@@ -9,6 +9,7 @@ use crate::properties::{self, Violation};
 use chrono::{DateTime, Duration, Utc};
 use order_adapters::dynamodb::DynamoProductView;
 use order_core::billing::Account;
+use order_core::cleanup::{self, CleanupConfig};
 use order_core::clock::{Clock, FixedClock};
 use order_core::error::StoreError;
 use order_core::inventory::Product;
@@ -97,8 +98,12 @@ pub struct Report {
     pub cancels: usize,
     pub statuses: HashMap<String, usize>,
     pub violations: Vec<Violation>,
+    /// Items the cleanup failed on.
+    pub cleanup_errors: usize,
     /// How each execution ended, by name (its output names the errors it caught).
     pub outcomes: Vec<(String, Outcome)>,
+    /// The states each execution went through, by name.
+    pub paths: Vec<(String, Vec<String>)>,
 }
 
 const PRICE: i64 = 1_000;
@@ -395,6 +400,31 @@ pub async fn run<'d>(
     }
     report.faults = *faulty.faults.borrow();
 
+    // Then the scheduled cleanup, with the clock past every deadline, finishes what a saga left
+    // (an execution that stopped leaves its order to it), and the executions it starts run out.
+    let ports = cleanup::Ports {
+        orders: &cloud.orders,
+        inventory: &cloud.inventory,
+        billing: &cloud.billing,
+        saga: &starter,
+        events: &cloud.step_events,
+    };
+    for _ in 0..3 {
+        now += Duration::days(2);
+        cloud.clock.set(now);
+        let cleaned = cleanup::run(&ports, &cloud.clock, &CleanupConfig::default()).await;
+        report.cleanup_errors += cleaned.errors;
+        start(&mut running, &mut report)?;
+        if running.is_empty() {
+            break;
+        }
+        for mut execution in running.drain(..) {
+            execution.catch_up(now);
+            execution.run(&cloud, &mut rng).await;
+            ended.push(execution);
+        }
+    }
+
     let outcomes: Vec<(String, Outcome)> = ended
         .iter()
         .filter_map(|e| e.outcome().map(|o| (e.name().to_owned(), o.clone())))
@@ -402,6 +432,13 @@ pub async fn run<'d>(
     let checked = properties::check(&cloud, &skus, shape, &users, &orders, &outcomes).await?;
     report.statuses = checked.statuses;
     report.outcomes = outcomes;
+    report.paths = ended
+        .iter()
+        .map(|e| {
+            let states = e.history().iter().map(|v| v.state.clone()).collect();
+            (e.name().to_owned(), states)
+        })
+        .collect();
     report.violations = checked.violations;
     Ok(report)
 }

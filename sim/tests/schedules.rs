@@ -39,3 +39,21 @@ async fn a_seed_replays_exactly() {
     );
     assert_eq!(first.statuses, again.statuses);
 }
+
+/// Found by `make sim` (seed 126, EXPRESS with duplicate starts): a second execution of a
+/// completed order met a forward failure, and its read of the order (`ReadOrderBeforePayment`)
+/// failed too, after its retries; the definition then compensated, refunding and releasing a
+/// completed order (its `CancelOrder` was refused, so the order stayed `COMPLETED`).
+#[tokio::test]
+async fn seed_126_a_failed_read_of_the_order_does_not_compensate_a_completed_one() {
+    let text = include_str!("../../statemachines/order-saga.asl.json");
+    let definition = Definition::load(text, &cloud::substitutions()).unwrap();
+    let report = schedule::run(&definition, &Shape::mixed(126), 126)
+        .await
+        .unwrap();
+    assert!(
+        report.violations.is_empty(),
+        "{}",
+        report.violations.join("\n  ")
+    );
+}
