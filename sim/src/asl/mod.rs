@@ -908,7 +908,9 @@ impl<'d> Execution<'d> {
             None => input.clone(),
         };
         let call = resources.call(&task.resource, call_input, &context).await;
-        self.now += call.took;
+        // A call that runs past the Task's TimeoutSeconds is abandoned then: the execution waits
+        // no longer than that (the call may still finish, and commit, later).
+        self.now += task.timeout.map_or(call.took, |limit| call.took.min(limit));
         let result = match task.timeout {
             Some(limit) if call.took > limit => Err(TaskError::new(
                 TIMEOUT,
