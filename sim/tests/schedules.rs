@@ -57,3 +57,22 @@ async fn seed_126_a_failed_read_of_the_order_does_not_compensate_a_completed_one
         report.violations.join("\n  ")
     );
 }
+
+/// Found by `make sim` (seed 466, EXPRESS with duplicate starts): two executions of one order,
+/// one still before its payment mark, the other giving up on a failed charge; the second read
+/// the order `RESERVED`, compensated (refund, release), and meanwhile the first marked it paid
+/// and completed it, so the order ended `COMPLETED` with its payment refunded and its stock
+/// released. The definition now claims the order (`cancelRequestedAt`) before compensating.
+#[tokio::test]
+async fn seed_466_a_compensation_claims_the_order_before_another_execution_completes_it() {
+    let text = include_str!("../../statemachines/order-saga.asl.json");
+    let definition = Definition::load(text, &cloud::substitutions()).unwrap();
+    let report = schedule::run(&definition, &Shape::mixed(466), 466)
+        .await
+        .unwrap();
+    assert!(
+        report.violations.is_empty(),
+        "{}",
+        report.violations.join("\n  ")
+    );
+}
