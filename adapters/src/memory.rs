@@ -1202,7 +1202,12 @@ impl OrderSweep for MemoryOrders {
             .values()
             .filter(|o| o.status == status && o.created_at < created_before)
             .filter(|o| after.is_none_or(|after| o.order_id > after));
-        Ok(page_of_orders(found, page.limit))
+        Ok(page_of_orders(
+            found,
+            page.limit,
+            |o| o.order_id,
+            |o| o.order_id.to_string(),
+        ))
     }
 
     async fn cancellations_unfinished(
@@ -1240,18 +1245,9 @@ impl OrderSweep for MemoryOrders {
             })
             .filter(|o| after.is_none_or(|after| requested(o) > after));
         // Oldest request first, as the DynamoDB store reads its `CancelRequested` index.
-        let mut found: Vec<&Order> = found.collect();
-        found.sort_by_key(|o| requested(o));
-        let limit = page.limit as usize;
-        let more = found.len() > limit;
-        let window: Vec<Order> = found.into_iter().take(limit).cloned().collect();
-        let next_cursor = more
-            .then(|| window.last().map(|o| cursor_of(&requested(o))))
-            .flatten();
-        Ok(Page {
-            items: window,
-            next_cursor,
-        })
+        Ok(page_of_orders(found, page.limit, requested, |o| {
+            cursor_of(&requested(o))
+        }))
     }
 
     async fn request_cancellation_for(
@@ -1336,16 +1332,20 @@ fn may_take_back(order: &Order, from: &[OrderStatus]) -> bool {
             .can_become(OrderStatus::Cancelled, order.cancel_requested_at.is_some())
 }
 
-/// A page of `limit` orders by id, with the cursor of the next.
-fn page_of_orders<'a>(found: impl Iterator<Item = &'a Order>, limit: u32) -> Page<Order> {
+/// A page of `limit` orders in `key` order, with the cursor (`cursor` of its last order) of the
+/// next.
+fn page_of_orders<'a, K: Ord>(
+    found: impl Iterator<Item = &'a Order>,
+    limit: u32,
+    key: impl Fn(&Order) -> K,
+    cursor: impl Fn(&Order) -> String,
+) -> Page<Order> {
     let mut found: Vec<&Order> = found.collect();
-    found.sort_by_key(|o| o.order_id);
+    found.sort_by_key(|o| key(o));
     let limit = limit as usize;
     let more = found.len() > limit;
     let window: Vec<Order> = found.into_iter().take(limit).cloned().collect();
-    let next_cursor = more
-        .then(|| window.last().map(|o| o.order_id.to_string()))
-        .flatten();
+    let next_cursor = more.then(|| window.last().map(&cursor)).flatten();
     Page {
         items: window,
         next_cursor,
