@@ -143,8 +143,13 @@ async fn main() -> ExitCode {
         }
         if !report.violations.is_empty() {
             if std::env::var_os("SIM_TRACE").is_some() {
-                for ((name, outcome), (_, path)) in report.outcomes.iter().zip(&report.paths) {
-                    eprintln!("{name}: {}\n  {outcome:?}", path.join(" > "));
+                for ended in &report.ended {
+                    eprintln!(
+                        "{}: {}\n  {:?}",
+                        ended.name,
+                        ended.states.join(" > "),
+                        ended.outcome
+                    );
                 }
             }
             eprintln!(

@@ -4,7 +4,7 @@
 
 use crate::asl::Outcome;
 use crate::cloud::{self, Cloud};
-use crate::schedule::{Shape, initial_stock};
+use crate::schedule::{Ended, Shape, initial_stock};
 use order_core::billing::{EntryType, PaymentStatus};
 use order_core::inventory::ReservationStatus;
 use order_core::order::{OrderId, OrderStatus, Sku, Step};
@@ -26,7 +26,7 @@ pub async fn check(
     shape: &Shape,
     users: &[String],
     orders: &[(OrderId, String)],
-    outcomes: &[(String, Outcome)],
+    ended: &[Ended],
 ) -> Result<Checked, String> {
     let mut checked = Checked::default();
     let mut violation = |v: String| checked.violations.push(v);
@@ -35,7 +35,7 @@ pub async fn check(
     // Executions end as the definition allows: succeeded, failed because a compensation gave
     // up, or stopped leaving the order to the cleanup because it could not be read. Anything
     // else (a runtime error, a timeout) is a hole in the definition.
-    for (name, outcome) in outcomes {
+    for Ended { name, outcome, .. } in ended {
         match outcome {
             Outcome::Succeeded(_) => {}
             Outcome::Failed(e)

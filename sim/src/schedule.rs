@@ -100,10 +100,17 @@ pub struct Report {
     pub violations: Vec<Violation>,
     /// Items the cleanup failed on.
     pub cleanup_errors: usize,
-    /// How each execution ended, by name (its output names the errors it caught).
-    pub outcomes: Vec<(String, Outcome)>,
-    /// The states each execution went through, by name.
-    pub paths: Vec<(String, Vec<String>)>,
+    /// Every execution, in the order they ended.
+    pub ended: Vec<Ended>,
+}
+
+/// An execution that ended: its name, the states it went through, and how it ended (its output
+/// names the errors it caught).
+#[derive(Debug, Clone)]
+pub struct Ended {
+    pub name: String,
+    pub states: Vec<String>,
+    pub outcome: Outcome,
 }
 
 const PRICE: i64 = 1_000;
@@ -425,20 +432,18 @@ pub async fn run<'d>(
         }
     }
 
-    let outcomes: Vec<(String, Outcome)> = ended
+    report.ended = ended
         .iter()
-        .filter_map(|e| e.outcome().map(|o| (e.name().to_owned(), o.clone())))
-        .collect();
-    let checked = properties::check(&cloud, &skus, shape, &users, &orders, &outcomes).await?;
-    report.statuses = checked.statuses;
-    report.outcomes = outcomes;
-    report.paths = ended
-        .iter()
-        .map(|e| {
-            let states = e.history().iter().map(|v| v.state.clone()).collect();
-            (e.name().to_owned(), states)
+        .filter_map(|e| {
+            Some(Ended {
+                name: e.name().to_owned(),
+                states: e.history().iter().map(|v| v.state.clone()).collect(),
+                outcome: e.outcome()?.clone(),
+            })
         })
         .collect();
+    let checked = properties::check(&cloud, &skus, shape, &users, &orders, &report.ended).await?;
+    report.statuses = checked.statuses;
     report.violations = checked.violations;
     Ok(report)
 }
