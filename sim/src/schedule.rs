@@ -44,6 +44,9 @@ pub struct Shape {
     /// EXPRESS workflows: a start is not deduplicated by name, and each start may run twice
     /// (at least once); this is the chance of the second run.
     pub express_duplicates: Option<f64>,
+    /// Executions interleave at state granularity (the default); `false` runs each to its end
+    /// before the next starts, in start order: the schedule a cross-check can replay elsewhere.
+    pub interleave: bool,
 }
 
 impl Default for Shape {
@@ -58,6 +61,7 @@ impl Default for Shape {
             cancel_rate: 0.03,
             conflict_rate: 0.0,
             express_duplicates: None,
+            interleave: true,
         }
     }
 }
@@ -102,6 +106,17 @@ pub struct Report {
     pub cleanup_errors: usize,
     /// Every execution, in the order they ended.
     pub ended: Vec<Ended>,
+    /// Every order, in the order it was placed: its id, its owner and the body it was placed
+    /// with.
+    pub placed: Vec<Placed>,
+}
+
+/// An order the schedule placed.
+#[derive(Debug, Clone)]
+pub struct Placed {
+    pub order_id: OrderId,
+    pub user: String,
+    pub body: Value,
 }
 
 /// An execution that ended: its name, the states it went through, and how it ended (its output
@@ -280,11 +295,18 @@ impl Resources for Faulty<'_> {
 }
 
 /// Runs the schedule of `seed`.
-pub async fn run<'d>(
+pub async fn run(definition: &Definition, shape: &Shape, seed: u64) -> Result<Report, String> {
+    run_keeping(definition, shape, seed)
+        .await
+        .map(|(report, _)| report)
+}
+
+/// Runs the schedule of `seed` and keeps its cloud, to read the final state from.
+pub async fn run_keeping<'d>(
     definition: &'d Definition,
     shape: &Shape,
     seed: u64,
-) -> Result<Report, String> {
+) -> Result<(Report, Cloud), String> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let cloud = Cloud::with_conflicts(t0(), shape.conflict_rate, seed ^ 0xc0)?;
     let mut report = Report {
@@ -342,12 +364,17 @@ pub async fn run<'d>(
         if items.is_empty() {
             items.push(json!({"sku": skus[0].as_str(), "quantity": 1}));
         }
-        let request =
-            OrderRequest::from_json(&json!({ "items": items })).map_err(|e| format!("{e:?}"))?;
+        let body = json!({ "items": items });
+        let request = OrderRequest::from_json(&body).map_err(|e| format!("{e:?}"))?;
         let (order, _) = placing
             .place(&user, None, &request, None)
             .await
             .map_err(|e| e.to_string())?;
+        report.placed.push(Placed {
+            order_id: order.order_id,
+            user: user.clone(),
+            body,
+        });
         orders.push((order.order_id, user));
     }
 
@@ -392,13 +419,22 @@ pub async fn run<'d>(
         if rng.random_bool(0.2) {
             faulty.commit_late(&mut rng).await;
         }
-        let at = rng.random_range(0..running.len());
+        let at = if shape.interleave {
+            rng.random_range(0..running.len())
+        } else {
+            0
+        };
         running[at].catch_up(now);
         running[at].step(&faulty, &mut rng).await;
         now = now.max(running[at].now());
         report.states += 1;
         if running[at].outcome().is_some() {
-            ended.push(running.swap_remove(at));
+            // (swap_remove keeps the regression seeds' schedules as they were found)
+            ended.push(if shape.interleave {
+                running.swap_remove(at)
+            } else {
+                running.remove(at)
+            });
         }
     }
     // What is still in flight commits after the executions ended; it must change nothing.
@@ -445,7 +481,8 @@ pub async fn run<'d>(
     let checked = properties::check(&cloud, &skus, shape, &users, &orders, &report.ended).await?;
     report.statuses = checked.statuses;
     report.violations = checked.violations;
-    Ok(report)
+    drop(faulty);
+    Ok((report, cloud))
 }
 
 fn store<T>(result: Result<T, StoreError>) -> Result<T, String> {
