@@ -2,17 +2,21 @@
 //!
 //! ```text
 //! sim [--schedules N] [--seed S] [--orders K] [--fault-rate R] [--cancel-rate R]
-//!     [--conflict-rate R] [--express-duplicates P]
+//!     [--conflict-rate R] [--express-duplicates P] [--threads T]
 //! ```
 //! Schedule `i` runs with seed `S + i`, in the shape its seed picks (`Shape::mixed`) unless a
 //! shape flag is given; the first that breaks a property is printed with its
 //! seed and violations, and the run fails. `--schedules 1 --seed <seed>` replays one exactly.
+//! Schedules share nothing, so `T` threads (one per core by default) each run every `T`-th
+//! seed on a runtime of their own; a seed's schedule is the same on any thread.
 
 use sim::asl::Definition;
 use sim::cloud;
+use sim::schedule::Report;
 use sim::schedule::{self, Shape};
 use std::collections::BTreeMap;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 struct Args {
@@ -21,6 +25,7 @@ struct Args {
     shape: Shape,
     /// No shape flag given: each seed takes `Shape::mixed(seed)`.
     mixed: bool,
+    threads: u64,
 }
 
 fn parse() -> Result<Args, String> {
@@ -29,17 +34,19 @@ fn parse() -> Result<Args, String> {
         seed: 1,
         shape: Shape::default(),
         mixed: true,
+        threads: std::thread::available_parallelism().map_or(1, |n| n.get() as u64),
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
         let bad = |e: &dyn std::fmt::Display| format!("{flag} {value}: {e}");
-        if !matches!(flag.as_str(), "--schedules" | "--seed") {
+        if !matches!(flag.as_str(), "--schedules" | "--seed" | "--threads") {
             args.mixed = false;
         }
         match flag.as_str() {
             "--schedules" => args.schedules = value.parse().map_err(|e| bad(&e))?,
             "--seed" => args.seed = value.parse().map_err(|e| bad(&e))?,
+            "--threads" => args.threads = value.parse::<u64>().map_err(|e| bad(&e))?.max(1),
             "--orders" => args.shape.orders = value.parse().map_err(|e| bad(&e))?,
             "--fault-rate" => args.shape.fault_rate = value.parse().map_err(|e| bad(&e))?,
             "--cancel-rate" => args.shape.cancel_rate = value.parse().map_err(|e| bad(&e))?,
@@ -101,8 +108,60 @@ async fn shrink(definition: &Definition, shape: &Shape, seed: u64) {
     );
 }
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> ExitCode {
+/// What a thread's schedules added up to.
+#[derive(Default)]
+struct Totals {
+    schedules: u64,
+    states: usize,
+    faults: usize,
+    cancels: usize,
+    statuses: BTreeMap<String, usize>,
+    /// The first schedule that broke a property, with its shape.
+    failed: Option<(Shape, Report)>,
+}
+
+/// Runs every `threads`-th schedule from `first`, until one breaks a property or `stop` is set
+/// (another thread found one).
+fn run_share(
+    args: &Args,
+    definition: &Definition,
+    first: u64,
+    stop: &AtomicBool,
+) -> Result<Totals, String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let mut totals = Totals::default();
+    let mut i = first;
+    while i < args.schedules && !stop.load(Ordering::Relaxed) {
+        let seed = args.seed + i;
+        i += args.threads;
+        let shape = if args.mixed {
+            Shape::mixed(seed)
+        } else {
+            args.shape.clone()
+        };
+        let report = runtime
+            .block_on(schedule::run(definition, &shape, seed))
+            .map_err(|e| format!("seed {seed}: the schedule could not run: {e}"))?;
+        totals.schedules += 1;
+        totals.states += report.states;
+        totals.faults += report.faults;
+        totals.cancels += report.cancels;
+        for (status, n) in &report.statuses {
+            *totals.statuses.entry(status.clone()).or_default() += n;
+        }
+        if !report.violations.is_empty() {
+            stop.store(true, Ordering::Relaxed);
+            totals.failed = Some((shape, report));
+            break;
+        }
+    }
+    Ok(totals)
+}
+
+fn main() -> ExitCode {
     let args = match parse() {
         Ok(args) => args,
         Err(e) => {
@@ -119,52 +178,78 @@ async fn main() -> ExitCode {
         }
     };
     let started = Instant::now();
-    let (mut states, mut faults, mut cancels) = (0, 0, 0);
-    let mut statuses: BTreeMap<String, usize> = BTreeMap::new();
-    for i in 0..args.schedules {
-        let seed = args.seed + i;
-        let shape = if args.mixed {
-            Shape::mixed(seed)
-        } else {
-            args.shape.clone()
-        };
-        let report = match schedule::run(&definition, &shape, seed).await {
-            Ok(report) => report,
+    let stop = AtomicBool::new(false);
+    let shares: Vec<Result<Totals, String>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..args.threads)
+            .map(|t| {
+                let (args, definition, stop) = (&args, &definition, &stop);
+                scope.spawn(move || run_share(args, definition, t, stop))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err("a schedule thread panicked".to_owned()))
+            })
+            .collect()
+    });
+    let mut all = Totals::default();
+    for share in shares {
+        let share = match share {
+            Ok(share) => share,
             Err(e) => {
-                eprintln!("sim: seed {seed}: the schedule could not run: {e}");
+                eprintln!("sim: {e}");
                 return ExitCode::FAILURE;
             }
         };
-        states += report.states;
-        faults += report.faults;
-        cancels += report.cancels;
-        for (status, n) in &report.statuses {
-            *statuses.entry(status.clone()).or_default() += n;
+        all.schedules += share.schedules;
+        all.states += share.states;
+        all.faults += share.faults;
+        all.cancels += share.cancels;
+        for (status, n) in share.statuses {
+            *all.statuses.entry(status).or_default() += n;
         }
-        if !report.violations.is_empty() {
-            if std::env::var_os("SIM_TRACE").is_some() {
-                for ended in &report.ended {
-                    eprintln!(
-                        "{}: {}\n  {:?}",
-                        ended.name,
-                        ended.states.join(" > "),
-                        ended.outcome
-                    );
-                }
-            }
-            eprintln!(
-                "sim: seed {seed} broke {} properties (replay: make sim SEED={seed} SCHEDULES=1):\n  {}",
-                report.violations.len(),
-                report.violations.join("\n  ")
-            );
-            shrink(&definition, &shape, seed).await;
-            return ExitCode::FAILURE;
+        // The smallest failing seed any thread found.
+        if let Some((shape, report)) = share.failed
+            && all
+                .failed
+                .as_ref()
+                .is_none_or(|(_, r)| report.seed < r.seed)
+        {
+            all.failed = Some((shape, report));
         }
     }
+    if let Some((shape, report)) = all.failed {
+        let seed = report.seed;
+        if std::env::var_os("SIM_TRACE").is_some() {
+            for ended in &report.ended {
+                eprintln!(
+                    "{}: {}\n  {:?}",
+                    ended.name,
+                    ended.states.join(" > "),
+                    ended.outcome
+                );
+            }
+        }
+        eprintln!(
+            "sim: seed {seed} broke {} properties (replay: make sim SEED={seed} SCHEDULES=1):\n  {}",
+            report.violations.len(),
+            report.violations.join("\n  ")
+        );
+        if let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            runtime.block_on(shrink(&definition, &shape, seed));
+        }
+        return ExitCode::FAILURE;
+    }
     let secs = started.elapsed().as_secs_f64();
+    let states = all.states;
     println!(
-        "sim: {} schedules from seed {} ({} orders each, {}), 0 property violations; {states} states, {faults} faults, {cancels} cancels; orders {statuses:?}; {secs:.1} s, {:.0} schedules/s, {:.0} states/s",
-        args.schedules,
+        "sim: {} schedules from seed {} ({} orders each, {}), 0 property violations; {states} states, {} faults, {} cancels; orders {:?}; {secs:.1} s on {} threads, {:.0} schedules/s, {:.0} states/s",
+        all.schedules,
         args.seed,
         args.shape.orders,
         if args.mixed {
@@ -172,7 +257,11 @@ async fn main() -> ExitCode {
         } else {
             "one shape"
         },
-        args.schedules as f64 / secs,
+        all.faults,
+        all.cancels,
+        all.statuses,
+        args.threads,
+        all.schedules as f64 / secs,
         states as f64 / secs
     );
     ExitCode::SUCCESS

@@ -12,6 +12,7 @@ mod catalog;
 mod chaos;
 mod cleanup;
 mod cors;
+mod crosscheck;
 mod events;
 mod express;
 mod faults;
