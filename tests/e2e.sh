@@ -7,7 +7,8 @@
 #                          must not share a stack with tests whose orders are in flight, nor run
 #                          beside each other: one test at a time.
 #   lane B, stack `test2`: every other end-to-end test file, then make smoke and a short make load
-#                          (tests/smoke/run-local.sh).
+#                          (tests/smoke/run-local.sh). The simulator's cross-check (crosscheck.rs)
+#                          is here: its worlds are its own and no cleanup runs on this stack.
 #   lane C, stack `test3`: tests/contract/run.sh (schemathesis and the probes).
 #
 # Each lane's stack is its own ministack process: the lanes overlap the saga's real waits (task
