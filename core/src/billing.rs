@@ -90,14 +90,8 @@ impl LedgerEntry {
         order_id: Option<OrderId>,
         now: DateTime<Utc>,
     ) -> Self {
-        let millis = u64::try_from(now.timestamp_millis()).unwrap_or(0);
-        let ts = uuid::Timestamp::from_unix(
-            uuid::NoContext,
-            millis / 1000,
-            (millis % 1000) as u32 * 1_000_000,
-        );
         Self {
-            id: uuid::Uuid::new_v7(ts).hyphenated().to_string(),
+            id: crate::values::uuid_v7_at(now).hyphenated().to_string(),
             kind,
             amount,
             order_id,

@@ -19,17 +19,69 @@ pub struct OrderId(Uuid);
 impl OrderId {
     /// Takes the time from the caller's clock, so ids made in tests are reproducible in order.
     pub fn new_at(time: DateTime<Utc>) -> Self {
-        let millis = u64::try_from(time.timestamp_millis()).unwrap_or(0);
-        let ts = uuid::Timestamp::from_unix(
-            uuid::NoContext,
-            millis / 1000,
-            (millis % 1000) as u32 * 1_000_000,
-        );
-        Self(Uuid::new_v7(ts))
+        Self(uuid_v7_at(time))
     }
 
     pub fn as_uuid(&self) -> &Uuid {
         &self.0
+    }
+}
+
+/// A UUIDv7 with `time`'s milliseconds and random bits: the operating system's, or, with the
+/// `seeded-ids` feature, those `seeded_ids::seed_thread` set for this thread (the simulator's
+/// replays need the same ids from the same seed).
+pub fn uuid_v7_at(time: DateTime<Utc>) -> Uuid {
+    let millis = u64::try_from(time.timestamp_millis()).unwrap_or(0);
+    #[cfg(feature = "seeded-ids")]
+    if let Some(bytes) = seeded_ids::next() {
+        return uuid::Builder::from_unix_timestamp_millis(millis, &bytes).into_uuid();
+    }
+    let ts = uuid::Timestamp::from_unix(
+        uuid::NoContext,
+        millis / 1000,
+        (millis % 1000) as u32 * 1_000_000,
+    );
+    Uuid::new_v7(ts)
+}
+
+/// Reproducible ids for the simulator, never in what ships (the functions do not enable the
+/// feature): a thread seeded here draws the random part of every new id from its seed.
+#[cfg(feature = "seeded-ids")]
+pub mod seeded_ids {
+    use std::cell::Cell;
+
+    thread_local! {
+        static STATE: Cell<Option<u64>> = const { Cell::new(None) };
+    }
+
+    /// From now on, this thread's new ids draw their random bits from `seed`.
+    pub fn seed_thread(seed: u64) {
+        STATE.with(|s| s.set(Some(seed)));
+    }
+
+    /// Back to the operating system's random bits.
+    pub fn unseed_thread() {
+        STATE.with(|s| s.set(None));
+    }
+
+    /// Ten bytes from the thread's seed (splitmix64), if it has one.
+    pub(super) fn next() -> Option<[u8; 10]> {
+        STATE.with(|s| {
+            let mut state = s.get()?;
+            let mut draw = || {
+                state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+                let mut z = state;
+                z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+                z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+                z ^ (z >> 31)
+            };
+            let (a, b) = (draw().to_le_bytes(), draw().to_le_bytes());
+            s.set(Some(state));
+            let mut bytes = [0; 10];
+            bytes[..8].copy_from_slice(&a);
+            bytes[8..].copy_from_slice(&b[..2]);
+            Some(bytes)
+        })
     }
 }
 

@@ -4,7 +4,7 @@
 
 use crate::asl::Outcome;
 use crate::cloud::{self, Cloud};
-use crate::schedule::{Ended, Shape, initial_stock};
+use crate::schedule::{Ended, Report, Shape, initial_stock};
 use order_core::billing::{EntryType, PaymentStatus};
 use order_core::inventory::ReservationStatus;
 use order_core::order::{OrderId, OrderStatus, Sku, Step};
@@ -25,21 +25,23 @@ pub async fn check(
     skus: &[Sku],
     shape: &Shape,
     users: &[String],
-    orders: &[(OrderId, String)],
-    ended: &[Ended],
+    report: &Report,
 ) -> Result<Checked, String> {
+    let ended = &report.ended;
     let mut checked = Checked::default();
     let mut violation = |v: String| checked.violations.push(v);
     let read = |e: order_core::error::StoreError| e.to_string();
 
     // Executions end as the definition allows: succeeded, failed because a compensation gave
-    // up, or stopped leaving the order to the cleanup because it could not be read. Anything
-    // else (a runtime error, a timeout) is a hole in the definition.
+    // up, or stopped leaving the order to the cleanup because it could not be read; an EXPRESS
+    // one may also be stopped at its five minutes, its order left to the cleanup. Anything
+    // else (a runtime error, a STANDARD timeout) is a hole in the definition.
     for Ended { name, outcome, .. } in ended {
         match outcome {
             Outcome::Succeeded(_) => {}
             Outcome::Failed(e)
                 if ["CompensationFailed", "OrderUnread"].contains(&e.error.as_str()) => {}
+            Outcome::TimedOut if shape.express_duplicates.is_some() => {}
             other => violation(format!("execution {name} ended {other:?}")),
         }
     }
@@ -58,7 +60,7 @@ pub async fn check(
         .collect();
     let mut held_by_sku: HashMap<Sku, i64> = HashMap::new();
     let mut status_of = HashMap::new();
-    for (order_id, _) in orders {
+    for order_id in report.placed.iter().map(|p| &p.order_id) {
         let order = cloud
             .orders
             .get(*order_id)
@@ -192,7 +194,8 @@ pub async fn check(
             .await
             .map_err(read)?
             .ok_or_else(|| format!("product {sku} is gone"))?;
-        let start = initial.get(sku).copied().unwrap_or_default();
+        let start = initial.get(sku).copied().unwrap_or_default()
+            + report.restocked.get(sku).copied().unwrap_or_default();
         if product.available < 0 || product.reserved < 0 {
             violation(format!(
                 "{sku}: available {}, reserved {}",
@@ -232,11 +235,15 @@ pub async fn check(
             }
         }
         let mut balance = shape.balance;
+        let mut deposits = 0;
         let mut per_order: HashMap<OrderId, (u32, u32)> = HashMap::new();
         for entry in &entries {
             let counts = entry.order_id.map(|o| per_order.entry(o).or_default());
             match entry.kind {
-                EntryType::Deposit => balance += entry.amount.amount,
+                EntryType::Deposit => {
+                    balance += entry.amount.amount;
+                    deposits += entry.amount.amount;
+                }
                 EntryType::Charge => {
                     balance -= entry.amount.amount;
                     counts.into_iter().for_each(|c| c.0 += 1);
@@ -251,6 +258,13 @@ pub async fn check(
             violation(format!(
                 "{user}: the ledger says {balance}, the account {}",
                 account.balance
+            ));
+        }
+        // Each deposit the customer was told was made is in the ledger once.
+        let told = report.deposited.get(user).copied().unwrap_or_default();
+        if deposits != told {
+            violation(format!(
+                "{user}: deposits of {told} were made, the ledger holds {deposits}"
             ));
         }
         for (order_id, (charges, refunds)) in per_order {

@@ -7,17 +7,22 @@ use crate::asl::{Call, Definition, Execution, Outcome, Resources, TaskError};
 use crate::cloud::{self, Cloud};
 use crate::properties::{self, Violation};
 use chrono::{DateTime, Duration, Utc};
-use order_adapters::dynamodb::DynamoProductView;
-use order_core::billing::Account;
+use order_adapters::dynamodb::{DynamoOrders, DynamoProductView};
+use order_adapters::memory::MemoryEvents;
+use order_core::audit::ChangedBy;
+use order_core::billing::{Account, EntryType, LedgerEntry};
 use order_core::cleanup::{self, CleanupConfig};
-use order_core::clock::{Clock, FixedClock};
+use order_core::clock::Clock;
 use order_core::error::StoreError;
 use order_core::inventory::Product;
 use order_core::listing::ListedProduct;
 use order_core::money::{Currency, Money};
 use order_core::order::{OrderId, OrderRequest, Sku};
 use order_core::ordering::{self, PlaceOrder};
-use order_core::ports::{BillingStore, InventoryStore, ProductViewStore, SagaStart, SagaStarter};
+use order_core::ports::{
+    BillingStore, DepositKey, DepositOutcome, InventoryStore, ProductViewStore, SagaStart,
+    SagaStarter, StockKey, StockOutcome,
+};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::{Value, json};
@@ -47,6 +52,13 @@ pub struct Shape {
     /// Executions interleave at state granularity (the default); `false` runs each to its end
     /// before the next starts, in start order: the schedule a cross-check can replay elsewhere.
     pub interleave: bool,
+    /// The chance that, between two states, somebody calls the API: a customer places another
+    /// order or deposits, an admin changes a product's stock or price. Each call with an
+    /// `Idempotency-Key` is sometimes sent twice (a client's retry).
+    pub api_rate: f64,
+    /// The scheduled cleanup's period (template.yaml's `rate(5 minutes)`): it runs while the
+    /// executions do, at the schedule's time.
+    pub cleanup_every: Option<Duration>,
 }
 
 impl Default for Shape {
@@ -62,6 +74,8 @@ impl Default for Shape {
             conflict_rate: 0.0,
             express_duplicates: None,
             interleave: true,
+            api_rate: 0.05,
+            cleanup_every: Some(Duration::minutes(5)),
         }
     }
 }
@@ -90,6 +104,20 @@ impl Shape {
             },
         }
     }
+
+    /// Without the API calls and cleanup runs during the executions: the shape the regression
+    /// seeds were found in, before those were drawn.
+    pub fn without_operators(self) -> Self {
+        Self {
+            api_rate: 0.0,
+            cleanup_every: None,
+            ..self
+        }
+    }
+
+    fn express(&self) -> bool {
+        self.express_duplicates.is_some()
+    }
 }
 
 /// What one schedule did.
@@ -109,6 +137,15 @@ pub struct Report {
     /// Every order, in the order it was placed: its id, its owner and the body it was placed
     /// with.
     pub placed: Vec<Placed>,
+    /// Units admins added (or took) during the schedule, as the changes they were told were
+    /// applied.
+    pub restocked: HashMap<Sku, i64>,
+    /// Cents each user deposited during the schedule, as the deposits they were told were made.
+    pub deposited: HashMap<String, i64>,
+    /// API calls made between the states.
+    pub api_calls: usize,
+    /// Scheduled cleanup runs between the states.
+    pub cleanup_runs: usize,
 }
 
 /// An order the schedule placed.
@@ -308,6 +345,9 @@ pub async fn run_keeping<'d>(
     seed: u64,
 ) -> Result<(Report, Cloud), String> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    // The same seed makes the same ids (the cleanup's sweeps and the stores' pages go in id
+    // order, so other ids would be another schedule).
+    order_core::values::seeded_ids::seed_thread(seed ^ 0x1d5);
     let cloud = Cloud::with_conflicts(t0(), shape.conflict_rate, seed ^ 0xc0)?;
     let mut report = Report {
         seed,
@@ -343,28 +383,17 @@ pub async fn run_keeping<'d>(
 
     // The orders, placed through the order use case; their sagas start by name.
     let starter = Starter::new(shape, seed);
-    let clock = FixedClock::at(t0());
     let placing = PlaceOrder {
         catalog: &view,
         orders: &cloud.orders,
         saga: &starter,
         events: &cloud.step_events,
-        clock: &clock,
+        clock: &cloud.clock,
     };
     let mut orders = Vec::new();
     for _ in 0..shape.orders {
         let user = users[rng.random_range(0..users.len())].clone();
-        let lines = rng.random_range(1..=2_usize);
-        let mut items = Vec::new();
-        for sku in &skus {
-            if items.len() < lines && rng.random_bool(0.5) {
-                items.push(json!({"sku": sku.as_str(), "quantity": rng.random_range(1..=3_u32)}));
-            }
-        }
-        if items.is_empty() {
-            items.push(json!({"sku": skus[0].as_str(), "quantity": 1}));
-        }
-        let body = json!({ "items": items });
+        let body = draw_order(&mut rng, &skus);
         let request = OrderRequest::from_json(&body).map_err(|e| format!("{e:?}"))?;
         let (order, _) = placing
             .place(&user, None, &request, None)
@@ -390,13 +419,18 @@ pub async fn run_keeping<'d>(
     let start = |running: &mut Vec<Execution<'d>>, report: &mut Report| -> Result<(), String> {
         for (name, input) in starter.take() {
             let input: Value = serde_json::from_str(&input).map_err(|e| e.to_string())?;
-            running.push(Execution::start(
+            let execution = Execution::start(
                 definition,
                 cloud::STATE_MACHINE_ARN,
                 &name,
                 input,
                 cloud.clock.now(),
-            ));
+            );
+            running.push(if shape.express() {
+                execution.with_limit(EXPRESS_LIMIT)
+            } else {
+                execution
+            });
             report.executions += 1;
         }
         Ok(())
@@ -406,8 +440,40 @@ pub async fn run_keeping<'d>(
     // One clock for the whole schedule: a second passes between two scheduler steps, and an
     // execution's own time (its calls, its retries' delays) moves it on.
     let mut now = t0();
+    let mut api_rng = ChaCha8Rng::seed_from_u64(seed ^ 0xa91);
+    let config = cleanup_config(shape);
+    let ports = cleanup::Ports {
+        orders: &cloud.orders,
+        inventory: &cloud.inventory,
+        billing: &cloud.billing,
+        saga: &starter,
+        events: &cloud.step_events,
+    };
+    let mut next_cleanup = shape.cleanup_every.map(|every| t0() + every);
     while !running.is_empty() {
         now += Duration::seconds(1);
+        if let Some(at) = next_cleanup.filter(|at| now >= *at) {
+            cloud.clock.set(now);
+            let cleaned = cleanup::run(&ports, &cloud.clock, &config).await;
+            report.cleanup_errors += cleaned.errors;
+            report.cleanup_runs += 1;
+            next_cleanup = shape.cleanup_every.map(|every| at.max(now) + every);
+            start(&mut running, &mut report)?;
+        }
+        if api_rng.random_bool(shape.api_rate) {
+            cloud.clock.set(now);
+            let api = Api {
+                cloud: &cloud,
+                placing: &placing,
+                view: &view,
+                users: &users,
+                skus: &skus,
+            };
+            if let Some(order) = api.call(&mut api_rng, &mut report).await? {
+                orders.push(order);
+            }
+            start(&mut running, &mut report)?;
+        }
         if rng.random_bool(shape.cancel_rate) {
             let (order_id, user) = &orders[rng.random_range(0..orders.len())];
             cloud.clock.set(now);
@@ -445,17 +511,10 @@ pub async fn run_keeping<'d>(
 
     // Then the scheduled cleanup, with the clock past every deadline, finishes what a saga left
     // (an execution that stopped leaves its order to it), and the executions it starts run out.
-    let ports = cleanup::Ports {
-        orders: &cloud.orders,
-        inventory: &cloud.inventory,
-        billing: &cloud.billing,
-        saga: &starter,
-        events: &cloud.step_events,
-    };
     for _ in 0..3 {
         now += Duration::days(2);
         cloud.clock.set(now);
-        let cleaned = cleanup::run(&ports, &cloud.clock, &CleanupConfig::default()).await;
+        let cleaned = cleanup::run(&ports, &cloud.clock, &config).await;
         report.cleanup_errors += cleaned.errors;
         start(&mut running, &mut report)?;
         if running.is_empty() {
@@ -478,11 +537,153 @@ pub async fn run_keeping<'d>(
             })
         })
         .collect();
-    let checked = properties::check(&cloud, &skus, shape, &users, &orders, &report.ended).await?;
+    let checked = properties::check(&cloud, &skus, shape, &users, &report).await?;
     report.statuses = checked.statuses;
-    report.violations = checked.violations;
+    report.violations.extend(checked.violations);
     drop(faulty);
     Ok((report, cloud))
+}
+
+/// What an EXPRESS execution may run (then it stops).
+const EXPRESS_LIMIT: Duration = Duration::minutes(5);
+
+/// The cleanup function's configuration as template.yaml sets it for the workflow type.
+fn cleanup_config(shape: &Shape) -> CleanupConfig {
+    CleanupConfig {
+        // SAGA_DEADLINE_MINUTES: !If [IsExpress, "10", "25"]
+        saga_deadline: Duration::minutes(if shape.express() { 10 } else { 25 }),
+        ..CleanupConfig::default()
+    }
+}
+
+/// One or two lines of the shared products, one to three units each.
+fn draw_order(rng: &mut ChaCha8Rng, skus: &[Sku]) -> Value {
+    let lines = rng.random_range(1..=2_usize);
+    let mut items = Vec::new();
+    for sku in skus {
+        if items.len() < lines && rng.random_bool(0.5) {
+            items.push(json!({"sku": sku.as_str(), "quantity": rng.random_range(1..=3_u32)}));
+        }
+    }
+    if items.is_empty() {
+        items.push(json!({"sku": skus[0].as_str(), "quantity": 1}));
+    }
+    json!({ "items": items })
+}
+
+/// The API calls made between two states, through the same use cases and ports as the HTTP
+/// handlers. A call sent twice with its key is a client retrying after a lost answer.
+struct Api<'a, 'p> {
+    cloud: &'a Cloud,
+    placing: &'a PlaceOrder<'p, DynamoProductView, DynamoOrders, Starter, MemoryEvents>,
+    view: &'a DynamoProductView,
+    users: &'a [String],
+    skus: &'a [Sku],
+}
+
+impl Api<'_, '_> {
+    /// Makes one call the seed draws; a placed order is returned for the scheduler to track.
+    async fn call(
+        &self,
+        rng: &mut ChaCha8Rng,
+        report: &mut Report,
+    ) -> Result<Option<(OrderId, String)>, String> {
+        report.api_calls += 1;
+        let now = self.cloud.clock.now();
+        let user = self.users[rng.random_range(0..self.users.len())].clone();
+        let sku = self.skus[rng.random_range(0..self.skus.len())].clone();
+        let key = format!("k-{}", report.api_calls);
+        let twice = rng.random_bool(0.3);
+        let sends = if twice { 2 } else { 1 };
+        match rng.random_range(0..4_u8) {
+            // A customer places an order with an Idempotency-Key; the retry gets the same order.
+            0 => {
+                let body = draw_order(rng, self.skus);
+                let request = OrderRequest::from_json(&body).map_err(|e| format!("{e:?}"))?;
+                let mut first = None;
+                for _ in 0..sends {
+                    let placed = self.placing.place(&user, Some(&key), &request, None).await;
+                    // A refusal (the product's price changed under the view) is an answer.
+                    let Ok((order, _)) = placed else { continue };
+                    match first {
+                        None => first = Some(order.order_id),
+                        Some(id) if id != order.order_id => report.violations.push(format!(
+                            "{user}'s retry of key {key} placed {} after {id}",
+                            order.order_id
+                        )),
+                        Some(_) => {}
+                    }
+                }
+                Ok(first.map(|order_id| {
+                    report.placed.push(Placed {
+                        order_id,
+                        user: user.clone(),
+                        body,
+                    });
+                    (order_id, user)
+                }))
+            }
+            // A customer deposits 5 to 20 euros with an Idempotency-Key; as the handler does,
+            // each request makes its own entry (its own id, so its own transaction token).
+            1 => {
+                let amount = Money::new(rng.random_range(5..=20) * 100, eur());
+                let by = ChangedBy::user(&user, None);
+                for _ in 0..sends {
+                    let entry = LedgerEntry::new(EntryType::Deposit, amount.clone(), None, now);
+                    let record = DepositKey {
+                        user_id: user.clone(),
+                        key: key.clone(),
+                        entry: entry.clone(),
+                    };
+                    let deposited = self
+                        .cloud
+                        .billing
+                        .deposit(&user, &entry, Some(&record), &by)
+                        .await;
+                    if deposited == Ok(DepositOutcome::Deposited) {
+                        *report.deposited.entry(user.clone()).or_default() += amount.amount;
+                    }
+                }
+                Ok(None)
+            }
+            // An admin adds up to three units, or takes up to two away, with an Idempotency-Key.
+            2 => {
+                let delta = rng.random_range(-2..=3_i64);
+                let record = StockKey {
+                    user_id: "admin".to_owned(),
+                    key,
+                    sku: sku.clone(),
+                    delta,
+                    created_at: now,
+                };
+                let by = ChangedBy::admin("admin", None);
+                for _ in 0..sends {
+                    let adjusted = self
+                        .cloud
+                        .inventory
+                        .adjust_stock(&sku, delta, Some(&record), &by, now)
+                        .await;
+                    if matches!(adjusted, Ok(StockOutcome::Adjusted(_))) {
+                        *report.restocked.entry(sku.clone()).or_default() += delta;
+                    }
+                }
+                Ok(None)
+            }
+            // An admin changes a price; the catalog view follows (as the product queue does).
+            _ => {
+                let price = Money::new(rng.random_range(8..=12) * 100, eur());
+                let by = ChangedBy::admin("admin", None);
+                let (_, product) = store(
+                    self.cloud
+                        .inventory
+                        .upsert_product(&sku, &format!("{sku} product"), &price, &by, now)
+                        .await,
+                )?;
+                store(self.view.apply(&ListedProduct::of(&product, now)).await)?;
+                Ok(None)
+            }
+        }
+    }
 }
 
 fn store<T>(result: Result<T, StoreError>) -> Result<T, String> {

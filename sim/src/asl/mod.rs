@@ -696,6 +696,8 @@ pub struct Execution<'d> {
     history: Vec<Visit>,
     /// A Task between two attempts: its retriers' counts and when the state was entered.
     retrying: Option<Retrying>,
+    /// The workflow type's own limit on a run, when it has one (EXPRESS: five minutes).
+    limit: Option<Duration>,
 }
 
 #[derive(Debug, Clone)]
@@ -736,7 +738,17 @@ impl<'d> Execution<'d> {
             outcome: None,
             history: Vec::new(),
             retrying: None,
+            limit: None,
         }
+    }
+
+    /// Stops the execution once it has run `limit`, whatever the definition's TimeoutSeconds:
+    /// an EXPRESS workflow runs at most five minutes
+    /// (<https://docs.aws.amazon.com/step-functions/latest/dg/choosing-workflow-type.html>) and
+    /// then ends as a timed-out execution, its state machine's Catch unasked.
+    pub fn with_limit(mut self, limit: Duration) -> Self {
+        self.limit = Some(limit);
+        self
     }
 
     pub fn name(&self) -> &str {
@@ -972,9 +984,10 @@ impl<'d> Execution<'d> {
     }
 
     fn timed_out(&self) -> bool {
-        self.definition
-            .timeout
-            .is_some_and(|limit| self.now - self.started > limit)
+        [self.definition.timeout, self.limit]
+            .into_iter()
+            .flatten()
+            .any(|limit| self.now - self.started > limit)
     }
 
     fn context(&self, state: &str, entered: DateTime<Utc>, retries: u32) -> Value {

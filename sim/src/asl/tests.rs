@@ -287,6 +287,28 @@ async fn the_machines_timeout_ends_the_execution() {
     assert_eq!(outcome, Outcome::TimedOut);
 }
 
+#[tokio::test]
+async fn an_express_execution_stops_at_its_limit_before_the_machines_timeout() {
+    let mut definition = one_task(json!({
+        "Retry": [{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 100, "MaxAttempts": 5}],
+        "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Caught"}]
+    }));
+    definition.timeout = Some(Duration::seconds(1200));
+    let script = Script::new((0..6).map(|_| Err(TaskError::new("X", ""))).collect());
+    let mut execution = Execution::start(
+        &definition,
+        "arn:aws:states:us-east-1:1:stateMachine:m",
+        "e-1",
+        json!({}),
+        t0(),
+    )
+    .with_limit(Duration::seconds(300));
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    assert_eq!(*execution.run(&script, &mut rng).await, Outcome::TimedOut);
+    // Its retries ran until the limit (100 + 200 s of waits), not to the Catch.
+    assert!(execution.now() - t0() <= Duration::seconds(400));
+}
+
 #[test]
 fn the_sagas_definition_loads() {
     let text = include_str!("../../../statemachines/order-saga.asl.json");
