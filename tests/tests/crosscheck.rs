@@ -193,6 +193,18 @@ async fn fault_free_schedules_end_the_same_on_the_simulator_and_the_local_cloud(
         differences.len(),
         differences.join("\n  ")
     );
+    // The paths both engines took, so a reader sees which states the sample went through.
+    let mut paths: BTreeMap<&str, usize> = BTreeMap::new();
+    for run in &simulated {
+        for ((subject, field), path) in &run.state {
+            if matches!(subject, Subject::Order(..)) && *field == "execution" {
+                *paths.entry(path.as_str()).or_default() += 1;
+            }
+        }
+    }
+    for (path, n) in &paths {
+        println!("crosscheck: {n} executions {path}");
+    }
     let seeds: Vec<u64> = simulated.iter().map(|r| r.seed).collect();
     println!(
         "crosscheck: {} schedules (seeds {seeds:?}), {} orders {endings:?}, {fields} fields equal; \
