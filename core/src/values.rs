@@ -44,8 +44,10 @@ pub fn uuid_v7_at(time: DateTime<Utc>) -> Uuid {
     Uuid::new_v7(ts)
 }
 
-/// Reproducible ids for the simulator, never in what ships (the functions do not enable the
-/// feature): a thread seeded here draws the random part of every new id from its seed.
+/// Reproducible ids for the simulator: a thread seeded here draws the random part of every new
+/// id from its seed. Only `sim` enables the feature; a workspace build shares it with the
+/// functions it builds, where no thread is ever seeded, and `sam build` (one function at a time)
+/// leaves it out.
 #[cfg(feature = "seeded-ids")]
 pub mod seeded_ids {
     use std::cell::Cell;

@@ -254,6 +254,19 @@ pub fn dispatch(
         "UntagResource" => run(body, |r: a::untag_resource::UntagResourceRequest| {
             db.untag_resource(r)
         }),
+        // DynamoDB Streams' API (another endpoint on AWS), for readers of a table's changes.
+        "ListStreams" => run(body, |r: a::list_streams::ListStreamsRequest| {
+            db.list_streams(r)
+        }),
+        "DescribeStream" => run(body, |r: a::describe_stream::DescribeStreamRequest| {
+            db.describe_stream(r)
+        }),
+        "GetShardIterator" => run(body, |r: a::get_shard_iterator::GetShardIteratorRequest| {
+            db.get_shard_iterator(r)
+        }),
+        "GetRecords" => run(body, |r: a::get_records::GetRecordsRequest| {
+            db.get_records(r)
+        }),
         "ListTagsOfResource" => run(
             body,
             |r: a::list_tags_of_resource::ListTagsOfResourceRequest| db.list_tags_of_resource(r),

@@ -106,6 +106,14 @@ impl Cloud {
     /// twice in a row (what the adapters and the state machine retry absorbs). Drawn from `seed`.
     pub fn with_conflicts(now: DateTime<Utc>, rate: f64, seed: u64) -> Result<Self, String> {
         let db = embedded_dynamodb::with_tables()?;
+        // The streams the audit function reads (template.yaml: NEW_AND_OLD_IMAGES).
+        for table in STREAMED {
+            let spec = json!({
+                "TableName": table,
+                "StreamSpecification": {"StreamEnabled": true, "StreamViewType": "NEW_AND_OLD_IMAGES"}
+            });
+            engine(&db, "UpdateTable", &spec)?;
+        }
         let http = if rate > 0.0 {
             // Counted per transaction (the items it writes), so a retry of one meets at most
             // two conflicts in a row, whatever else runs between.
@@ -142,6 +150,40 @@ impl Cloud {
             delivery: LeadTimeDelivery::from_lead_hours(None)?,
             call_time: Duration::milliseconds(20),
         })
+    }
+
+    /// Every change of `table` its stream holds, oldest first (DynamoDB Streams' records:
+    /// `eventName`, `dynamodb.Keys`, `OldImage`, `NewImage`).
+    pub fn stream_records(&self, table: &str) -> Result<Vec<Value>, String> {
+        let described = engine(&self.db, "DescribeTable", &json!({ "TableName": table }))?;
+        let arn = described["Table"]["LatestStreamArn"].clone();
+        let stream = engine(&self.db, "DescribeStream", &json!({ "StreamArn": arn }))?;
+        let mut records = Vec::new();
+        for shard in stream["StreamDescription"]["Shards"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let start = json!({
+                "StreamArn": arn, "ShardId": shard["ShardId"], "ShardIteratorType": "TRIM_HORIZON"
+            });
+            let mut iterator =
+                engine(&self.db, "GetShardIterator", &start)?["ShardIterator"].clone();
+            while iterator.is_string() {
+                let got = engine(
+                    &self.db,
+                    "GetRecords",
+                    &json!({ "ShardIterator": iterator, "Limit": 1000 }),
+                )?;
+                let page = got["Records"].as_array().cloned().unwrap_or_default();
+                if page.is_empty() {
+                    break;
+                }
+                records.extend(page);
+                iterator = got["NextShardIterator"].clone();
+            }
+        }
+        Ok(records)
     }
 
     /// What the state machine sent to `target` (the topic's ARN or a queue's URL).
@@ -223,6 +265,19 @@ impl Cloud {
         let target = target.as_str().unwrap_or_default().to_owned();
         lock(&self.sent).push((target, body.clone()));
         Ok(serde_json::json!({ "MessageId": format!("m-{}", lock(&self.sent).len()) }))
+    }
+}
+
+/// The tables with a stream.
+pub const STREAMED: [&str; 3] = [ORDERS_TABLE, INVENTORY_TABLE, BILLING_TABLE];
+
+/// One call of the engine's API, outside the SDK (setup and stream reads).
+fn engine(db: &Database, operation: &str, request: &Value) -> Result<Value, String> {
+    let body = serde_json::to_vec(request).map_err(|e| e.to_string())?;
+    match embedded_dynamodb::dispatch(db, operation, &body) {
+        Some(Ok(reply)) => serde_json::from_slice(&reply).map_err(|e| e.to_string()),
+        Some(Err(e)) => Err(format!("{operation}: {e}")),
+        None => Err(format!("{operation} is not an operation of the engine")),
     }
 }
 

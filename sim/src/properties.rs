@@ -7,7 +7,7 @@ use crate::cloud::{self, Cloud};
 use crate::schedule::{Ended, Report, Shape, initial_stock};
 use order_core::billing::{EntryType, PaymentStatus};
 use order_core::inventory::ReservationStatus;
-use order_core::order::{OrderId, OrderStatus, Sku, Step};
+use order_core::order::{OrderId, OrderStatus, Sku};
 use order_core::page::PageRequest;
 use order_core::ports::{BillingStore, InventoryStore, OrderStore};
 use std::collections::HashMap;
@@ -43,6 +43,33 @@ pub async fn check(
                 if ["CompensationFailed", "OrderUnread"].contains(&e.error.as_str()) => {}
             Outcome::TimedOut if shape.express_duplicates.is_some() => {}
             other => violation(format!("execution {name} ended {other:?}")),
+        }
+    }
+
+    // Once its cancellation was requested, an order never moves forward (the status table's
+    // guard), read from the orders table's stream: no change from an image with
+    // `cancelRequestedAt` to a later forward status. (Not from the timeline's times: a claim
+    // writes `$$.State.EnteredTime`, which stays the first attempt's across retries, so it may
+    // be earlier than a move another execution made between the attempts.)
+    for record in cloud.stream_records(cloud::ORDERS_TABLE)? {
+        let change = &record["dynamodb"];
+        if change["Keys"]["sk"]["S"] != "ORDER" {
+            continue;
+        }
+        let (old, new) = (&change["OldImage"], &change["NewImage"]);
+        let status = |image: &serde_json::Value| image["status"]["S"].as_str().map(str::to_owned);
+        let forward = ["RESERVED", "PAID", "COMPLETED"];
+        if old["cancelRequestedAt"].is_object()
+            && status(new) != status(old)
+            && status(new).is_some_and(|s| forward.contains(&s.as_str()))
+        {
+            violation(format!(
+                "order {} moved from {:?} to {:?} after its cancellation was requested at {}",
+                change["Keys"]["pk"]["S"],
+                status(old),
+                status(new),
+                old["cancelRequestedAt"]["S"]
+            ));
         }
     }
 
@@ -95,23 +122,6 @@ pub async fn check(
                 "order {order_id}: its cancellation was accepted, but it ended {}",
                 order.status.as_str()
             ));
-        }
-        // Once its cancellation was requested, an order never moves forward (the status
-        // table's guard): no reservation, payment or completion recorded after the request.
-        let requested = order.cancel_requested_at;
-        for milestone in &order.timeline {
-            let forward = matches!(
-                milestone.step,
-                Step::Reserved | Step::Paid | Step::Completed
-            );
-            if forward && requested.is_some_and(|at| milestone.at > at) {
-                violation(format!(
-                    "order {order_id} moved to {:?} at {} after its cancellation was requested at {}",
-                    milestone.step,
-                    milestone.at,
-                    requested.unwrap_or_default()
-                ));
-            }
         }
         // A completed order is only ever cancelled because its customer asked.
         if order.status == OrderStatus::Cancelled
