@@ -22,6 +22,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 pub const ORDERS_TABLE: &str = "OrdersTable";
 pub const INVENTORY_TABLE: &str = "InventoryTable";
 pub const BILLING_TABLE: &str = "BillingTable";
+pub const AUDIT_TABLE: &str = "AuditTable";
 pub const TOPIC_ARN: &str = "arn:aws:sns:us-east-1:000000000000:domain-events";
 pub const COMPENSATION_DLQ: &str =
     "https://sqs.us-east-1.amazonaws.com/000000000000/compensation-dlq";
@@ -153,7 +154,8 @@ impl Cloud {
     }
 
     /// Every change of `table` its stream holds, oldest first (DynamoDB Streams' records:
-    /// `eventName`, `dynamodb.Keys`, `OldImage`, `NewImage`).
+    /// `eventName`, `dynamodb.Keys`, `OldImage`, `NewImage`), each with the `eventSourceARN`
+    /// that Lambda's event source mapping adds.
     pub fn stream_records(&self, table: &str) -> Result<Vec<Value>, String> {
         let described = engine(&self.db, "DescribeTable", &json!({ "TableName": table }))?;
         let arn = described["Table"]["LatestStreamArn"].clone();
@@ -179,7 +181,10 @@ impl Cloud {
                 if page.is_empty() {
                     break;
                 }
-                records.extend(page);
+                records.extend(page.into_iter().map(|mut record| {
+                    record["eventSourceARN"] = arn.clone();
+                    record
+                }));
                 iterator = got["NextShardIterator"].clone();
             }
         }

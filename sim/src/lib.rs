@@ -5,6 +5,7 @@
 //! DynamoDB (`cloud`).
 
 pub mod asl;
+pub mod audit;
 pub mod cloud;
 pub mod properties;
 pub mod schedule;

@@ -290,5 +290,6 @@ pub async fn check(
             }
         }
     }
+    crate::audit::check(cloud, skus, users, &mut violation).await?;
     Ok(checked)
 }

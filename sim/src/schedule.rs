@@ -14,7 +14,6 @@ use order_core::billing::{Account, EntryType, LedgerEntry};
 use order_core::cleanup::{self, CleanupConfig};
 use order_core::clock::Clock;
 use order_core::error::StoreError;
-use order_core::inventory::Product;
 use order_core::listing::ListedProduct;
 use order_core::money::{Currency, Money};
 use order_core::order::{OrderId, OrderRequest, Sku};
@@ -146,6 +145,8 @@ pub struct Report {
     pub api_calls: usize,
     /// Scheduled cleanup runs between the states.
     pub cleanup_runs: usize,
+    /// Stream records the audit function was given.
+    pub audit_records: usize,
 }
 
 /// An order the schedule placed.
@@ -354,21 +355,30 @@ pub async fn run_keeping<'d>(
         ..Report::default()
     };
 
-    // The world: products, their view, accounts.
+    // The world, made as an admin and the users would make it (each write stamped, so the
+    // audit trail has it): products with their stock, their view, accounts.
     let skus: Vec<Sku> = (0..shape.products)
         .map(|i| Sku::try_from(format!("P{i}").as_str()).map_err(|e| e.to_string()))
         .collect::<Result<_, _>>()?;
     let view = DynamoProductView::new(cloud.client.clone(), cloud::ORDERS_TABLE);
+    let admin = ChangedBy::admin("admin", None);
     for sku in &skus {
-        let product = Product {
-            sku: sku.clone(),
-            name: format!("{sku} product"),
-            price: Money::new(PRICE, eur()),
-            available: shape.stock,
-            reserved: 0,
-            version: 1,
+        let price = Money::new(PRICE, eur());
+        let name = format!("{sku} product");
+        store(
+            cloud
+                .inventory
+                .upsert_product(sku, &name, &price, &admin, t0())
+                .await,
+        )?;
+        let product = match cloud
+            .inventory
+            .adjust_stock(sku, shape.stock, None, &admin, t0())
+            .await
+        {
+            Ok(StockOutcome::Adjusted(product)) => product,
+            other => return Err(format!("stocking {sku}: {other:?}")),
         };
-        store(cloud.inventory.put_product(&product).await)?;
         store(view.apply(&ListedProduct::of(&product, t0())).await)?;
     }
     let users: Vec<String> = (0..shape.users).map(|i| format!("user-{i}")).collect();
@@ -378,7 +388,8 @@ pub async fn run_keeping<'d>(
             balance: shape.balance,
             currency: eur(),
         };
-        store(cloud.billing.put_account(&account).await)?;
+        let by = ChangedBy::user(user, None);
+        store(cloud.billing.open_account(&account, &by, t0()).await)?;
     }
 
     // The orders, placed through the order use case; their sagas start by name.
@@ -526,6 +537,12 @@ pub async fn run_keeping<'d>(
             ended.push(execution);
         }
     }
+
+    // The audit function reads the three streams (after the fact: a stream delivers in order,
+    // so a later delivery is the same as a lagging one).
+    let delivered =
+        crate::audit::deliver(&cloud, &mut ChaCha8Rng::seed_from_u64(seed ^ 0xa0d)).await?;
+    report.audit_records = delivered.records;
 
     report.ended = ended
         .iter()
