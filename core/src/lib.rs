@@ -14,6 +14,7 @@ pub mod clock;
 pub mod delivery;
 pub mod error;
 pub mod events;
+pub mod invariants;
 pub mod inventory;
 pub mod listing;
 pub mod money;

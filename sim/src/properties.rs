@@ -1,16 +1,18 @@
-//! What must hold after every schedule, read from the stores: every order ended (or gave up
-//! loudly, with a message in the compensation DLQ), stock and money conserved exactly, no
-//! double charge, a completed order holds its lines and its payment, a cancelled one neither.
+//! What must hold after every schedule: the promises the end-to-end tests check too
+//! (`order_core::invariants`: every order ended or gave up loudly, stock and money conserved
+//! exactly, no double charge, a completed order holds its lines and its payment, a cancelled one
+//! neither), and those only the simulator sees: how each execution ended, every change in the
+//! orders table's stream, what the state machine announced, the deposits each customer was told
+//! were made, and the audit trail.
 
 use crate::asl::Outcome;
 use crate::cloud::{self, Cloud};
 use crate::schedule::{Ended, Report, Shape, initial_stock};
-use order_core::billing::{EntryType, PaymentStatus};
-use order_core::inventory::ReservationStatus;
+use order_core::billing::EntryType;
+use order_core::invariants::{self, World};
 use order_core::order::{OrderId, OrderStatus, Sku};
-use order_core::page::PageRequest;
-use order_core::ports::{BillingStore, InventoryStore, OrderStore};
-use std::collections::HashMap;
+use order_core::ports::OrderStore;
+use std::collections::{HashMap, HashSet};
 
 pub type Violation = String;
 
@@ -73,56 +75,42 @@ pub async fn check(
         }
     }
 
-    let dlq: Vec<String> = cloud
+    // The promises the end-to-end tests check too (order_core::invariants).
+    let compensation_dlq: HashSet<OrderId> = cloud
         .sent_to(cloud::COMPENSATION_DLQ)
         .iter()
-        .filter_map(|m| m["order"]["orderId"].as_str().map(str::to_owned))
+        .filter_map(|m| m["order"]["orderId"].as_str()?.parse().ok())
         .collect();
+    let initial = initial_stock(skus, shape);
+    let world = World {
+        products: skus
+            .iter()
+            .map(|sku| {
+                let start = initial.get(sku).copied().unwrap_or_default()
+                    + report.restocked.get(sku).copied().unwrap_or_default();
+                (sku.clone(), start)
+            })
+            .collect(),
+        users: users.iter().map(|u| (u.clone(), shape.balance)).collect(),
+        orders: report.placed.iter().map(|p| p.order_id).collect(),
+        compensation_dlq,
+    };
+    let shared = invariants::check(&cloud.orders, &cloud.inventory, &cloud.billing, &world)
+        .await
+        .map_err(read)?;
+    shared.violations.iter().cloned().for_each(&mut violation);
+
     // Orders the state machine announced completed (`OrderCompleted` on the topic).
-    let announced_completed: Vec<String> = cloud
+    let announced_completed: HashSet<String> = cloud
         .sent_to(cloud::TOPIC_ARN)
         .iter()
         .filter(|e| e["type"] == "OrderCompleted")
         .filter_map(|e| e["orderId"].as_str().map(str::to_owned))
         .collect();
-    let mut held_by_sku: HashMap<Sku, i64> = HashMap::new();
-    let mut status_of = HashMap::new();
-    for order_id in report.placed.iter().map(|p| &p.order_id) {
-        let order = cloud
-            .orders
-            .get(*order_id)
-            .await
-            .map_err(read)?
-            .ok_or_else(|| format!("order {order_id} is gone"))?;
-        *checked
-            .statuses
-            .entry(order.status.as_str().to_owned())
-            .or_default() += 1;
-        status_of.insert(*order_id, order.status);
-        let ended = matches!(
-            order.status,
-            OrderStatus::Completed | OrderStatus::Cancelled
-        ) || (order.status == OrderStatus::CompensationFailed
-            && dlq.contains(&order_id.to_string()));
-        if !ended {
-            violation(format!(
-                "order {order_id} ended {} (without a DLQ message when failed)",
-                order.status.as_str()
-            ));
-        }
-        // A cancellation the customer was told was accepted ends the order cancelled (or given
-        // up loudly), whatever the saga was doing.
-        if order.cancel_requested_at.is_some()
-            && !matches!(
-                order.status,
-                OrderStatus::Cancelled | OrderStatus::CompensationFailed
-            )
-        {
-            violation(format!(
-                "order {order_id}: its cancellation was accepted, but it ended {}",
-                order.status.as_str()
-            ));
-        }
+    for order_id in &world.orders {
+        let Some(order) = cloud.orders.get(*order_id).await.map_err(read)? else {
+            continue;
+        };
         // A completed order is only ever cancelled because its customer asked.
         if order.status == OrderStatus::Cancelled
             && order.cancel_requested_at.is_none()
@@ -133,163 +121,42 @@ pub async fn check(
                 order.reason
             ));
         }
-        let reservation = cloud.inventory.reservation(*order_id).await.map_err(read)?;
-        let held = reservation
-            .as_ref()
-            .filter(|r| r.status == ReservationStatus::Held);
-        for line in held.iter().flat_map(|r| &r.lines) {
-            *held_by_sku.entry(line.sku.clone()).or_default() += i64::from(line.quantity);
-        }
-        let payment = cloud.billing.payment(*order_id).await.map_err(read)?;
-        let charged = payment
-            .as_ref()
-            .filter(|p| p.status == PaymentStatus::Charged);
-        match order.status {
-            OrderStatus::Completed => {
-                let mut ordered: Vec<_> = order
-                    .lines
-                    .iter()
-                    .map(|l| (l.sku.clone(), l.quantity))
-                    .collect();
-                let mut holds: Vec<_> = held
-                    .iter()
-                    .flat_map(|r| &r.lines)
-                    .map(|l| (l.sku.clone(), l.quantity))
-                    .collect();
-                ordered.sort();
-                holds.sort();
-                if ordered != holds {
-                    violation(format!(
-                        "completed order {order_id} holds {holds:?}, ordered {ordered:?}"
-                    ));
-                }
-                if charged.is_none_or(|p| p.amount != order.total) {
-                    violation(format!(
-                        "completed order {order_id}: payment {payment:?}, total {}",
-                        order.total
-                    ));
-                }
-            }
-            OrderStatus::Cancelled => {
-                // Without faults beyond what the retries absorb (conflicts only), an order is
-                // cancelled only for a business reason.
-                let business = ["OUT_OF_STOCK", "PAYMENT_DECLINED", "USER_CANCELLED"];
-                if shape.fault_rate == 0.0
-                    && !order
-                        .reason
-                        .as_deref()
-                        .is_some_and(|r| business.contains(&r))
-                {
-                    violation(format!(
-                        "order {order_id} was cancelled {:?} though every fault was one its retries absorb",
-                        order.reason
-                    ));
-                }
-                if held.is_some() {
-                    violation(format!("cancelled order {order_id} still holds stock"));
-                }
-                if charged.is_some() {
-                    violation(format!("cancelled order {order_id} is still charged"));
-                }
-            }
-            _ => {}
-        }
-    }
-
-    let initial = initial_stock(skus, shape);
-    for sku in skus {
-        let product = cloud
-            .inventory
-            .stock(sku)
-            .await
-            .map_err(read)?
-            .ok_or_else(|| format!("product {sku} is gone"))?;
-        let start = initial.get(sku).copied().unwrap_or_default()
-            + report.restocked.get(sku).copied().unwrap_or_default();
-        if product.available < 0 || product.reserved < 0 {
+        // Without faults beyond what the retries absorb (conflicts only), an order is cancelled
+        // only for a business reason.
+        let business = ["OUT_OF_STOCK", "PAYMENT_DECLINED", "USER_CANCELLED"];
+        if order.status == OrderStatus::Cancelled
+            && shape.fault_rate == 0.0
+            && !order
+                .reason
+                .as_deref()
+                .is_some_and(|r| business.contains(&r))
+        {
             violation(format!(
-                "{sku}: available {}, reserved {}",
-                product.available, product.reserved
-            ));
-        }
-        if product.available + product.reserved != start {
-            violation(format!(
-                "{sku}: {start} at the start, {} available + {} reserved now",
-                product.available, product.reserved
-            ));
-        }
-        let held = held_by_sku.get(sku).copied().unwrap_or_default();
-        if product.reserved != held {
-            violation(format!(
-                "{sku}: {} reserved, held reservations add up to {held}",
-                product.reserved
+                "order {order_id} was cancelled {:?} though every fault was one its retries absorb",
+                order.reason
             ));
         }
     }
 
+    // Each deposit a customer was told was made is in the ledger once.
     for user in users {
-        let account = cloud
-            .billing
-            .account(user)
+        let ledger = invariants::whole_ledger(&cloud.billing, user)
             .await
-            .map_err(read)?
-            .ok_or_else(|| format!("account {user} is gone"))?;
-        let mut entries = Vec::new();
-        let mut page = PageRequest::first(100);
-        loop {
-            let got = cloud.billing.ledger(user, &page).await.map_err(read)?;
-            entries.extend(got.items);
-            match got.next_cursor {
-                Some(cursor) => page.cursor = Some(cursor),
-                None => break,
-            }
-        }
-        let mut balance = shape.balance;
-        let mut deposits = 0;
-        let mut per_order: HashMap<OrderId, (u32, u32)> = HashMap::new();
-        for entry in &entries {
-            let counts = entry.order_id.map(|o| per_order.entry(o).or_default());
-            match entry.kind {
-                EntryType::Deposit => {
-                    balance += entry.amount.amount;
-                    deposits += entry.amount.amount;
-                }
-                EntryType::Charge => {
-                    balance -= entry.amount.amount;
-                    counts.into_iter().for_each(|c| c.0 += 1);
-                }
-                EntryType::Refund => {
-                    balance += entry.amount.amount;
-                    counts.into_iter().for_each(|c| c.1 += 1);
-                }
-            }
-        }
-        if balance != account.balance || account.balance < 0 {
-            violation(format!(
-                "{user}: the ledger says {balance}, the account {}",
-                account.balance
-            ));
-        }
-        // Each deposit the customer was told was made is in the ledger once.
+            .map_err(read)?;
+        let deposits: i64 = ledger
+            .iter()
+            .filter(|e| e.kind == EntryType::Deposit)
+            .map(|e| e.amount.amount)
+            .sum();
         let told = report.deposited.get(user).copied().unwrap_or_default();
         if deposits != told {
             violation(format!(
                 "{user}: deposits of {told} were made, the ledger holds {deposits}"
             ));
         }
-        for (order_id, (charges, refunds)) in per_order {
-            let status = status_of.get(&order_id).copied();
-            let fine = charges <= 1
-                && refunds <= charges
-                && (status != Some(OrderStatus::Completed) || (charges, refunds) == (1, 0))
-                && (status != Some(OrderStatus::Cancelled) || charges == refunds);
-            if !fine {
-                violation(format!(
-                    "order {order_id} ({status:?}): {charges} charges, {refunds} refunds"
-                ));
-            }
-        }
     }
+
     crate::audit::check(cloud, skus, users, &mut violation).await?;
+    checked.statuses = shared.statuses.into_iter().collect();
     Ok(checked)
 }

@@ -2,13 +2,10 @@
 //! money, orders and notifications. Every violation is collected, then reported together.
 
 use crate::{Stack, User};
-use order_lambda::billing::{EntryType, PaymentStatus};
 use order_lambda::events::EventType;
-use order_lambda::inventory::ReservationStatus;
+use order_lambda::invariants::{self, World};
 use order_lambda::order::{OrderId, Sku};
-use order_lambda::page::PageRequest;
-use order_lambda::ports::{BillingStore, InventoryStore, NotificationStore};
-use serde_json::Value;
+use order_lambda::ports::NotificationStore;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// What a scenario set up and did, for the checker to hold the stored state against.
@@ -69,7 +66,8 @@ impl Checker {
 }
 
 /// Checks every invariant; panics listing each violation. Call once every order has settled
-/// and every saga execution has ended.
+/// and every saga execution has ended. Orders, stock and money are the promises the simulator
+/// checks too, by the same code (`order_lambda::invariants`); the notifications are this one's.
 pub async fn check(stack: &Stack, scenario: &Scenario<'_>) -> Checked {
     let mut c = Checker {
         violations: Vec::new(),
@@ -79,100 +77,45 @@ pub async fn check(stack: &Stack, scenario: &Scenario<'_>) -> Checked {
     let compensation_dlq = stack.dlq_order_ids("COMPENSATION_DLQ_URL").await;
     checked.dlq_messages = compensation_dlq.len();
 
-    // Orders: terminal, or given up loudly; what each holds matches where it ended.
-    let mut held_by_sku: HashMap<Sku, i64> = HashMap::new();
-    let mut status_of: HashMap<OrderId, String> = HashMap::new();
+    // Every order answers its owner through the API.
     for (order_id, user) in &scenario.orders {
-        let (code, order) = stack.get_order(user, &order_id.to_string()).await;
+        let (code, _) = stack.get_order(user, &order_id.to_string()).await;
         c.check(code == 200, || {
             format!("order {order_id}: GET answered {code}")
         });
-        let status = order["status"].as_str().unwrap_or("?").to_owned();
-        *checked.statuses.entry(status.clone()).or_default() += 1;
-        // A shipped or delivered order was completed by the saga and holds what a completed one does.
-        let status = match status.as_str() {
-            "SHIPPED" | "DELIVERED" => "COMPLETED".to_owned(),
-            _ => status,
-        };
-        status_of.insert(*order_id, status.clone());
-        checked.orders += 1;
-        c.check(
-            matches!(status.as_str(), "COMPLETED" | "CANCELLED")
-                || (status == "COMPENSATION_FAILED" && compensation_dlq.contains(order_id)),
-            || format!("order {order_id} ended {status} (without a DLQ message when failed)"),
-        );
-        check_reservation(stack, &mut c, *order_id, &status, &order, &mut held_by_sku).await;
-        check_payment(stack, &mut c, *order_id, &status, &order).await;
     }
-
-    // Stock: nothing created or lost, never negative, reservations add up.
-    for (sku, initial) in &scenario.products {
-        let (available, reserved) = stack.stock(sku).await;
-        let restocked = scenario.restocked.get(sku).copied().unwrap_or(0);
-        checked.products += 1;
-        c.check(available >= 0 && reserved >= 0, || {
-            format!("{sku}: available {available}, reserved {reserved}: negative")
-        });
-        c.check(initial + restocked == available + reserved, || {
-            format!(
-                "{sku}: {initial} initial + {restocked} restocked != {available} available + {reserved} reserved"
-            )
-        });
-        let held = held_by_sku.get(sku).copied().unwrap_or(0);
-        c.check(reserved == held, || {
-            format!("{sku}: product says {reserved} reserved, held reservations add up to {held}")
-        });
-    }
-
-    // Money: every account's ledger explains its balance; at most one charge and one refund
-    // per order, a refund only after a charge, a standing charge only for a completed order.
-    for (user, initial) in &scenario.users {
-        let Some(account) = stack.billing.account(&user.id).await.expect("read account") else {
-            continue;
-        };
-        checked.accounts += 1;
-        let ledger = full_ledger(stack, &user.id).await;
-        checked.ledger_entries += ledger.len();
-        let mut sum = *initial;
-        let mut per_order: HashMap<OrderId, (usize, usize)> = HashMap::new();
-        for entry in &ledger {
-            match entry.kind {
-                EntryType::Deposit => sum += entry.amount.amount,
-                EntryType::Charge => sum -= entry.amount.amount,
-                EntryType::Refund => sum += entry.amount.amount,
-            }
-            if let Some(order_id) = entry.order_id {
-                let counts = per_order.entry(order_id).or_default();
-                match entry.kind {
-                    EntryType::Charge => counts.0 += 1,
-                    EntryType::Refund => counts.1 += 1,
-                    EntryType::Deposit => {}
-                }
-            }
-        }
-        c.check(sum == account.balance, || {
-            format!(
-                "{}: initial {initial} + ledger = {sum}, but the balance is {}",
-                user.id, account.balance
-            )
-        });
-        c.check(account.balance >= 0, || {
-            format!("{}: balance {} < 0", user.id, account.balance)
-        });
-        for (order_id, (charges, refunds)) in per_order {
-            let status = status_of.get(&order_id).map(String::as_str).unwrap_or("?");
-            c.check(charges <= 1 && refunds <= charges, || {
-                format!("order {order_id}: {charges} charges, {refunds} refunds")
-            });
-            c.check(
-                status != "COMPLETED" || (charges == 1 && refunds == 0),
-                || format!("completed order {order_id}: {charges} charges, {refunds} refunds"),
-            );
-            c.check(status != "CANCELLED" || charges == refunds, || {
-                format!("cancelled order {order_id}: {charges} charges, {refunds} refunds")
-            });
-        }
-    }
+    let world = World {
+        products: scenario
+            .products
+            .iter()
+            .map(|(sku, initial)| {
+                let restocked = scenario.restocked.get(sku).copied().unwrap_or(0);
+                (sku.clone(), initial + restocked)
+            })
+            .collect(),
+        users: scenario
+            .users
+            .iter()
+            .map(|(user, initial)| (user.id.clone(), *initial))
+            .collect(),
+        orders: scenario.orders.iter().map(|(id, _)| *id).collect(),
+        compensation_dlq,
+    };
+    let shared = invariants::check(&stack.orders, &stack.inventory, &stack.billing, &world)
+        .await
+        .expect("read the stores");
+    c.checks += shared.checks;
+    c.violations.extend(shared.violations);
+    checked.orders = world.orders.len();
+    checked.statuses = shared.statuses;
+    checked.products = shared.products;
+    checked.accounts = shared.accounts;
+    checked.ledger_entries = shared.ledger_entries;
+    let status_of: HashMap<OrderId, String> = shared
+        .settled
+        .iter()
+        .map(|(id, status)| (*id, status.as_str().to_owned()))
+        .collect();
 
     // Notifications: the buyer's inbox has one notice of each terminal order's outcome, or its
     // event is dead-lettered (unpublished: EventDlq; undeliverable: NotifyDlq). The notify
@@ -248,117 +191,6 @@ pub async fn check(stack: &Stack, scenario: &Scenario<'_>) -> Checked {
         c.violations.join("\n  ")
     );
     checked
-}
-
-/// A completed order holds exactly its lines; any other settled order holds nothing.
-async fn check_reservation(
-    stack: &Stack,
-    c: &mut Checker,
-    order_id: OrderId,
-    status: &str,
-    order: &Value,
-    held_by_sku: &mut HashMap<Sku, i64>,
-) {
-    let reservation = stack
-        .inventory
-        .reservation(order_id)
-        .await
-        .expect("read reservation");
-    let held = reservation
-        .as_ref()
-        .filter(|r| r.status == ReservationStatus::Held);
-    if let Some(r) = held {
-        for line in &r.lines {
-            *held_by_sku.entry(line.sku.clone()).or_default() += i64::from(line.quantity);
-        }
-    }
-    match status {
-        "COMPLETED" => {
-            let ordered: Vec<(String, u64)> = order["lines"]
-                .as_array()
-                .map(|lines| {
-                    lines
-                        .iter()
-                        .map(|l| {
-                            (
-                                l["sku"].as_str().unwrap_or("").to_owned(),
-                                l["quantity"].as_u64().unwrap_or(0),
-                            )
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            let holds: Vec<(String, u64)> = held
-                .map(|r| {
-                    r.lines
-                        .iter()
-                        .map(|l| (l.sku.to_string(), u64::from(l.quantity)))
-                        .collect()
-                })
-                .unwrap_or_default();
-            c.check(sorted(ordered.clone()) == sorted(holds.clone()), || {
-                format!("completed order {order_id} holds {holds:?}, ordered {ordered:?}")
-            });
-        }
-        "CANCELLED" => c.check(held.is_none(), || {
-            format!("cancelled order {order_id} still holds stock")
-        }),
-        _ => {}
-    }
-}
-
-/// A completed order's payment is charged for its total; a cancelled one's is not standing.
-async fn check_payment(
-    stack: &Stack,
-    c: &mut Checker,
-    order_id: OrderId,
-    status: &str,
-    order: &Value,
-) {
-    let payment = stack.billing.payment(order_id).await.expect("read payment");
-    match status {
-        "COMPLETED" => c.check(
-            payment.as_ref().is_some_and(|p| {
-                p.status == PaymentStatus::Charged
-                    && Some(p.amount.amount) == order["total"]["amount"].as_i64()
-            }),
-            || {
-                format!(
-                    "completed order {order_id}: payment {payment:?}, total {}",
-                    order["total"]
-                )
-            },
-        ),
-        "CANCELLED" => c.check(
-            payment
-                .as_ref()
-                .is_none_or(|p| p.status != PaymentStatus::Charged),
-            || format!("cancelled order {order_id}: payment still charged {payment:?}"),
-        ),
-        _ => {}
-    }
-}
-
-async fn full_ledger(stack: &Stack, user_id: &str) -> Vec<order_lambda::billing::LedgerEntry> {
-    let mut entries = Vec::new();
-    let mut page = PageRequest::first(100);
-    loop {
-        let got = stack
-            .billing
-            .ledger(user_id, &page)
-            .await
-            .expect("read ledger");
-        entries.extend(got.items);
-        match got.next_cursor {
-            Some(cursor) => page.cursor = Some(cursor),
-            None => return entries,
-        }
-    }
-}
-
-fn sorted(mut v: Vec<(String, u64)>) -> Vec<(String, u64)> {
-    v.sort();
-    v
 }
 
 /// The in-app channel every buyer has, profile or not.
