@@ -5,7 +5,7 @@ SHELL := /usr/bin/env bash
 
 USER ?= alice
 
-.PHONY: help dev test unit e2e contract lint fmt clippy build token api invoke smoke load stack-up stack-down bench redrive sim
+.PHONY: bench-sim help dev test unit e2e contract lint fmt clippy build token api invoke smoke load stack-up stack-down bench redrive sim
 
 help:
 	@echo "make dev    - build, start the local AWS stack (ministack), seed demo data, serve the API (its URL is printed)"
@@ -141,3 +141,8 @@ sim:
 # Measurements, not tests (never fails on a time): its own scratch stack, raw results in bench/results/.
 bench:
 	bench/run.sh
+
+# The simulator's speed alone (BENCHMARKS.md, section 8): `make bench` runs it too.
+bench-sim:
+	bench/sim.sh
+	cargo run -q -p bench -- report --results bench/results --out BENCHMARKS.md

@@ -100,6 +100,11 @@ if [[ "${BENCH_ARM64:-1}" != 0 ]]; then
   phase "arm64 build"
 fi
 
+echo "bench: the simulator (bench/sim.sh)"
+t_phase=$SECONDS
+bench/sim.sh
+phase "simulator"
+
 total=$((SECONDS - t_start))
 joined="$(IFS=';'; echo "${phases[*]}")"
 summary="$(date -u +%Y-%m-%dT%H:%MZ), $((total / 60)) min $((total % 60)) s on $(nproc) cores (${joined//;/, })"

@@ -2,13 +2,14 @@
 //!
 //! ```text
 //! sim [--schedules N] [--seed S] [--orders K] [--fault-rate R] [--cancel-rate R]
-//!     [--conflict-rate R] [--express-duplicates P] [--threads T]
+//!     [--conflict-rate R] [--express-duplicates P] [--threads T] [--json FILE]
 //! ```
 //! Schedule `i` runs with seed `S + i`, in the shape its seed picks (`Shape::mixed`) unless a
 //! shape flag is given; the first that breaks a property is printed with its
 //! seed and violations, and the run fails. `--schedules 1 --seed <seed>` replays one exactly.
 //! Schedules share nothing, so `T` threads (one per core by default) each run every `T`-th
-//! seed on a runtime of their own; a seed's schedule is the same on any thread.
+//! seed on a runtime of their own; a seed's schedule is the same on any thread. `--json` also
+//! writes the batch's figures to FILE (`bench/sim.sh` reads them for BENCHMARKS.md).
 
 use sim::asl::Definition;
 use sim::cloud;
@@ -26,6 +27,7 @@ struct Args {
     /// No shape flag given: each seed takes `Shape::mixed(seed)`.
     mixed: bool,
     threads: u64,
+    json: Option<String>,
 }
 
 fn parse() -> Result<Args, String> {
@@ -35,17 +37,22 @@ fn parse() -> Result<Args, String> {
         shape: Shape::default(),
         mixed: true,
         threads: std::thread::available_parallelism().map_or(1, |n| n.get() as u64),
+        json: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
         let bad = |e: &dyn std::fmt::Display| format!("{flag} {value}: {e}");
-        if !matches!(flag.as_str(), "--schedules" | "--seed" | "--threads") {
+        if !matches!(
+            flag.as_str(),
+            "--schedules" | "--seed" | "--threads" | "--json"
+        ) {
             args.mixed = false;
         }
         match flag.as_str() {
             "--schedules" => args.schedules = value.parse().map_err(|e| bad(&e))?,
             "--seed" => args.seed = value.parse().map_err(|e| bad(&e))?,
+            "--json" => args.json = Some(value.clone()),
             "--threads" => args.threads = value.parse::<u64>().map_err(|e| bad(&e))?.max(1),
             "--orders" => args.shape.orders = value.parse().map_err(|e| bad(&e))?,
             "--fault-rate" => args.shape.fault_rate = value.parse().map_err(|e| bad(&e))?,
@@ -264,5 +271,26 @@ fn main() -> ExitCode {
         all.schedules as f64 / secs,
         states as f64 / secs
     );
+    if let Some(path) = &args.json {
+        let figures = serde_json::json!({
+            "schedules": all.schedules,
+            "seed": args.seed,
+            "threads": args.threads,
+            "ordersPerSchedule": args.shape.orders,
+            "mixed": args.mixed,
+            "seconds": secs,
+            "states": states,
+            "faults": all.faults,
+            "cancels": all.cancels,
+            "statuses": all.statuses,
+            "schedulesPerSecond": all.schedules as f64 / secs,
+            "statesPerSecond": states as f64 / secs,
+            "violations": 0,
+        });
+        if let Err(e) = std::fs::write(path, figures.to_string()) {
+            eprintln!("sim: writing {path}: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
     ExitCode::SUCCESS
 }
