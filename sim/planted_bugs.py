@@ -96,7 +96,8 @@ def main():
         name, plant = BUGS[number - 1]
         plant()
         try:
-            run = subprocess.run(["cargo", "run", "-q", "-p", "sim", "--", *BATCH], cwd=ROOT,
+            run = subprocess.run(["cargo", "run", "--release", "-q", "-p", "sim", "--", *BATCH],
+                                 cwd=ROOT,
                                  capture_output=True, text=True, timeout=3600)
         finally:
             restore()
