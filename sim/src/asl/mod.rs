@@ -698,7 +698,16 @@ pub struct Execution<'d> {
     retrying: Option<Retrying>,
     /// The workflow type's own limit on a run, when it has one (EXPRESS: five minutes).
     limit: Option<Duration>,
+    /// History events so far, and the quota on them (STANDARD: 25,000; EXPRESS keeps none).
+    events: usize,
+    history_quota: Option<usize>,
 }
+
+/// A STANDARD execution's history holds at most 25,000 events; one that would pass it fails
+/// (<https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html>). Counted as
+/// AWS writes them: a state's entry and exit, and a Task attempt's scheduled, started and
+/// succeeded or failed events.
+pub const HISTORY_QUOTA: usize = 25_000;
 
 #[derive(Debug, Clone)]
 struct Retrying {
@@ -739,15 +748,19 @@ impl<'d> Execution<'d> {
             history: Vec::new(),
             retrying: None,
             limit: None,
+            events: 0,
+            history_quota: Some(HISTORY_QUOTA),
         }
     }
 
     /// Stops the execution once it has run `limit`, whatever the definition's TimeoutSeconds:
     /// an EXPRESS workflow runs at most five minutes
     /// (<https://docs.aws.amazon.com/step-functions/latest/dg/choosing-workflow-type.html>) and
-    /// then ends as a timed-out execution, its state machine's Catch unasked.
+    /// then ends as a timed-out execution, its state machine's Catch unasked. It keeps no
+    /// execution history, so the history quota does not apply.
     pub fn with_limit(mut self, limit: Duration) -> Self {
         self.limit = Some(limit);
+        self.history_quota = None;
         self
     }
 
@@ -793,6 +806,18 @@ impl<'d> Execution<'d> {
             self.fail(TaskError::runtime(format!("no state {name}")));
             return;
         };
+        self.events += if self.retrying.is_none() { 2 } else { 0 };
+        self.events += if matches!(state, State::Task(_)) {
+            3
+        } else {
+            0
+        };
+        if self.history_quota.is_some_and(|quota| self.events > quota) {
+            self.fail(TaskError::runtime(format!(
+                "the execution's history passed the quota of {HISTORY_QUOTA} events"
+            )));
+            return;
+        }
         let entered = match &self.retrying {
             Some(retrying) => retrying.entered,
             None => {

@@ -309,6 +309,22 @@ async fn an_express_execution_stops_at_its_limit_before_the_machines_timeout() {
     assert!(execution.now() - t0() <= Duration::seconds(400));
 }
 
+#[tokio::test]
+async fn a_loop_fails_the_execution_at_the_history_quota() {
+    let definition = load(json!({
+        "StartAt": "Again",
+        "States": {"Again": {"Type": "Pass", "Next": "Again"}}
+    }))
+    .unwrap();
+    let (outcome, visited) = run(&definition, json!({}), &Script::new(vec![])).await;
+    assert!(
+        matches!(outcome, Outcome::Failed(ref e) if e.error == "States.Runtime" && e.cause.contains("25000")),
+        "{outcome:?}"
+    );
+    // Two events (entered, exited) per Pass.
+    assert_eq!(visited.len(), 12_500);
+}
+
 #[test]
 fn the_sagas_definition_loads() {
     let text = include_str!("../../../statemachines/order-saga.asl.json");
