@@ -23,6 +23,8 @@ pub const ORDERS_TABLE: &str = "OrdersTable";
 pub const INVENTORY_TABLE: &str = "InventoryTable";
 pub const BILLING_TABLE: &str = "BillingTable";
 pub const AUDIT_TABLE: &str = "AuditTable";
+pub const NOTIFICATIONS_TABLE: &str = "NotificationsTable";
+pub const USERS_TABLE: &str = "UsersTable";
 pub const TOPIC_ARN: &str = "arn:aws:sns:us-east-1:000000000000:domain-events";
 pub const COMPENSATION_DLQ: &str =
     "https://sqs.us-east-1.amazonaws.com/000000000000/compensation-dlq";
@@ -91,6 +93,8 @@ pub struct Cloud {
     pub step_events: MemoryEvents,
     /// What the state machine published to the topic and sent to queues, as sent.
     sent: Mutex<Vec<(String, Value)>>,
+    /// The state machine's publishes with their `type` attribute.
+    topic: Mutex<Vec<(String, Value)>>,
     pub clock: VirtualClock,
     delivery: LeadTimeDelivery,
     /// How long each call takes on the virtual clock.
@@ -147,6 +151,7 @@ impl Cloud {
             db,
             step_events: MemoryEvents::default(),
             sent: Mutex::new(Vec::new()),
+            topic: Mutex::new(Vec::new()),
             clock: VirtualClock::at(now),
             delivery: LeadTimeDelivery::from_lead_hours(None)?,
             call_time: Duration::milliseconds(20),
@@ -189,6 +194,19 @@ impl Cloud {
             }
         }
         Ok(records)
+    }
+
+    /// Every message on the domain events topic with its `type` attribute (what subscription
+    /// filter policies read): the state machine's publishes, then the steps' events (published
+    /// by `SnsEvents` with the event's type as the attribute).
+    pub fn topic_messages(&self) -> Vec<(String, Value)> {
+        let mut messages: Vec<(String, Value)> = lock(&self.topic).clone();
+        for event in self.step_events.published() {
+            if let Ok(body) = serde_json::to_value(&event) {
+                messages.push((event.event_type.as_str().to_owned(), body));
+            }
+        }
+        messages
     }
 
     /// What the state machine sent to `target` (the topic's ARN or a queue's URL).
@@ -357,7 +375,14 @@ impl Resources for Cloud {
                 "arn:aws:states:::dynamodb:updateItem" => self.dynamodb("UpdateItem", &input),
                 "arn:aws:states:::dynamodb:getItem" => self.dynamodb("GetItem", &input),
                 "arn:aws:states:::dynamodb:putItem" => self.dynamodb("PutItem", &input),
-                "arn:aws:states:::sns:publish" => self.send(&input["TopicArn"], &input["Message"]),
+                "arn:aws:states:::sns:publish" => {
+                    let attribute = input["MessageAttributes"]["type"]["StringValue"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned();
+                    lock(&self.topic).push((attribute, input["Message"].clone()));
+                    self.send(&input["TopicArn"], &input["Message"])
+                }
                 "arn:aws:states:::sqs:sendMessage" => {
                     self.send(&input["QueueUrl"], &input["MessageBody"])
                 }

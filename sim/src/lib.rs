@@ -7,5 +7,6 @@
 pub mod asl;
 pub mod audit;
 pub mod cloud;
+pub mod notify;
 pub mod properties;
 pub mod schedule;
