@@ -116,9 +116,10 @@ async fn show_stuck_and_retry_repair_an_order_whose_compensation_failed() {
         .filter(|e| e["action"] == "ORDER_STATUS")
         .filter_map(|e| e["after"]["status"].as_str())
         .collect();
+    // The declined payment's claim (`cancelRequestedAt`, status unchanged) is an entry too.
     assert_eq!(
         statuses,
-        ["PENDING", "RESERVED", "COMPENSATION_FAILED"],
+        ["PENDING", "RESERVED", "RESERVED", "COMPENSATION_FAILED"],
         "{trail:#?}"
     );
     let reserved: i64 = trail
