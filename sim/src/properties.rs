@@ -16,6 +16,9 @@ use std::collections::{HashMap, HashSet};
 
 pub type Violation = String;
 
+/// The most states an execution may enter (see `check`).
+const MAX_ENTERED: usize = 60;
+
 #[derive(Debug, Default)]
 pub struct Checked {
     pub statuses: HashMap<String, usize>,
@@ -41,7 +44,23 @@ pub async fn check(
     // up, or stopped leaving the order to the cleanup because it could not be read; an EXPRESS
     // one may also be stopped at its five minutes, its order left to the cleanup. Anything
     // else (a runtime error, a STANDARD timeout) is a hole in the definition.
-    for Ended { name, outcome, .. } in ended {
+    for Ended {
+        name,
+        outcome,
+        states,
+    } in ended
+    {
+        // No execution spins: the definition's longest path enters about 20 states (a retry
+        // is not a new entry), and a claim that finds the order moved on re-reads it once or
+        // twice. More is a loop, which EXPRESS would run for five minutes and STANDARD to its
+        // history quota, paying for every transition.
+        if states.len() > MAX_ENTERED {
+            violation(format!(
+                "execution {name} entered {} states, a loop: …{}",
+                states.len(),
+                states[states.len() - 6..].join(" > ")
+            ));
+        }
         match outcome {
             Outcome::Succeeded(_) => {}
             Outcome::Failed(e)
