@@ -285,14 +285,26 @@ async fn the_trail_explains_every_change_of_stock_and_balance() {
     // The report: read in small pages and in one, the same entries in the same order, none
     // twice; the CSV has them all under one header.
     let to = time(Utc::now() + Duration::seconds(2));
-    let paged = report(&stack, &admin, &from, &to, 7).await;
-    let whole = report(&stack, &admin, &from, &to, 1000).await;
     let ids = |entries: &[Value]| -> Vec<String> {
         entries
             .iter()
             .map(|e| e["auditId"].as_str().unwrap_or_default().to_owned())
             .collect()
     };
+    // The range is only complete once the streams have delivered every change made before `to`
+    // (this test's and the other tests' on the stack, which lag by seconds under load): wait
+    // until two reads 3 s apart agree, so the JSON, paged and CSV reads below see one trail.
+    let mut whole = report(&stack, &admin, &from, &to, 1000).await;
+    for _ in 0..20 {
+        tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+        let again = report(&stack, &admin, &from, &to, 1000).await;
+        let settled = ids(&again) == ids(&whole);
+        whole = again;
+        if settled {
+            break;
+        }
+    }
+    let paged = report(&stack, &admin, &from, &to, 7).await;
     assert_eq!(ids(&paged), ids(&whole), "paging changed the report");
     assert_eq!(
         ids(&whole).into_iter().collect::<HashSet<_>>().len(),
