@@ -19,6 +19,7 @@ help:
 	@echo "make smoke STACK=<name> [REGION=..] - prove a deployed stack works (without STACK: the local dev stack)"
 	@echo "make load STACK=<name> [RATE=83 DURATION=60 WARMUP=10 USERS=20] - open-loop load on a deployed stack's API"
 	@echo "make bench  - measure cold start, sizes, per-order work, load and cost; regenerates BENCHMARKS.md"
+	@echo "make bench-sim - the simulator's speed alone (BENCHMARKS.md, section 8)"
 	@echo "make sim [SCHEDULES=1000 SEED=1 ARGS=\"--orders 20 --fault-rate 0.5 ...\"] - the saga's simulator: schedules with faults, properties checked; SCHEDULES=1 SEED=<seed> replays one"
 
 build:
