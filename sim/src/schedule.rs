@@ -149,8 +149,6 @@ pub struct Report {
     pub audit_records: usize,
     /// What NotifyQueue delivered to the notify function.
     pub notify: crate::notify::Delivered,
-    /// Settled orders an EXPRESS stop left unannounced (`notify::check`).
-    pub unannounced: usize,
 }
 
 /// An order the schedule placed.
@@ -582,7 +580,6 @@ pub async fn run_keeping<'d>(
     let checked = properties::check(&cloud, &skus, shape, &users, &report).await?;
     report.statuses = checked.statuses;
     report.violations.extend(checked.violations);
-    report.unannounced = checked.unannounced;
     drop(faulty);
     Ok((report, cloud))
 }

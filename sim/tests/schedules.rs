@@ -77,24 +77,27 @@ async fn seed_466_a_compensation_claims_the_order_before_another_execution_compl
 /// proves that no execution had got past that step when it was answered, not afterwards.
 #[tokio::test]
 async fn seed_470_an_out_of_stock_execution_does_not_release_what_a_sibling_reserved_later() {
-    let text = include_str!("../../statemachines/order-saga.asl.json");
-    let definition = Definition::load(text, &cloud::substitutions()).unwrap();
-    let report = schedule::run(&definition, &Shape::mixed(470), 470)
-        .await
-        .unwrap();
-    assert!(
-        report.violations.is_empty(),
-        "seed 470:\n  {}",
-        report.violations.join("\n  ")
-    );
+    breaks_nothing_in(Shape::mixed(470), 470).await;
+}
+
+/// Found by `make sim` (seed 18, EXPRESS): executions stopped at their five minutes between the
+/// order's final status write (CompleteOrder, CancelOrder) and its announcement. The orders
+/// settled, no event went out and nothing was dead-lettered, so their buyers were never told.
+#[tokio::test]
+async fn seed_18_an_order_settled_by_a_stopped_execution_is_still_announced() {
+    breaks_nothing_in(Shape::mixed(18), 18).await;
 }
 
 /// The schedule of `seed`, in the shape `make sim` gave it when it was found (before the API
 /// calls and cleanup runs between the states were drawn), breaks no property.
 async fn breaks_nothing(seed: u64) {
+    breaks_nothing_in(Shape::mixed(seed).without_operators(), seed).await;
+}
+
+/// The schedule of `seed` in `shape` breaks no property.
+async fn breaks_nothing_in(shape: Shape, seed: u64) {
     let text = include_str!("../../statemachines/order-saga.asl.json");
     let definition = Definition::load(text, &cloud::substitutions()).unwrap();
-    let shape = Shape::mixed(seed).without_operators();
     let report = schedule::run(&definition, &shape, seed).await.unwrap();
     assert!(
         report.violations.is_empty(),
