@@ -556,6 +556,8 @@ struct OrdersState {
     carts: HashMap<String, Cart>,
     /// `cancelReason` of orders whose cancellation was requested with a reason.
     cancel_reasons: HashMap<OrderId, String>,
+    /// `announceDueAt` of settled orders whose outcome event is still due.
+    announce_due: HashMap<OrderId, DateTime<Utc>>,
 }
 
 impl MemoryOrders {
@@ -1082,9 +1084,15 @@ impl ProfileStore for MemoryProfiles {
 impl MemoryOrders {
     /// What the state machine's status writes do (tests): moves the order to `status` at `at`
     /// and records the milestone.
+    /// A move to `COMPLETED` or `CANCELLED` leaves its outcome event due, as `CompleteOrder` and
+    /// `CancelOrder` do.
     pub fn set_status(&self, order_id: OrderId, status: OrderStatus, at: DateTime<Utc>) {
-        let mut state = lock(&self.state);
+        let mut guard = lock(&self.state);
+        let state = &mut *guard;
         if let Some(order) = state.orders.get_mut(&order_id) {
+            if matches!(status, OrderStatus::Completed | OrderStatus::Cancelled) {
+                state.announce_due.insert(order_id, at);
+            }
             order.status = status;
             order.updated_at = at;
             let step = match status {
@@ -1217,23 +1225,7 @@ impl OrderSweep for MemoryOrders {
     ) -> Result<Page<Order>, StoreError> {
         // The cursor is the last order's request time and id: the index's sort key and the key.
         let requested = |o: &Order| (o.cancel_requested_at.unwrap_or_default(), o.order_id);
-        let cursor_of = |(at, id): &(DateTime<Utc>, OrderId)| {
-            format!("{}|{id}", order_core::clock::format_time(*at))
-        };
-        let after = page
-            .cursor
-            .as_deref()
-            .map(|c| {
-                let (at, id) = c.split_once('|').ok_or(StoreError::InvalidCursor)?;
-                let at = DateTime::parse_from_rfc3339(at)
-                    .map_err(|_| StoreError::InvalidCursor)?
-                    .to_utc();
-                let id = id
-                    .parse::<OrderId>()
-                    .map_err(|_| StoreError::InvalidCursor)?;
-                Ok::<_, StoreError>((at, id))
-            })
-            .transpose()?;
+        let after = page.cursor.as_deref().map(parse_time_cursor).transpose()?;
         let state = lock(&self.state);
         let found = state
             .orders
@@ -1246,7 +1238,7 @@ impl OrderSweep for MemoryOrders {
             .filter(|o| after.is_none_or(|after| requested(o) > after));
         // Oldest request first, as the DynamoDB store reads its `CancelRequested` index.
         Ok(page_of_orders(found, page.limit, requested, |o| {
-            cursor_of(&requested(o))
+            time_cursor(&requested(o))
         }))
     }
 
@@ -1319,8 +1311,74 @@ impl OrderSweep for MemoryOrders {
             step: Step::Cancelled,
             at: now,
         });
+        state.announce_due.insert(order_id, now);
         Ok(true)
     }
+
+    async fn announcements_due(
+        &self,
+        status: OrderStatus,
+        settled_before: DateTime<Utc>,
+        page: &PageRequest,
+    ) -> Result<Page<Order>, StoreError> {
+        // The cursor is the last order's due time and id: the index's sort key and the key.
+        let state = lock(&self.state);
+        let due = |o: &Order| {
+            (
+                state
+                    .announce_due
+                    .get(&o.order_id)
+                    .copied()
+                    .unwrap_or_default(),
+                o.order_id,
+            )
+        };
+        let after = page.cursor.as_deref().map(parse_time_cursor).transpose()?;
+        let found = state
+            .orders
+            .values()
+            .filter(|o| {
+                o.status == status
+                    && state
+                        .announce_due
+                        .get(&o.order_id)
+                        .is_some_and(|at| *at < settled_before)
+            })
+            .filter(|o| after.is_none_or(|after| due(o) > after));
+        Ok(page_of_orders(found, page.limit, due, |o| {
+            time_cursor(&due(o))
+        }))
+    }
+
+    async fn mark_announced(
+        &self,
+        order_id: OrderId,
+        status: OrderStatus,
+    ) -> Result<bool, StoreError> {
+        let mut guard = lock(&self.state);
+        let state = &mut *guard;
+        let settled = state
+            .orders
+            .get(&order_id)
+            .is_some_and(|o| o.status == status);
+        Ok(settled && state.announce_due.remove(&order_id).is_some())
+    }
+}
+
+/// A cursor of a time-sorted index: the last item's time and order id.
+fn time_cursor((at, id): &(DateTime<Utc>, OrderId)) -> String {
+    format!("{}|{id}", order_core::clock::format_time(*at))
+}
+
+fn parse_time_cursor(cursor: &str) -> Result<(DateTime<Utc>, OrderId), StoreError> {
+    let (at, id) = cursor.split_once('|').ok_or(StoreError::InvalidCursor)?;
+    let at = DateTime::parse_from_rfc3339(at)
+        .map_err(|_| StoreError::InvalidCursor)?
+        .to_utc();
+    let id = id
+        .parse::<OrderId>()
+        .map_err(|_| StoreError::InvalidCursor)?;
+    Ok((at, id))
 }
 
 /// The order is in one of `from`, and if that is `COMPLETED`, its cancellation was requested

@@ -122,6 +122,7 @@ pub async fn sweep_contract<S: OrderStore + OrderSweep>(make: impl Fn() -> S) {
     a_sweep_request_keeps_the_first_request_and_its_reason(make()).await;
     mark_cancelled_moves_once_and_keeps_the_requested_reason(make()).await;
     a_completed_order_nobody_cancelled_is_never_cancelled(make()).await;
+    a_cancellation_is_due_to_be_announced_until_marked_announced(make()).await;
 }
 
 #[tokio::test]
@@ -1035,6 +1036,63 @@ async fn orders_in_a_status_list_oldest_first_a_page_at_a_time(
     })
     .await;
     assert_eq!(early, vec![], "created before the cut, strictly");
+}
+
+/// `OrderSweep::announcements_due` and `mark_announced`: a cancellation leaves its event due
+/// from the cancelling write, oldest first and strictly before the cut, in its status only, until
+/// it is marked announced in that status, once.
+async fn a_cancellation_is_due_to_be_announced_until_marked_announced(
+    store: impl OrderStore + OrderSweep,
+) {
+    let store = &store;
+    use OrderStatus::*;
+    let later = order("alice", 0, Paid);
+    let first = order("alice", 1, Pending);
+    let running = order("alice", 2, Paid);
+    for o in [&later, &first, &running] {
+        store.insert(o, None).await.unwrap();
+    }
+    for (o, from, when) in [(&later, Paid, 10), (&first, Pending, 5)] {
+        let from = [from];
+        let moved = store.mark_cancelled(o.order_id, &from, "EXPIRED", at(when));
+        assert!(moved.await.unwrap());
+    }
+    let due = |before: i64, status: OrderStatus| {
+        every_page(1, move |page| async move {
+            store.announcements_due(status, at(before), &page).await
+        })
+    };
+    let oldest_first = [first.order_id, later.order_id];
+    assert_eq!(ids(&due(20, Cancelled).await), oldest_first);
+    assert_eq!(ids(&due(10, Cancelled).await), [first.order_id], "strictly");
+    assert_eq!(ids(&due(20, Completed).await), [], "in its status only");
+
+    let completed = store.mark_announced(later.order_id, Completed).await;
+    assert!(
+        !completed.unwrap(),
+        "announced only in the status it settled in"
+    );
+    assert!(
+        store
+            .mark_announced(later.order_id, Cancelled)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .mark_announced(later.order_id, Cancelled)
+            .await
+            .unwrap()
+    );
+    let never_settled = store.mark_announced(running.order_id, Paid).await;
+    assert!(!never_settled.unwrap(), "nothing was due");
+    assert_eq!(ids(&due(20, Cancelled).await), [first.order_id]);
+    let stored = store.get(later.order_id).await.unwrap().unwrap();
+    assert_eq!(
+        (stored.status, stored.reason.as_deref()),
+        (Cancelled, Some("EXPIRED")),
+        "marking it announced changes nothing else"
+    );
 }
 
 async fn unfinished_cancellations_are_completed_orders_whose_cancel_was_requested(

@@ -40,9 +40,19 @@
 //!   recorded). It is compensated the same way and cancelled `USER_CANCELLED`, read from the
 //!   sparse `CancelRequested` index, so no run reads the completed orders nobody cancelled.
 //!
+//! - **unannounced outcomes**: a `COMPLETED` or `CANCELLED` order whose outcome event is still
+//!   due longer after the write that settled it than the saga can run: the write marks the event
+//!   due (`announceDueAt`, with the status, in the same write) and the announcement, or the
+//!   parking of the event in the event DLQ, clears it; an execution stopped in between (EXPRESS
+//!   stops at five minutes) or a cleanup run that crashed after cancelling leaves it due. The
+//!   event is published with the id every publisher of it uses (`events::event_id`), so one the
+//!   execution did publish after all is a duplicate its consumers drop. Read from the sparse
+//!   `AnnounceDue` index: an announced order is not in it.
+//!
 //! Orders the saga finished (`COMPLETED` without a cancellation request, `CANCELLED`) and those
-//! fulfilment moved on (`SHIPPED`, `DELIVERED`) are never looked at: each job reads only orders in
-//! a status the saga has not finished with.
+//! fulfilment moved on (`SHIPPED`, `DELIVERED`) are never looked at, except through the sparse
+//! index of their due announcements: each job reads only orders in a status the saga has not
+//! finished with.
 //!
 //! Time comes from the scheduled event's `time` (tests pass a fixed one); the budget is measured
 //! on the wall clock. DynamoDB TTL (`expiresAt`) is only a backstop: it deletes late and runs no
@@ -259,6 +269,15 @@ pub struct RecoveryCounts {
     pub ended: usize,
 }
 
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AnnounceCounts {
+    /// Settled orders found with their outcome event still due.
+    pub examined: usize,
+    /// Outcome events this run published (and marked announced).
+    pub announced: usize,
+}
+
 /// What one run did: the function's result, and its last log line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -272,6 +291,8 @@ pub struct CleanupReport {
     /// `COMPLETED` orders whose accepted cancellation never finished (`not_expired`: finished
     /// by its own execution meanwhile).
     pub unfinished_cancellations: ExpiryCounts,
+    /// Settled orders whose outcome event was still due (the unannounced-outcomes job).
+    pub unannounced_outcomes: AnnounceCounts,
     /// Items that failed (each logged); they are tried again by the next run.
     pub errors: usize,
     /// The first few failures, for the result.
@@ -292,6 +313,7 @@ impl CleanupReport {
             recovered_orders: RecoveryCounts::default(),
             timed_out_orders: ExpiryCounts::default(),
             unfinished_cancellations: ExpiryCounts::default(),
+            unannounced_outcomes: AnnounceCounts::default(),
             errors: 0,
             error_samples: Vec::new(),
             drained: false,
@@ -379,6 +401,12 @@ where
         },
     )
     .await?;
+    // Announced: the cancellation's event is no longer due (a run that crashed before this
+    // line leaves it due, and the unannounced-outcomes job publishes it again).
+    ports
+        .orders
+        .mark_announced(order.order_id, OrderStatus::Cancelled)
+        .await?;
     Ok(Compensation {
         refunded,
         released,
@@ -392,6 +420,8 @@ enum Job {
     Recover,
     TimedOut,
     Cancellations,
+    /// The outcome events still due of the orders in this status (`COMPLETED`, `CANCELLED`).
+    Announce(OrderStatus),
     Carts,
 }
 
@@ -423,6 +453,8 @@ where
         Job::Recover,
         Job::TimedOut,
         Job::Cancellations,
+        Job::Announce(OrderStatus::Completed),
+        Job::Announce(OrderStatus::Cancelled),
         Job::Carts,
     ];
     let mut jobs = jobs.map(|job| JobState {
@@ -456,6 +488,10 @@ where
                 }
                 Job::Cancellations => {
                     cancellations_page(ports, clock, config, &page, &mut budget, &mut report).await
+                }
+                Job::Announce(status) => {
+                    let (budget, report) = (&mut budget, &mut report);
+                    announcements_page(ports, clock, config, &page, budget, report, status).await
                 }
                 Job::Carts => {
                     carts_page(ports, clock, config, &page, &mut budget, &mut report).await
@@ -745,6 +781,80 @@ where
         }
     }
     Ok(page_end(found.next_cursor, false))
+}
+
+/// A page of the orders in `status` whose outcome event is still due since before the saga
+/// deadline, each announced and marked announced.
+async fn announcements_page<O, I, B, S, E>(
+    ports: &Ports<'_, O, I, B, S, E>,
+    clock: &dyn Clock,
+    config: &CleanupConfig,
+    page: &PageRequest,
+    budget: &mut Budget,
+    report: &mut CleanupReport,
+    status: OrderStatus,
+) -> Result<PageEnd, StoreError>
+where
+    O: OrderSweep,
+    E: EventPublisher,
+{
+    let cutoff = report.now - config.saga_deadline;
+    let found = ports.orders.announcements_due(status, cutoff, page).await?;
+    for order in &found.items {
+        if !budget.take() {
+            return Ok(PageEnd::Interrupted);
+        }
+        report.unannounced_outcomes.examined += 1;
+        match announce_due(ports, clock, order, status).await {
+            Ok(()) => {
+                report.unannounced_outcomes.announced += 1;
+                let (order_id, user_id) = (&order.order_id, &order.user_id);
+                tracing::warn!(%order_id, %user_id, status = status.as_str(),
+                    "outcome announced: the execution that settled the order stopped before it");
+            }
+            Err(e) => report.failed(format!(
+                "announcing the outcome of order {}: {e}",
+                order.order_id
+            )),
+        }
+    }
+    Ok(page_end(found.next_cursor, false))
+}
+
+/// Publishes the outcome event of `order`, settled in `status`, then marks it announced.
+async fn announce_due<O, I, B, S, E>(
+    ports: &Ports<'_, O, I, B, S, E>,
+    clock: &dyn Clock,
+    order: &Order,
+    status: OrderStatus,
+) -> Result<(), StepError>
+where
+    O: OrderSweep,
+    E: EventPublisher,
+{
+    let outcome = match status {
+        OrderStatus::Completed => Outcome::Completed,
+        _ => Outcome::Cancelled,
+    };
+    let correlation_id = order.correlation();
+    let origin = Origin {
+        correlation_id: &correlation_id,
+        clock,
+    };
+    announce::order_outcome(
+        ports.events,
+        origin,
+        OrderOutcome {
+            order_id: order.order_id,
+            user_id: order.user_id.clone(),
+            outcome,
+            reason: order.reason.clone(),
+            total: order.total.clone(),
+        },
+    )
+    .await?;
+    ports.orders.mark_announced(order.order_id, status).await?;
+    Ok(())
 }
 
 async fn carts_page<O, I, B, S, E>(

@@ -636,6 +636,26 @@ pub trait OrderSweep: Send + Sync {
         page: &PageRequest,
     ) -> impl Future<Output = Result<Page<Order>, StoreError>> + Send;
 
+    /// Orders in `status` (`COMPLETED` or `CANCELLED`) whose outcome event is still due: the
+    /// write that settled them (`announceDueAt`) is older than `settled_before` and nothing has
+    /// marked it announced since (the execution stopped between its status write and its
+    /// announcement). Oldest first, a page at a time (the sparse `AnnounceDue` index).
+    fn announcements_due(
+        &self,
+        status: OrderStatus,
+        settled_before: DateTime<Utc>,
+        page: &PageRequest,
+    ) -> impl Future<Output = Result<Page<Order>, StoreError>> + Send;
+
+    /// Marks the order's outcome event announced (published, or parked for a redrive) while the
+    /// order is still in `status`: a cancellation that settled it since keeps its own event due.
+    /// `false` when nothing was due in that status.
+    fn mark_announced(
+        &self,
+        order_id: OrderId,
+        status: OrderStatus,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
     /// Requests the order's cancellation for `reason` the way the customer's cancel does
     /// (`cancelRequestedAt`, `cancelReason`, both kept if present), so that every forward status
     /// write of a saga still running fails from now on. Only while the order is in one of `from`
@@ -653,7 +673,8 @@ pub trait OrderSweep: Send + Sync {
     ) -> impl Future<Output = Result<Option<Order>, StoreError>> + Send;
 
     /// Moves the order to `CANCELLED` from one of `from`, with the requested reason if one was
-    /// recorded (`cancelReason`) and `reason` otherwise. `true` when this call moved it, `false`
+    /// recorded (`cancelReason`) and `reason` otherwise, its `OrderCancelled` due from `now`
+    /// (`announcements_due`) until `mark_announced`. `true` when this call moved it, `false`
     /// when it was `CANCELLED` already or in a status not in `from`.
     ///
     /// Here and in `request_cancellation_for`, `COMPLETED` in `from` counts only for an order

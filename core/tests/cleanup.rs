@@ -390,6 +390,9 @@ async fn an_order_left_paid_by_a_stopped_saga_is_refunded_released_and_cancelled
         .unwrap()
         .unwrap();
     assert_eq!(payment.status, PaymentStatus::Refunded);
+    // The cancellation the cleanup announced is not due again.
+    let later = world.run(now + Duration::minutes(11), &config).await;
+    assert_eq!(later.unannounced_outcomes.examined, 0, "{later:?}");
 }
 
 #[tokio::test]
@@ -631,4 +634,82 @@ fn limits_come_from_the_environment_and_a_run_can_only_lower_them() {
 
 fn by() -> order_core::audit::ChangedBy {
     order_core::audit::ChangedBy::saga(Some("test"))
+}
+
+/// An execution stopped between the write that settled its order and the announcement
+/// (EXPRESS's five minutes) leaves the outcome event due. Once the saga deadline has passed, the
+/// cleanup publishes it under the id every publisher of it uses, and only once; a publish that
+/// fails leaves it due for the next run.
+#[tokio::test]
+async fn an_outcome_no_execution_announced_is_announced_once_after_the_deadline() {
+    use order_core::ports::OrderSweep;
+    let world = World::new();
+    let completed = order(&world, "dave", t0()).await;
+    world
+        .orders
+        .set_status(completed.order_id, OrderStatus::Completed, t0());
+    let cancelled = order(&world, "dave", t0()).await;
+    let pending = [OrderStatus::Pending];
+    let moved = world
+        .orders
+        .mark_cancelled(cancelled.order_id, &pending, "OUT_OF_STOCK", t0());
+    assert!(moved.await.unwrap());
+    let announced = order(&world, "dave", t0()).await;
+    world
+        .orders
+        .set_status(announced.order_id, OrderStatus::Completed, t0());
+    let marked = world
+        .orders
+        .mark_announced(announced.order_id, OrderStatus::Completed);
+    assert!(marked.await.unwrap());
+    let config = CleanupConfig {
+        saga_deadline: Duration::minutes(10),
+        ..CleanupConfig::default()
+    };
+
+    let early = world.run(t0() + Duration::minutes(9), &config).await;
+    assert_eq!(early.unannounced_outcomes.examined, 0, "{early:?}");
+
+    world.events.fail_next(1);
+    let now = t0() + Duration::minutes(11);
+    let failed = world.run(now, &config).await;
+    assert_eq!(failed.unannounced_outcomes.announced, 1, "{failed:?}");
+    assert_eq!(failed.errors, 1, "{failed:?}");
+    let retried = world.run(now, &config).await;
+    assert_eq!(retried.unannounced_outcomes.announced, 1, "{retried:?}");
+    let after = world.run(now + Duration::minutes(30), &config).await;
+    assert_eq!(after.unannounced_outcomes.examined, 0, "{after:?}");
+
+    let outcomes: Vec<_> = world
+        .events
+        .published()
+        .into_iter()
+        .filter(|e| {
+            matches!(
+                e.event_type,
+                EventType::OrderCompleted | EventType::OrderCancelled
+            )
+        })
+        .collect();
+    assert_eq!(outcomes.len(), 2, "{outcomes:?}");
+    for (order, event_type) in [
+        (&completed, EventType::OrderCompleted),
+        (&cancelled, EventType::OrderCancelled),
+    ] {
+        let event = outcomes
+            .iter()
+            .find(|e| e.order_id == Some(order.order_id))
+            .unwrap();
+        assert_eq!(event.event_type, event_type);
+        let id = order_core::events::event_id(order.order_id, event_type);
+        assert_eq!(
+            event.event_id, id,
+            "the id the state machine publishes it under"
+        );
+    }
+    let cancellation = outcomes
+        .iter()
+        .find(|e| e.order_id == Some(cancelled.order_id))
+        .unwrap();
+    assert_eq!(cancellation.data["reason"], "OUT_OF_STOCK");
 }

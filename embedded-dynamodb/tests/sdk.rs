@@ -508,6 +508,12 @@ async fn with_tables_creates_every_table_of_the_template_with_its_indexes() {
     indexes.sort();
     assert_eq!(
         indexes,
-        ["ByStatus", "ByUser", "CancelRequested", "StaleCarts"]
+        [
+            "AnnounceDue",
+            "ByStatus",
+            "ByUser",
+            "CancelRequested",
+            "StaleCarts"
+        ]
     );
 }

@@ -527,6 +527,11 @@ const BY_STATUS_INDEX: &str = "ByStatus";
 /// partition holds only completed orders whose cancellation has not finished yet.
 const CANCEL_REQUESTED_INDEX: &str = "CancelRequested";
 
+/// The settled orders whose outcome event is still due, by status, oldest settling write first
+/// (`status` + `announceDueAt`). Sparse: the announcement removes `announceDueAt`, so only
+/// orders whose execution stopped in between stay in it.
+const ANNOUNCE_DUE_INDEX: &str = "AnnounceDue";
+
 type UpdateBuilder = aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 
 /// The condition a guard of the status table puts on a write, if any.
@@ -688,6 +693,47 @@ impl order_core::ports::OrderSweep for DynamoOrders {
         .await
     }
 
+    async fn announcements_due(
+        &self,
+        status: OrderStatus,
+        settled_before: DateTime<Utc>,
+        page: &PageRequest,
+    ) -> Result<Page<Order>, StoreError> {
+        self.status_index_page(
+            ANNOUNCE_DUE_INDEX,
+            "announceDueAt",
+            status,
+            settled_before,
+            page,
+        )
+        .await
+    }
+
+    async fn mark_announced(
+        &self,
+        order_id: OrderId,
+        status: OrderStatus,
+    ) -> Result<bool, StoreError> {
+        // No `lastChange`: nothing the audit trail records changes (as the state machine's own
+        // MarkOrder…Announced states).
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(order_pk(order_id), "ORDER")))
+            .update_expression("REMOVE announceDueAt")
+            .condition_expression("#status = :status AND attribute_exists(announceDueAt)")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":status", s(status.as_str()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failure(&e) => Ok(false),
+            Err(e) => Err(classify(e)),
+        }
+    }
+
     async fn request_cancellation_for(
         &self,
         order_id: OrderId,
@@ -763,7 +809,7 @@ impl order_core::ports::OrderSweep for DynamoOrders {
             .update_expression(
                 "SET #status = :cancelled, #reason = if_not_exists(cancelReason, :reason), \
                  updatedAt = :now, cancelledAt = if_not_exists(cancelledAt, :now), \
-                 lastChange = :change",
+                 announceDueAt = :now, lastChange = :change",
             )
             .expression_attribute_values(
                 ":change",
