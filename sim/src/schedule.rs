@@ -540,8 +540,9 @@ pub async fn run_keeping<'d>(
     report.faults = *faulty.faults.borrow();
 
     // Then the scheduled cleanup, with the clock past every deadline, finishes what a saga left
-    // (an execution that stopped leaves its order to it), and the executions it starts run out.
-    for _ in 0..3 {
+    // (an execution that stopped leaves its order to it, and its outcome event due), and the
+    // executions it starts run out, until a run starts none.
+    for _ in 0..6 {
         now += Duration::days(2);
         cloud.clock.set(now);
         let cleaned = cleanup::run(&ports, &cloud.clock, &config).await;

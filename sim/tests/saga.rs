@@ -13,7 +13,8 @@ use order_core::listing::ListedProduct;
 use order_core::money::{Currency, Money};
 use order_core::order::{Order, OrderRequest, OrderStatus, Sku};
 use order_core::ordering::PlaceOrder;
-use order_core::ports::{BillingStore, InventoryStore, OrderStore, ProductViewStore};
+use order_core::page::PageRequest;
+use order_core::ports::{BillingStore, InventoryStore, OrderStore, OrderSweep, ProductViewStore};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::{Value, json};
@@ -117,6 +118,27 @@ async fn state(cloud: &Cloud, order: &Order) -> (OrderStatus, Option<String>, i6
     )
 }
 
+/// Settled orders whose outcome event is still due (`OrderSweep::announcements_due`, after any
+/// deadline): an execution that announced its outcome leaves none.
+async fn announcements_due(cloud: &Cloud) -> usize {
+    let mut due = 0;
+    for status in [OrderStatus::Completed, OrderStatus::Cancelled] {
+        let page = PageRequest {
+            limit: 100,
+            cursor: None,
+        };
+        let later = t0() + chrono::Duration::days(1);
+        due += cloud
+            .orders
+            .announcements_due(status, later, &page)
+            .await
+            .unwrap()
+            .items
+            .len();
+    }
+    due
+}
+
 fn event_types(sent: &[Value]) -> Vec<String> {
     sent.iter()
         .map(|e| e["type"].as_str().unwrap_or_default().to_owned())
@@ -137,6 +159,7 @@ async fn an_order_with_stock_and_money_completes() {
         event_types(&cloud.sent_to(cloud::TOPIC_ARN)),
         ["OrderCompleted"]
     );
+    assert_eq!(announcements_due(&cloud).await, 0, "announced, so not due");
 }
 
 #[tokio::test]
@@ -159,6 +182,7 @@ async fn an_order_out_of_stock_is_cancelled_and_takes_nothing() {
         event_types(&cloud.sent_to(cloud::TOPIC_ARN)),
         ["OrderCancelled"]
     );
+    assert_eq!(announcements_due(&cloud).await, 0, "announced, so not due");
 }
 
 #[tokio::test]
