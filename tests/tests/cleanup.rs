@@ -3,6 +3,7 @@
 //! and a fixed clock (the event's `time`). A run acts on the whole stack, so these tests take
 //! turns.
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, Utc};
 use e2e::{Fault, Stack, User};
 use futures::StreamExt;
@@ -316,4 +317,80 @@ async fn the_budget_drains_a_backlog_over_several_runs() {
     for user in &users {
         assert_eq!(cart_lines(&stack, user).await, 0, "{user}'s cart was left");
     }
+}
+
+/// The order item's `announceDueAt`: set while its outcome event is still due.
+async fn announce_due_at(stack: &Stack, id: &str) -> Option<String> {
+    let item = stack
+        .dynamodb
+        .get_item()
+        .table_name(std::env::var("ORDERS_TABLE").expect("ORDERS_TABLE"))
+        .key("pk", AttributeValue::S(format!("ORDER#{id}")))
+        .key("sk", AttributeValue::S("ORDER".into()))
+        .consistent_read(true)
+        .send()
+        .await
+        .expect("read the order item")
+        .item
+        .expect("the order item");
+    item.get("announceDueAt")
+        .and_then(|v| v.as_s().ok())
+        .cloned()
+}
+
+/// An execution stopped between `CompleteOrder` and its announcement (EXPRESS stops at five
+/// minutes) leaves the order `COMPLETED` with its outcome event due. The local stack's
+/// executions run to the end, so the test puts the mark back as such an execution leaves it,
+/// settled 30 minutes ago: the cleanup publishes the event and clears the mark, once, and the
+/// buyer, who had it from the execution, is not told twice (the event's id is the same).
+#[tokio::test]
+#[ignore = "needs the local stack: make test"]
+async fn an_outcome_a_stopped_execution_left_due_is_announced_once() {
+    let _turn = TURN.lock().await;
+    let stack = Stack::connect().await;
+    let sku = stack.product(5, 1000).await;
+    let user = stack.user(Some(10_000)).await;
+    let body = json!({"items": [{"sku": sku, "quantity": 1}]});
+    let (status, accepted) = stack.post_order(&user, &body, None).await;
+    assert_eq!(status, 202, "{accepted}");
+    let id = accepted["orderId"].as_str().expect("orderId").to_owned();
+    assert_eq!(stack.wait_for_execution(&id).await, "SUCCEEDED");
+    assert_eq!(
+        announce_due_at(&stack, &id).await,
+        None,
+        "the execution announced its outcome (MarkOrderCompletedAnnounced)"
+    );
+
+    let settled = format_time(Utc::now() - Duration::minutes(30));
+    stack
+        .dynamodb
+        .update_item()
+        .table_name(std::env::var("ORDERS_TABLE").expect("ORDERS_TABLE"))
+        .key("pk", AttributeValue::S(format!("ORDER#{id}")))
+        .key("sk", AttributeValue::S("ORDER".into()))
+        .update_expression("SET announceDueAt = :at")
+        .expression_attribute_values(":at", AttributeValue::S(settled))
+        .send()
+        .await
+        .expect("leave the outcome due");
+
+    let report = cleanup(&stack, Utc::now(), json!({})).await;
+    assert!(
+        count(&report, "unannouncedOutcomes", "announced") >= 1,
+        "{report}"
+    );
+    assert_eq!(announce_due_at(&stack, &id).await, None, "{report}");
+    let again = cleanup(&stack, Utc::now(), json!({})).await;
+    assert_eq!(
+        count(&again, "unannouncedOutcomes", "announced"),
+        0,
+        "{again}"
+    );
+
+    let told = stack.wait_for_notifications(&user.id, 1).await;
+    let completed = told
+        .iter()
+        .filter(|n| n.event_type == order_lambda::events::EventType::OrderCompleted)
+        .count();
+    assert_eq!(completed, 1, "{told:?}");
 }
