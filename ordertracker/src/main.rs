@@ -5,11 +5,8 @@
 //! takes resource names from the variables the functions use (`ORDERS_TABLE`, `ORDER_SAGA_ARN`,
 //! …; locally: `set -a; source local/.state/dev/env; set +a`).
 
-mod history;
-mod ops;
-mod render;
-
 use clap::{Parser, Subcommand};
+use ordertracker::{ops, render};
 use std::process::ExitCode;
 
 #[derive(Parser)]

@@ -478,7 +478,7 @@ pub struct RetryOutcome {
 
 /// What `retry` does with an order, decided from what it read.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Plan {
+pub enum Plan {
     /// An execution is still running: it finishes or compensates by itself.
     LeaveRunning { execution: String, at: String },
     /// EXPRESS: an execution may still be running until `until` (the saga deadline after the
@@ -500,7 +500,12 @@ enum Plan {
 
 /// The rule of [`retry`], over what was read: the order, its executions, the time and the saga
 /// deadline (which matters only when the executions are unknown).
-fn plan(order: &Order, executions: &Executions, now: DateTime<Utc>, deadline: Duration) -> Plan {
+pub fn plan(
+    order: &Order,
+    executions: &Executions,
+    now: DateTime<Utc>,
+    deadline: Duration,
+) -> Plan {
     let before = order.status;
     match before {
         OrderStatus::CompensationFailed => {
@@ -582,8 +587,40 @@ pub async fn retry(ctx: &Context, id: &str) -> Result<RetryOutcome, Failure> {
     // between the two reads would look ended with the order still PAID.)
     let executions = ctx.executions(id).await?;
     let order = order(ctx, id).await?;
-    let before = order.status;
     let clock = SystemClock;
+    let plan = plan(&order, &executions, clock.now(), ctx.saga_deadline);
+    let express = matches!(executions, Executions::Unknown);
+    carry_out(
+        &ctx.ports(),
+        &clock,
+        &order,
+        plan,
+        express,
+        ctx.saga_deadline,
+    )
+    .await
+}
+
+/// What [`retry`] does once it has read the order and its executions and made its `plan`, over
+/// the ports alone (the simulator's operator runs it on its in-process cloud). `express`: the
+/// executions could not be looked up.
+pub async fn carry_out<O, I, B, S, E>(
+    ports: &Ports<'_, O, I, B, S, E>,
+    clock: &dyn Clock,
+    order: &Order,
+    plan: Plan,
+    express: bool,
+    saga_deadline: Duration,
+) -> Result<RetryOutcome, Failure>
+where
+    O: OrderStore + OrderSweep,
+    I: InventoryStore,
+    B: BillingStore,
+    S: SagaStarter,
+    E: EventPublisher,
+{
+    let id = order.order_id;
+    let before = order.status;
     let outcome =
         |action: String, compensation: Option<Compensation>, changed: bool, after| RetryOutcome {
             order_id: id,
@@ -593,8 +630,7 @@ pub async fn retry(ctx: &Context, id: &str) -> Result<RetryOutcome, Failure> {
             compensation,
             changed,
         };
-    let ports = ctx.ports();
-    match plan(&order, &executions, clock.now(), ctx.saga_deadline) {
+    match plan {
         Plan::LeaveRunning { execution, at } => Ok(outcome(
             format!(
                 "nothing done: execution {execution} is still running (at {at}); it finishes or compensates by itself"
@@ -610,7 +646,7 @@ pub async fn retry(ctx: &Context, id: &str) -> Result<RetryOutcome, Failure> {
                  or --saga-deadline): it finishes or compensates by itself, and retry (or the cleanup) \
                  compensates the order after that",
                 until.format("%Y-%m-%d %H:%M:%S UTC"),
-                ctx.saga_deadline.num_minutes(),
+                saga_deadline.num_minutes(),
                 if order
                     .cancel_requested_at
                     .is_some_and(|at| at > order.created_at)
@@ -627,21 +663,20 @@ pub async fn retry(ctx: &Context, id: &str) -> Result<RetryOutcome, Failure> {
         Plan::Nothing(why) => Ok(outcome(why, None, false, before)),
         Plan::StartSaga => {
             let input =
-                serde_json::to_string(&SagaInput::for_order(&order)).or_fail("saga input")?;
+                serde_json::to_string(&SagaInput::for_order(order)).or_fail("saga input")?;
             let correlation_id = order.correlation();
             let origin = order_core::announce::Origin {
                 correlation_id: &correlation_id,
-                clock: &clock,
+                clock,
             };
-            order_core::announce::order_created(&ctx.events, origin, &order)
+            order_core::announce::order_created(ports.events, origin, order)
                 .await
                 .or_fail("announcing the order")?;
-            let started = ctx
+            let started = ports
                 .saga
                 .start(id, &input)
                 .await
                 .or_fail("starting the saga")?;
-            let express = matches!(executions, Executions::Unknown);
             Ok(outcome(
                 match (started, express) {
                     (SagaStart::Started, false) => {
@@ -664,13 +699,13 @@ pub async fn retry(ctx: &Context, id: &str) -> Result<RetryOutcome, Failure> {
             let correlation_id = order.correlation();
             let origin = order_core::announce::Origin {
                 correlation_id: &correlation_id,
-                clock: &clock,
+                clock,
             };
             // The operator's retry finishes the scheduler's work, and is audited as it.
             let by = order_core::audit::ChangedBy::scheduler(Some(&correlation_id));
             let refunded = order_core::announce::refund_payment(
-                &ctx.billing,
-                &ctx.events,
+                ports.billing,
+                ports.events,
                 origin,
                 &by,
                 input(),
@@ -679,7 +714,7 @@ pub async fn retry(ctx: &Context, id: &str) -> Result<RetryOutcome, Failure> {
             .or_fail("refunding")?
             .refunded;
             let released =
-                order_core::saga::release_reservation(&ctx.inventory, &clock, &by, input())
+                order_core::saga::release_reservation(ports.inventory, clock, &by, input())
                     .await
                     .or_fail("releasing")?
                     .released;
@@ -702,9 +737,9 @@ pub async fn retry(ctx: &Context, id: &str) -> Result<RetryOutcome, Failure> {
         }
         Plan::FinishCompensation { reason } => {
             let done = cleanup::compensate(
-                &ports,
-                &clock,
-                &order,
+                ports,
+                clock,
+                order,
                 &[OrderStatus::CompensationFailed],
                 &reason,
             )
@@ -716,11 +751,11 @@ pub async fn retry(ctx: &Context, id: &str) -> Result<RetryOutcome, Failure> {
                 ),
                 Some(done),
                 true,
-                after_status(ctx, id).await?,
+                after_status(ports.orders, id).await?,
             ))
         }
         Plan::Compensate { from } => {
-            let Some(requested) = ctx
+            let Some(requested) = ports
                 .orders
                 .request_cancellation_for(id, &from, None, SAGA_FAILED, clock.now())
                 .await
@@ -730,10 +765,10 @@ pub async fn retry(ctx: &Context, id: &str) -> Result<RetryOutcome, Failure> {
                     "the order changed meanwhile; nothing done (run show and retry again)".into(),
                     None,
                     false,
-                    after_status(ctx, id).await?,
+                    after_status(ports.orders, id).await?,
                 ));
             };
-            let done = cleanup::compensate(&ports, &clock, &requested, &from, SAGA_FAILED)
+            let done = cleanup::compensate(ports, clock, &requested, &from, SAGA_FAILED)
                 .await
                 .or_fail("compensating (the cancellation is requested; retry again)")?;
             Ok(outcome(
@@ -741,14 +776,19 @@ pub async fn retry(ctx: &Context, id: &str) -> Result<RetryOutcome, Failure> {
                     .into(),
                 Some(done),
                 true,
-                after_status(ctx, id).await?,
+                after_status(ports.orders, id).await?,
             ))
         }
     }
 }
 
-async fn after_status(ctx: &Context, id: OrderId) -> Result<OrderStatus, Failure> {
-    Ok(order(ctx, id).await?.status)
+async fn after_status(orders: &impl OrderStore, id: OrderId) -> Result<OrderStatus, Failure> {
+    Ok(orders
+        .get(id)
+        .await
+        .or_fail("reading the order")?
+        .ok_or_else(|| Failure::Usage(format!("no order {id}")))?
+        .status)
 }
 
 #[derive(Serialize)]
