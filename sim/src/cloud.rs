@@ -31,7 +31,7 @@ pub const COMPENSATION_DLQ: &str =
 pub const EVENT_DLQ: &str = "https://sqs.us-east-1.amazonaws.com/000000000000/event-dlq";
 pub const STATE_MACHINE_ARN: &str = "arn:aws:states:us-east-1:000000000000:stateMachine:order-saga";
 
-const LAMBDA_PREFIX: &str = "arn:aws:lambda:us-east-1:000000000000:function:";
+pub const LAMBDA_PREFIX: &str = "arn:aws:lambda:us-east-1:000000000000:function:";
 
 /// The template's `DefinitionSubstitutions`, pointing at this cloud.
 pub fn substitutions() -> HashMap<String, String> {

@@ -8,5 +8,6 @@ pub mod asl;
 pub mod audit;
 pub mod cloud;
 pub mod notify;
+pub mod operator;
 pub mod properties;
 pub mod schedule;

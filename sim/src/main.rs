@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! sim [--schedules N] [--seed S] [--orders K] [--fault-rate R] [--cancel-rate R]
-//!     [--conflict-rate R] [--express-duplicates P] [--threads T] [--json FILE]
+//!     [--conflict-rate R] [--compensation-outage R] [--express-duplicates P] [--threads T]
+//!     [--json FILE]
 //! ```
 //! Schedule `i` runs with seed `S + i`, in the shape its seed picks (`Shape::mixed`) unless a
 //! shape flag is given; the first that breaks a property is printed with its
@@ -58,6 +59,9 @@ fn parse() -> Result<Args, String> {
             "--fault-rate" => args.shape.fault_rate = value.parse().map_err(|e| bad(&e))?,
             "--cancel-rate" => args.shape.cancel_rate = value.parse().map_err(|e| bad(&e))?,
             "--conflict-rate" => args.shape.conflict_rate = value.parse().map_err(|e| bad(&e))?,
+            "--compensation-outage" => {
+                args.shape.compensation_outage = value.parse().map_err(|e| bad(&e))?;
+            }
             "--express-duplicates" => {
                 args.shape.express_duplicates = Some(value.parse().map_err(|e| bad(&e))?);
             }
@@ -103,8 +107,12 @@ async fn shrink(definition: &Definition, shape: &Shape, seed: u64) {
         }
     }
     let mut replay = format!(
-        "--orders {} --fault-rate {} --cancel-rate {} --conflict-rate {}",
-        smallest.orders, smallest.fault_rate, smallest.cancel_rate, smallest.conflict_rate
+        "--orders {} --fault-rate {} --cancel-rate {} --conflict-rate {} --compensation-outage {}",
+        smallest.orders,
+        smallest.fault_rate,
+        smallest.cancel_rate,
+        smallest.conflict_rate,
+        smallest.compensation_outage
     );
     if let Some(p) = smallest.express_duplicates {
         replay.push_str(&format!(" --express-duplicates {p}"));
@@ -122,6 +130,7 @@ struct Totals {
     states: usize,
     faults: usize,
     cancels: usize,
+    redriven: usize,
     statuses: BTreeMap<String, usize>,
     /// The first schedule that broke a property, with its shape.
     failed: Option<(Shape, Report)>,
@@ -156,6 +165,7 @@ fn run_share(
         totals.states += report.states;
         totals.faults += report.faults;
         totals.cancels += report.cancels;
+        totals.redriven += report.redriven.len();
         for (status, n) in &report.statuses {
             *totals.statuses.entry(status.clone()).or_default() += n;
         }
@@ -214,6 +224,7 @@ fn main() -> ExitCode {
         all.states += share.states;
         all.faults += share.faults;
         all.cancels += share.cancels;
+        all.redriven += share.redriven;
         for (status, n) in share.statuses {
             *all.statuses.entry(status).or_default() += n;
         }
@@ -255,7 +266,7 @@ fn main() -> ExitCode {
     let secs = started.elapsed().as_secs_f64();
     let states = all.states;
     println!(
-        "sim: {} schedules from seed {} ({} orders each, {}), 0 property violations; {states} states, {} faults, {} cancels; orders {:?}; {secs:.1} s on {} threads, {:.0} schedules/s, {:.0} states/s",
+        "sim: {} schedules from seed {} ({} orders each, {}), 0 property violations; {states} states, {} faults, {} cancels, {} compensations redriven; orders {:?}; {secs:.1} s on {} threads, {:.0} schedules/s, {:.0} states/s",
         all.schedules,
         args.seed,
         args.shape.orders,
@@ -266,6 +277,7 @@ fn main() -> ExitCode {
         },
         all.faults,
         all.cancels,
+        all.redriven,
         all.statuses,
         args.threads,
         all.schedules as f64 / secs,
@@ -282,6 +294,7 @@ fn main() -> ExitCode {
             "states": states,
             "faults": all.faults,
             "cancels": all.cancels,
+            "redriven": all.redriven,
             "statuses": all.statuses,
             "schedulesPerSecond": all.schedules as f64 / secs,
             "statesPerSecond": states as f64 / secs,

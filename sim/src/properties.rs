@@ -119,6 +119,16 @@ pub async fn check(
         .map_err(read)?;
     shared.violations.iter().cloned().for_each(&mut violation);
 
+    // The operator's redrive of the compensation DLQ finished every compensation that gave up.
+    for (status, count) in &shared.statuses {
+        if status == "COMPENSATION_FAILED" && *count > 0 {
+            violation(format!(
+                "{count} order(s) still COMPENSATION_FAILED after the operator's redrive: {:?}",
+                report.redriven
+            ));
+        }
+    }
+
     // Orders the state machine announced completed (`OrderCompleted` on the topic).
     let announced_completed: HashSet<String> = cloud
         .sent_to(cloud::TOPIC_ARN)

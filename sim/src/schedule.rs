@@ -22,6 +22,7 @@ use order_core::ports::{
     BillingStore, DepositKey, DepositOutcome, InventoryStore, ProductViewStore, SagaStart,
     SagaStarter, StockKey, StockOutcome,
 };
+use order_lambda::steps;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::{Value, json};
@@ -58,6 +59,11 @@ pub struct Shape {
     /// The scheduled cleanup's period (template.yaml's `rate(5 minutes)`): it runs while the
     /// executions do, at the schedule's time.
     pub cleanup_every: Option<Duration>,
+    /// The share of orders whose compensations give up: every call of refund-payment and
+    /// release-reservation for them fails (a broken deploy, a dependency down), so the saga
+    /// dead-letters them `COMPENSATION_FAILED`, and the operator redrives the compensation DLQ
+    /// once the schedule is over (`ordertracker dlq redrive`, which retries each order).
+    pub compensation_outage: f64,
 }
 
 impl Default for Shape {
@@ -75,6 +81,7 @@ impl Default for Shape {
             interleave: true,
             api_rate: 0.05,
             cleanup_every: Some(Duration::minutes(5)),
+            compensation_outage: 0.1,
         }
     }
 }
@@ -114,6 +121,15 @@ impl Shape {
         }
     }
 
+    /// Without compensations that give up: the shape the regression seeds were found in, before
+    /// those were drawn.
+    pub fn without_outages(self) -> Self {
+        Self {
+            compensation_outage: 0.0,
+            ..self
+        }
+    }
+
     fn express(&self) -> bool {
         self.express_duplicates.is_some()
     }
@@ -149,6 +165,8 @@ pub struct Report {
     pub audit_records: usize,
     /// What NotifyQueue delivered to the notify function.
     pub notify: crate::notify::Delivered,
+    /// Orders the operator retried from the compensation DLQ, and what each retry did.
+    pub redriven: Vec<(OrderId, String)>,
 }
 
 /// An order the schedule placed.
@@ -256,6 +274,8 @@ struct Faulty<'a> {
     faults: RefCell<usize>,
     /// Calls that timed out and have not committed yet.
     late: RefCell<Vec<(String, Value, Value)>>,
+    /// `Shape::compensation_outage`, and the seed that picks the orders it takes.
+    outage: (f64, u64),
 }
 
 impl Faulty<'_> {
@@ -274,12 +294,48 @@ impl Faulty<'_> {
     }
 }
 
+impl Faulty<'_> {
+    /// A compensation step called for an order the outage takes: the same orders for a seed,
+    /// whatever the interleaving (a hash of the order id and the seed, not a draw).
+    fn outage_takes(&self, resource: &str, input: &Value) -> bool {
+        let (share, seed) = self.outage;
+        let compensation = resource
+            .strip_prefix(cloud::LAMBDA_PREFIX)
+            .is_some_and(|f| f == steps::REFUND_PAYMENT || f == steps::RELEASE_RESERVATION);
+        let Some(order_id) = input["orderId"]
+            .as_str()
+            .filter(|_| compensation && share > 0.0)
+        else {
+            return false;
+        };
+        // FNV-1a: stable across builds and platforms, unlike std's hasher.
+        let hash = order_id
+            .bytes()
+            .chain(seed.to_le_bytes())
+            .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+                (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+            });
+        ((hash % 10_000) as f64) < share * 10_000.0
+    }
+}
+
 impl Resources for Faulty<'_> {
     async fn call(&self, resource: &str, input: Value, context: &Value) -> Call {
         let (fault, kind) = {
             let mut rng = self.rng.borrow_mut();
             (rng.random_bool(self.rate), rng.random_range(0..3_u8))
         };
+        // (Drawn first: the draws of the other calls stay as they were without outages.)
+        if self.outage_takes(resource, &input) {
+            *self.faults.borrow_mut() += 1;
+            return Call {
+                result: Err(TaskError::new(
+                    "Lambda.ServiceException",
+                    "injected: this order's compensations fail until the operator retries them",
+                )),
+                took: Duration::milliseconds(20),
+            };
+        }
         if !fault {
             return self.cloud.call(resource, input, context).await;
         }
@@ -427,6 +483,7 @@ pub async fn run_keeping<'d>(
         rate: shape.fault_rate,
         faults: RefCell::new(0),
         late: RefCell::new(Vec::new()),
+        outage: (shape.compensation_outage, seed),
     };
     let mut running: Vec<Execution<'_>> = Vec::new();
     let start = |running: &mut Vec<Execution<'d>>, report: &mut Report| -> Result<(), String> {
@@ -557,6 +614,12 @@ pub async fn run_keeping<'d>(
             ended.push(execution);
         }
     }
+
+    // The operator redrives the compensation DLQ (`ordertracker dlq redrive`): each dead letter's
+    // order is retried, past every deadline and after the outage.
+    let deadline = config.saga_deadline;
+    report.redriven =
+        crate::operator::redrive(&cloud, &ports, &ended, shape.express(), now, deadline).await;
 
     // The audit function reads the three streams (after the fact: a stream delivers in order,
     // so a later delivery is the same as a lagging one).

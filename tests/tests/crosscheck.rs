@@ -33,6 +33,7 @@ fn sequential(orders: usize, balance: i64) -> Shape {
         ..Shape::default()
     }
     .without_operators()
+    .without_outages()
 }
 
 /// The sample: `CROSSCHECK_SCHEDULES` schedules (16 unless set) from seed `CROSSCHECK_SEED` (1
