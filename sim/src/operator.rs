@@ -8,14 +8,15 @@ use crate::asl::{Execution, Outcome};
 use crate::cloud::{self, Cloud};
 use chrono::{DateTime, Duration, Utc};
 use order_core::cleanup::Ports;
+use order_core::clock::Clock;
 use order_core::events::EventPublisher;
 use order_core::order::OrderId;
 use order_core::ports::{BillingStore, InventoryStore, OrderStore, OrderSweep, SagaStarter};
 use ordertracker::history;
 use ordertracker::ops::{self, Executions, Failure};
 
-/// Retries the order of every message in the compensation DLQ, in the order they were sent;
-/// each order with what its retry did (or why it failed).
+/// Retries the order of every message in the compensation DLQ, in the order they were sent, and
+/// again those that failed; each retry with what it did (or why it failed).
 pub async fn redrive<O, I, B, S, E>(
     cloud: &Cloud,
     ports: &Ports<'_, O, I, B, S, E>,
@@ -33,34 +34,72 @@ where
 {
     cloud.clock.set(now);
     let mut redriven = Vec::new();
-    for message in cloud.sent_to(cloud::COMPENSATION_DLQ) {
-        let Some(order_id) = message["order"]["orderId"]
-            .as_str()
-            .and_then(|id| id.parse::<OrderId>().ok())
-        else {
-            continue;
-        };
-        let done = match ports.orders.get(order_id).await {
-            Ok(Some(order)) => {
-                let executions = if express {
-                    Executions::Unknown
-                } else {
-                    Executions::Known(executions_of(ended, order_id))
-                };
-                let plan = ops::plan(&order, &executions, now, saga_deadline);
-                match ops::carry_out(ports, &cloud.clock, &order, plan, express, saga_deadline)
-                    .await
-                {
-                    Ok(outcome) => outcome.action,
-                    Err(Failure::Usage(e) | Failure::Failed(e)) => format!("failed: {e}"),
-                }
+    // A message whose replay fails stays in the queue, and the operator, told how many failed,
+    // redrives again (a transaction conflict clears on a retry).
+    let mut waiting: Vec<OrderId> = cloud
+        .sent_to(cloud::COMPENSATION_DLQ)
+        .iter()
+        .filter_map(|m| m["order"]["orderId"].as_str()?.parse().ok())
+        .collect();
+    for _ in 0..REDRIVES {
+        let mut failed = Vec::new();
+        for order_id in waiting {
+            let done = retry(
+                ports,
+                &cloud.clock,
+                ended,
+                express,
+                now,
+                saga_deadline,
+                order_id,
+            )
+            .await;
+            if done.is_err() {
+                failed.push(order_id);
             }
-            Ok(None) => "failed: no such order".to_owned(),
-            Err(e) => format!("failed: reading the order: {e}"),
-        };
-        redriven.push((order_id, done));
+            redriven.push((order_id, done.unwrap_or_else(|e| format!("failed: {e}"))));
+        }
+        waiting = failed;
     }
     redriven
+}
+
+/// How many times the operator redrives the queue while replays fail.
+const REDRIVES: usize = 3;
+
+/// `ordertracker retry <order_id>`: what it did, or why it failed.
+async fn retry<O, I, B, S, E>(
+    ports: &Ports<'_, O, I, B, S, E>,
+    clock: &dyn Clock,
+    ended: &[Execution<'_>],
+    express: bool,
+    now: DateTime<Utc>,
+    saga_deadline: Duration,
+    order_id: OrderId,
+) -> Result<String, String>
+where
+    O: OrderStore + OrderSweep,
+    I: InventoryStore,
+    B: BillingStore,
+    S: SagaStarter,
+    E: EventPublisher,
+{
+    let order = ports
+        .orders
+        .get(order_id)
+        .await
+        .map_err(|e| format!("reading the order: {e}"))?
+        .ok_or("no such order")?;
+    let executions = if express {
+        Executions::Unknown
+    } else {
+        Executions::Known(executions_of(ended, order_id))
+    };
+    let plan = ops::plan(&order, &executions, now, saga_deadline);
+    match ops::carry_out(ports, clock, &order, plan, express, saga_deadline).await {
+        Ok(outcome) => Ok(outcome.action),
+        Err(Failure::Usage(e) | Failure::Failed(e)) => Err(e),
+    }
 }
 
 /// The order's executions (its saga, and `<id>-cancel`) as DescribeExecution tells of them.
