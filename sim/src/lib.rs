@@ -10,4 +10,5 @@ pub mod cloud;
 pub mod notify;
 pub mod operator;
 pub mod properties;
+pub mod queue;
 pub mod schedule;

@@ -8,8 +8,8 @@
 //! settled order's outcome must be in its buyer's inbox exactly once, or dead-lettered.
 
 use crate::cloud::{self, Cloud};
+use crate::queue::Queue;
 use crate::schedule::Report;
-use aws_lambda_events::event::sqs::SqsEvent;
 use order_adapters::dynamodb::{DynamoNotifications, DynamoProfiles};
 use order_core::events::EventType;
 use order_core::invariants::Checked;
@@ -19,7 +19,7 @@ use order_lambda::faults::{Fault, MemoryFaults};
 use order_lambda::notify_queue;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 
 /// NotifyQueue's subscription filter policy (template.yaml, `NotifySubscription`).
@@ -30,10 +30,12 @@ pub const FILTER: [&str; 5] = [
     "OrderDelivered",
     "RefundIssued",
 ];
-/// NotifyQueue's `RedrivePolicy.maxReceiveCount`.
-const MAX_RECEIVES: u32 = 3;
-/// The notify function's `BatchSize`.
-const BATCH: usize = 10;
+/// NotifyQueue: the notify function's `BatchSize`, the queue's `RedrivePolicy.maxReceiveCount`.
+const NOTIFY_QUEUE: Queue = Queue {
+    name: "NotifyQueue",
+    batch: 10,
+    max_receives: 3,
+};
 
 /// What the delivery did.
 #[derive(Debug, Default, Clone)]
@@ -109,32 +111,9 @@ impl Consumer<'_> {
         rng: &mut ChaCha8Rng,
         delivered: &mut Delivered,
     ) -> Result<Vec<Value>, String> {
-        // (message, receives so far); the queue hands out the oldest first.
-        let mut queue: Vec<(Value, u32)> = messages.into_iter().map(|m| (m, 0)).collect();
-        let mut dead = Vec::new();
-        while !queue.is_empty() {
-            let take = queue.len().min(BATCH);
-            let batch: Vec<(Value, u32)> = queue.drain(..take).collect();
-            let records: Vec<Value> = batch
-                .iter()
-                .enumerate()
-                .map(|(i, (body, _))| {
-                    json!({
-                        "messageId": format!("m-{}-{i}", delivered.receives),
-                        "body": body.to_string(),
-                        "eventSource": "aws:sqs",
-                        "attributes": {},
-                        "messageAttributes": {},
-                    })
-                })
-                .collect();
-            // At least once: a batch is sometimes delivered again.
-            let times = if rng.random_bool(0.2) { 2 } else { 1 };
-            let mut failed: HashSet<String> = HashSet::new();
-            for _ in 0..times {
-                let event: SqsEvent = serde_json::from_value(json!({ "Records": records }))
-                    .map_err(|e| format!("a NotifyQueue batch does not decode: {e}"))?;
-                let answer = notify_queue::handle_batch(
+        NOTIFY_QUEUE
+            .drain(messages, rng, &mut delivered.receives, |event| {
+                notify_queue::handle_batch(
                     event,
                     &self.profiles,
                     &self.notifier,
@@ -142,28 +121,8 @@ impl Consumer<'_> {
                     &self.cloud.clock,
                     None,
                 )
-                .await;
-                failed = answer
-                    .batch_item_failures
-                    .into_iter()
-                    .map(|f| f.item_identifier)
-                    .collect();
-            }
-            delivered.receives += batch.len() * times;
-            for ((body, receives), record) in batch.into_iter().zip(&records) {
-                let id = record["messageId"].as_str().unwrap_or_default();
-                if !failed.contains(id) {
-                    continue;
-                }
-                if receives + 1 >= MAX_RECEIVES {
-                    dead.push(body);
-                } else {
-                    // Back after its visibility timeout, behind what is waiting.
-                    queue.push((body, receives + 1));
-                }
-            }
-        }
-        Ok(dead)
+            })
+            .await
     }
 }
 
