@@ -9,6 +9,7 @@ pub mod audit;
 pub mod cloud;
 pub mod notify;
 pub mod operator;
+pub mod products;
 pub mod properties;
 pub mod queue;
 pub mod schedule;

@@ -5,9 +5,10 @@
 
 use crate::asl::{Call, Definition, Execution, Outcome, Resources, TaskError};
 use crate::cloud::{self, Cloud};
+use crate::products::{ProductQueue, Topic};
 use crate::properties::{self, Violation};
 use chrono::{DateTime, Duration, Utc};
-use order_adapters::dynamodb::{DynamoOrders, DynamoProductView};
+use order_adapters::dynamodb::{DynamoInventory, DynamoOrders, DynamoProductView};
 use order_adapters::memory::MemoryEvents;
 use order_core::audit::ChangedBy;
 use order_core::billing::{Account, EntryType, LedgerEntry};
@@ -20,8 +21,9 @@ use order_core::order::{OrderId, OrderRequest, Sku};
 use order_core::ordering::{self, PlaceOrder};
 use order_core::ports::{
     BillingStore, DepositKey, DepositOutcome, InventoryStore, ProductViewStore, SagaStart,
-    SagaStarter, StockKey, StockOutcome,
+    SagaStarter, StockOutcome,
 };
+use order_http::catalog::CatalogApi;
 use order_lambda::steps;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -167,6 +169,8 @@ pub struct Report {
     pub notify: crate::notify::Delivered,
     /// Orders the operator retried from the compensation DLQ, and what each retry did.
     pub redriven: Vec<(OrderId, String)>,
+    /// `ProductUpdated` records ProductQueue handed to sync-product (redeliveries included).
+    pub product_receives: usize,
 }
 
 /// An order the schedule placed.
@@ -520,6 +524,12 @@ pub async fn run_keeping<'d>(
         events: &cloud.step_events,
     };
     let mut next_cleanup = shape.cleanup_every.map(|every| t0() + every);
+    let catalog = CatalogApi {
+        inventory: cloud.inventory.clone(),
+        events: Topic(&cloud.step_events),
+    };
+    let mut products = ProductQueue::default();
+    let mut product_rng = ChaCha8Rng::seed_from_u64(seed ^ 0x9d0);
     let operators = shape.api_rate > 0.0 || shape.cleanup_every.is_some();
     while !running.is_empty() {
         // A virtual second per step, or, with operators on, a second shared among the running
@@ -552,13 +562,16 @@ pub async fn run_keeping<'d>(
             let api = Api {
                 cloud: &cloud,
                 placing: &placing,
-                view: &view,
+                catalog: &catalog,
                 users: &users,
                 skus: &skus,
             };
             if let Some(order) = api.call(&mut api_rng, &mut report).await? {
                 orders.push(order);
             }
+            products
+                .deliver(&cloud, &view, &mut product_rng, false)
+                .await?;
             start(&mut running, &mut report)?;
         }
         if rng.random_bool(shape.cancel_rate) {
@@ -621,6 +634,13 @@ pub async fn run_keeping<'d>(
     report.redriven =
         crate::operator::redrive(&cloud, &ports, &ended, shape.express(), now, deadline).await;
 
+    // ProductQueue hands out what is still waiting; the operator redrives ProductDlq once.
+    products
+        .deliver(&cloud, &view, &mut product_rng, true)
+        .await?;
+    products.redrive(&cloud, &view, &mut product_rng).await?;
+    report.product_receives = products.receives;
+
     // The audit function reads the three streams (after the fact: a stream delivers in order,
     // so a later delivery is the same as a lagging one).
     let delivered =
@@ -644,6 +664,8 @@ pub async fn run_keeping<'d>(
     let checked = properties::check(&cloud, &skus, shape, &users, &report).await?;
     report.statuses = checked.statuses;
     report.violations.extend(checked.violations);
+    let mut violation = |v: String| report.violations.push(v);
+    crate::products::check(&cloud, &view, &skus, &products, &mut violation).await?;
     drop(faulty);
     Ok((report, cloud))
 }
@@ -684,7 +706,7 @@ fn draw_order(rng: &mut ChaCha8Rng, skus: &[Sku]) -> Value {
 struct Api<'a, 'p> {
     cloud: &'a Cloud,
     placing: &'a PlaceOrder<'p, DynamoProductView, DynamoOrders, Starter, MemoryEvents>,
-    view: &'a DynamoProductView,
+    catalog: &'a CatalogApi<DynamoInventory, Topic<'p>>,
     users: &'a [String],
     skus: &'a [Sku],
 }
@@ -754,40 +776,47 @@ impl Api<'_, '_> {
                 }
                 Ok(None)
             }
-            // An admin adds up to three units, or takes up to two away, with an Idempotency-Key.
+            // An admin adds up to three units, or takes up to two away, with an Idempotency-Key,
+            // through the catalog API (which announces the product after the change).
             2 => {
                 let delta = rng.random_range(-2..=3_i64);
-                let record = StockKey {
-                    user_id: "admin".to_owned(),
-                    key,
-                    sku: sku.clone(),
-                    delta,
-                    created_at: now,
-                };
-                let by = ChangedBy::admin("admin", None);
+                let body = json!({ "delta": delta }).to_string();
                 for _ in 0..sends {
-                    let adjusted = self
-                        .cloud
-                        .inventory
-                        .adjust_stock(&sku, delta, Some(&record), &by, now)
+                    // A refusal (zero, or more than is available) is an answer.
+                    let changed = self
+                        .catalog
+                        .adjust_stock(
+                            "admin",
+                            Some(&key),
+                            sku.as_str(),
+                            body.as_bytes(),
+                            now,
+                            None,
+                        )
                         .await;
-                    if matches!(adjusted, Ok(StockOutcome::Adjusted(_))) {
+                    if changed.is_ok_and(|c| !c.replayed) {
                         *report.restocked.entry(sku.clone()).or_default() += delta;
                     }
                 }
                 Ok(None)
             }
-            // An admin changes a price; the catalog view follows (as the product queue does).
+            // An admin changes a price through the catalog API; the view follows through the
+            // product queue (`products.rs`).
             _ => {
-                let price = Money::new(rng.random_range(8..=12) * 100, eur());
-                let by = ChangedBy::admin("admin", None);
-                let (_, product) = store(
-                    self.cloud
-                        .inventory
-                        .upsert_product(&sku, &format!("{sku} product"), &price, &by, now)
-                        .await,
-                )?;
-                store(self.view.apply(&ListedProduct::of(&product, now)).await)?;
+                let body = json!({
+                    "name": format!("{sku} product"),
+                    "price": { "amount": rng.random_range(8..=12) * 100, "currency": "EUR" },
+                })
+                .to_string();
+                let put = self
+                    .catalog
+                    .put_product("admin", None, sku.as_str(), body.as_bytes(), now)
+                    .await;
+                if let Err(e) = put {
+                    report.violations.push(format!(
+                        "an admin's price change of {sku} was refused: {e:?}"
+                    ));
+                }
                 Ok(None)
             }
         }

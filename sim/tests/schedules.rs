@@ -115,3 +115,23 @@ async fn breaks_nothing_in(shape: Shape, seed: u64) {
         report.violations.join("\n  ")
     );
 }
+
+/// With an admin busy changing prices and stock (the API called between 15% of the steps), the product
+/// queue carries every change to the order side's view, out of order and some twice, and the
+/// view ends at each product's price in the inventory (`products::check`, a property).
+#[tokio::test]
+async fn the_product_view_follows_every_price_change_through_the_queue() {
+    let text = include_str!("../../statemachines/order-saga.asl.json");
+    let definition = Definition::load(text, &cloud::substitutions()).unwrap();
+    let shape = Shape {
+        api_rate: 0.15,
+        ..Shape::default()
+    };
+    let report = schedule::run(&definition, &shape, 7).await.unwrap();
+    assert!(report.product_receives > 10, "{}", report.product_receives);
+    assert!(
+        report.violations.is_empty(),
+        "seed 7:\n  {}",
+        report.violations.join("\n  ")
+    );
+}
