@@ -54,9 +54,11 @@ pub struct Shape {
     /// Executions interleave at state granularity (the default); `false` runs each to its end
     /// before the next starts, in start order: the schedule a cross-check can replay elsewhere.
     pub interleave: bool,
-    /// The chance that, between two states, somebody calls the API: a customer places another
+    /// The chance that, in a virtual second, somebody calls the API: a customer places another
     /// order or deposits, an admin changes a product's stock or price. Each call with an
-    /// `Idempotency-Key` is sometimes sent twice (a client's retry).
+    /// `Idempotency-Key` is sometimes sent twice (a client's retry). Per second, not per step:
+    /// with the steps' time shared among the running executions, a per-step chance would place
+    /// more orders the more executions run, and never settle (seed 4466).
     pub api_rate: f64,
     /// The scheduled cleanup's period (template.yaml's `rate(5 minutes)`): it runs while the
     /// executions do, at the schedule's time.
@@ -81,7 +83,7 @@ impl Default for Shape {
             conflict_rate: 0.0,
             express_duplicates: None,
             interleave: true,
-            api_rate: 0.05,
+            api_rate: 0.1,
             cleanup_every: Some(Duration::minutes(5)),
             compensation_outage: 0.1,
         }
@@ -537,11 +539,12 @@ pub async fn run_keeping<'d>(
         // many there are (with a whole second per step, a crowd of executions crawled, orders
         // stayed PENDING past the cleanup's grace, and EXPRESS restarts crowded it further).
         // The regression seeds keep the whole second they were found with.
-        now += if operators {
+        let step = if operators {
             Duration::milliseconds(1000 / i64::try_from(running.len()).unwrap_or(1).max(1))
         } else {
             Duration::seconds(1)
         };
+        now += step;
         if report.states >= MAX_STATES {
             report.violations.push(format!(
                 "the schedule did not settle: {} executions still running after {MAX_STATES} states",
@@ -557,7 +560,7 @@ pub async fn run_keeping<'d>(
             next_cleanup = shape.cleanup_every.map(|every| at.max(now) + every);
             start(&mut running, &mut report)?;
         }
-        if api_rng.random_bool(shape.api_rate) {
+        if api_rng.random_bool(shape.api_rate * step.as_seconds_f64()) {
             cloud.clock.set(now);
             let api = Api {
                 cloud: &cloud,

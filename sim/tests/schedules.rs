@@ -116,7 +116,7 @@ async fn breaks_nothing_in(shape: Shape, seed: u64) {
     );
 }
 
-/// With an admin busy changing prices and stock (the API called between 15% of the steps), the product
+/// With an admin busy changing prices and stock (the API called every other virtual second), the product
 /// queue carries every change to the order side's view, out of order and some twice, and the
 /// view ends at each product's price in the inventory (`products::check`, a property).
 #[tokio::test]
@@ -124,7 +124,7 @@ async fn the_product_view_follows_every_price_change_through_the_queue() {
     let text = include_str!("../../statemachines/order-saga.asl.json");
     let definition = Definition::load(text, &cloud::substitutions()).unwrap();
     let shape = Shape {
-        api_rate: 0.15,
+        api_rate: 0.5,
         ..Shape::default()
     };
     let report = schedule::run(&definition, &shape, 7).await.unwrap();
