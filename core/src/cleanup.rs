@@ -48,6 +48,8 @@
 //!   event is published with the id every publisher of it uses (`events::event_id`), so one the
 //!   execution did publish after all is a duplicate its consumers drop. Read from the sparse
 //!   `AnnounceDue` index: an announced order is not in it.
+//!   An order fulfilment shipped while its completion was still due stays in the index's
+//!   `SHIPPED` partition, which no job reads: its buyer hears of it through `OrderShipped`.
 //!
 //! Orders the saga finished (`COMPLETED` without a cancellation request, `CANCELLED`) and those
 //! fulfilment moved on (`SHIPPED`, `DELIVERED`) are never looked at, except through the sparse
