@@ -2,8 +2,7 @@
 
 use super::orders::DynamoOrders;
 use super::wire::{
-    classify, decode_cursor, encode_cursor, from_item, get, is_condition_failure, key, n, s,
-    to_item,
+    classify, decode_cursor, encode_cursor, from_item, get, key, n, s, to_item, written,
 };
 use chrono::{DateTime, Utc};
 use order_core::cart::{CART_TTL, Cart, CartItem};
@@ -102,11 +101,7 @@ impl CartStore for DynamoOrders {
             put.condition_expression("version = :expected")
                 .expression_attribute_values(":expected", n(expected))
         };
-        match put.send().await {
-            Ok(_) => Ok(true),
-            Err(e) if is_condition_failure(&e) => Ok(false),
-            Err(e) => Err(classify(e)),
-        }
+        written(put.send().await)
     }
 }
 
@@ -194,10 +189,6 @@ impl CartSweep for DynamoOrders {
             .expression_attribute_values(":since", s(format_time(untouched_since)))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if is_condition_failure(&e) => Ok(false),
-            Err(e) => Err(classify(e)),
-        }
+        written(result)
     }
 }

@@ -1,7 +1,7 @@
 use super::wire::{
     Item, MAX_RACE_RETRIES, cancellation_reasons, classify, classify_transaction, condition_failed,
     conflicted, decode_cursor, encode_cursor, from_item, get, is_condition_failure, key,
-    pause_after_conflict, put_if_absent, s, stamp, to_item,
+    pause_after_conflict, put_if_absent, s, stamp, to_item, written,
 };
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::ReturnValue;
@@ -727,11 +727,7 @@ impl order_core::ports::OrderSweep for DynamoOrders {
             .expression_attribute_values(":status", s(status.as_str()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if is_condition_failure(&e) => Ok(false),
-            Err(e) => Err(classify(e)),
-        }
+        written(result)
     }
 
     async fn request_cancellation_for(
@@ -824,15 +820,12 @@ impl order_core::ports::OrderSweep for DynamoOrders {
             return Ok(false);
         };
         let update = cancelling.values_into(update);
-        match update
-            .condition_expression(cancelling.expression)
-            .send()
-            .await
-        {
-            Ok(_) => Ok(true),
-            Err(e) if is_condition_failure(&e) => Ok(false),
-            Err(e) => Err(classify(e)),
-        }
+        written(
+            update
+                .condition_expression(cancelling.expression)
+                .send()
+                .await,
+        )
     }
 }
 

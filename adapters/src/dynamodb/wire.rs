@@ -107,6 +107,20 @@ pub fn is_condition_failure<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) 
     error.as_service_error().and_then(|e| e.code()) == Some("ConditionalCheckFailedException")
 }
 
+/// A single-item conditional write's answer: `true` when it was written, `false` when only its
+/// condition failed.
+pub fn written<T, E, R>(result: Result<T, SdkError<E, R>>) -> Result<bool, StoreError>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(e) if is_condition_failure(&e) => Ok(false),
+        Err(e) => Err(classify(e)),
+    }
+}
+
 /// Writes the item unless one with its key exists; `false` when one did.
 pub async fn put_if_absent(client: &Client, table: &str, item: Item) -> Result<bool, StoreError> {
     let result = client
@@ -116,11 +130,7 @@ pub async fn put_if_absent(client: &Client, table: &str, item: Item) -> Result<b
         .condition_expression("attribute_not_exists(pk)")
         .send()
         .await;
-    match result {
-        Ok(_) => Ok(true),
-        Err(e) if is_condition_failure(&e) => Ok(false),
-        Err(e) => Err(classify(e)),
-    }
+    written(result)
 }
 
 /// Creates or replaces an item (seeding and tests).
