@@ -391,24 +391,8 @@ where
         .await?;
     // Announced on every call, not only the one that cancelled: an earlier call may have
     // cancelled and then failed to publish. The event's id is the same each time.
-    announce::order_outcome(
-        ports.events,
-        origin,
-        OrderOutcome {
-            order_id: order.order_id,
-            user_id: order.user_id.clone(),
-            outcome: Outcome::Cancelled,
-            reason: Some(reason.to_owned()),
-            total: order.total.clone(),
-        },
-    )
-    .await?;
-    // Announced: the cancellation's event is no longer due (a run that crashed before this
-    // line leaves it due, and the unannounced-outcomes job publishes it again).
-    ports
-        .orders
-        .mark_announced(order.order_id, OrderStatus::Cancelled)
-        .await?;
+    let reason = Some(reason.to_owned());
+    announce_settled(ports, origin, order, OrderStatus::Cancelled, reason).await?;
     Ok(Compensation {
         refunded,
         released,
@@ -807,7 +791,13 @@ where
             return Ok(PageEnd::Interrupted);
         }
         report.unannounced_outcomes.examined += 1;
-        match announce_due(ports, clock, order, status).await {
+        let correlation_id = order.correlation();
+        let origin = Origin {
+            correlation_id: &correlation_id,
+            clock,
+        };
+        let reason = order.reason.clone();
+        match announce_settled(ports, origin, order, status, reason).await {
             Ok(()) => {
                 report.unannounced_outcomes.announced += 1;
                 let (order_id, user_id) = (&order.order_id, &order.user_id);
@@ -823,12 +813,15 @@ where
     Ok(page_end(found.next_cursor, false))
 }
 
-/// Publishes the outcome event of `order`, settled in `status`, then marks it announced.
-async fn announce_due<O, I, B, S, E>(
+/// Publishes the outcome event of `order`, settled in `status` (`COMPLETED`, or `CANCELLED`
+/// for `reason`), then marks it announced. A crash in between leaves it due, and the
+/// unannounced-outcomes job publishes it again under the same id.
+async fn announce_settled<O, I, B, S, E>(
     ports: &Ports<'_, O, I, B, S, E>,
-    clock: &dyn Clock,
+    origin: Origin<'_>,
     order: &Order,
     status: OrderStatus,
+    reason: Option<String>,
 ) -> Result<(), StepError>
 where
     O: OrderSweep,
@@ -838,11 +831,6 @@ where
         OrderStatus::Completed => Outcome::Completed,
         _ => Outcome::Cancelled,
     };
-    let correlation_id = order.correlation();
-    let origin = Origin {
-        correlation_id: &correlation_id,
-        clock,
-    };
     announce::order_outcome(
         ports.events,
         origin,
@@ -850,7 +838,7 @@ where
             order_id: order.order_id,
             user_id: order.user_id.clone(),
             outcome,
-            reason: order.reason.clone(),
+            reason,
             total: order.total.clone(),
         },
     )
