@@ -8,7 +8,6 @@ use crate::asl::{Execution, Outcome};
 use crate::cloud::{self, Cloud};
 use chrono::{DateTime, Duration, Utc};
 use order_core::cleanup::Ports;
-use order_core::clock::Clock;
 use order_core::events::EventPublisher;
 use order_core::order::OrderId;
 use order_core::ports::{BillingStore, InventoryStore, OrderStore, OrderSweep, SagaStarter};
@@ -47,15 +46,26 @@ where
         }
         let mut failed = Vec::new();
         for order_id in waiting {
-            let done = retry(
-                ports,
-                &cloud.clock,
-                ended,
-                express,
-                now,
-                saga_deadline,
-                order_id,
-            )
+            // `ordertracker retry <order_id>`: what it did, or why it failed.
+            let done = async {
+                let order = ports
+                    .orders
+                    .get(order_id)
+                    .await
+                    .map_err(|e| format!("reading the order: {e}"))?
+                    .ok_or("no such order")?;
+                let executions = if express {
+                    Executions::Unknown
+                } else {
+                    Executions::Known(executions_of(ended, order_id))
+                };
+                let plan = ops::plan(&order, &executions, now, saga_deadline);
+                let clock = &cloud.clock;
+                match ops::carry_out(ports, clock, &order, plan, express, saga_deadline).await {
+                    Ok(outcome) => Ok(outcome.action),
+                    Err(Failure::Usage(e) | Failure::Failed(e)) => Err(e),
+                }
+            }
             .await;
             if done.is_err() {
                 failed.push(order_id);
@@ -72,41 +82,6 @@ where
 /// row, and a retry's compensation has two (the refund's and the release's): six passes empty
 /// it unless a retry fails for another reason, which the properties then report.
 const REDRIVES: usize = 6;
-
-/// `ordertracker retry <order_id>`: what it did, or why it failed.
-async fn retry<O, I, B, S, E>(
-    ports: &Ports<'_, O, I, B, S, E>,
-    clock: &dyn Clock,
-    ended: &[Execution<'_>],
-    express: bool,
-    now: DateTime<Utc>,
-    saga_deadline: Duration,
-    order_id: OrderId,
-) -> Result<String, String>
-where
-    O: OrderStore + OrderSweep,
-    I: InventoryStore,
-    B: BillingStore,
-    S: SagaStarter,
-    E: EventPublisher,
-{
-    let order = ports
-        .orders
-        .get(order_id)
-        .await
-        .map_err(|e| format!("reading the order: {e}"))?
-        .ok_or("no such order")?;
-    let executions = if express {
-        Executions::Unknown
-    } else {
-        Executions::Known(executions_of(ended, order_id))
-    };
-    let plan = ops::plan(&order, &executions, now, saga_deadline);
-    match ops::carry_out(ports, clock, &order, plan, express, saga_deadline).await {
-        Ok(outcome) => Ok(outcome.action),
-        Err(Failure::Usage(e) | Failure::Failed(e)) => Err(e),
-    }
-}
 
 /// The order's executions (its saga, and `<id>-cancel`) as DescribeExecution tells of them.
 fn executions_of(ended: &[Execution<'_>], order_id: OrderId) -> Vec<history::Execution> {

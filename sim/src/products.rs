@@ -6,7 +6,7 @@
 //! drains into the order side's product view, at least once. Then each product's view must
 //! show its price in the inventory: a late or repeated snapshot never overwrites a newer one.
 
-use crate::cloud::Cloud;
+use crate::cloud::{self, Cloud};
 use crate::queue::Queue;
 use order_adapters::dynamodb::DynamoProductView;
 use order_adapters::memory::MemoryEvents;
@@ -103,15 +103,14 @@ impl ProductQueue {
 /// ProductDlq.
 pub async fn check(
     cloud: &Cloud,
-    view: &DynamoProductView,
     skus: &[Sku],
-    queue: &ProductQueue,
+    dead_letters: &[Value],
     violation: &mut impl FnMut(String),
 ) -> Result<(), String> {
+    let view = DynamoProductView::new(cloud.client.clone(), cloud::ORDERS_TABLE);
     let listed = view.products(skus).await.map_err(|e| e.to_string())?;
     for sku in skus {
-        if queue
-            .dead
+        if dead_letters
             .iter()
             .any(|m| m["sku"].as_str() == Some(sku.as_str()))
         {

@@ -120,13 +120,15 @@ pub async fn check(
     shared.violations.iter().cloned().for_each(&mut violation);
 
     // The operator's redrive of the compensation DLQ finished every compensation that gave up.
-    for (status, count) in &shared.statuses {
-        if status == "COMPENSATION_FAILED" && *count > 0 {
-            violation(format!(
-                "{count} order(s) still COMPENSATION_FAILED after the operator's redrive: {:?}",
-                report.redriven
-            ));
-        }
+    if let Some(count) = shared
+        .statuses
+        .get("COMPENSATION_FAILED")
+        .filter(|n| **n > 0)
+    {
+        violation(format!(
+            "{count} order(s) still COMPENSATION_FAILED after the operator's redrive: {:?}",
+            report.redriven
+        ));
     }
 
     // Orders the state machine announced completed (`OrderCompleted` on the topic).
@@ -187,6 +189,7 @@ pub async fn check(
 
     crate::audit::check(cloud, skus, users, &mut violation).await?;
     crate::notify::check(cloud, users, &shared, report, &mut violation).await?;
+    crate::products::check(cloud, skus, &report.product_dead_letters, &mut violation).await?;
     checked.statuses = shared.statuses.into_iter().collect();
     Ok(checked)
 }
