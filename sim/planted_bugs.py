@@ -1,6 +1,7 @@
 """Proof that the simulator can fail: plants each of five real bugs in turn, runs `make sim`'s
 default batch (the four shapes in turn from seed 1) until a schedule breaks a property, prints
-the seed that caught it, and puts the code back (from a copy taken at start, not from git).
+the seed that caught it and the choices the shrinker left, and puts the code back (from a copy
+taken at start, not from git).
 
     python3 sim/planted_bugs.py [1 2 ...]      # all five without arguments
 
@@ -101,8 +102,10 @@ def main():
                                  capture_output=True, text=True, timeout=3600)
         finally:
             restore()
-        lines = [l for l in (run.stdout + run.stderr).splitlines()
-                 if l.startswith(("sim:", "  "))][:3]
+        # The seed and its first violation, then what the shrinker left and how to replay it.
+        out = (run.stdout + run.stderr).splitlines()
+        lines = [l for l in out if l.startswith(("sim:", "  "))][:2]
+        lines += [l for l in out if l.startswith(("sim: shrunk", "replay:"))]
         caught = run.returncode == 1 and any("broke" in l for l in lines)
         missed += not caught
         print(f"{number}. {name}: {'caught' if caught else 'NOT CAUGHT'}", *lines, sep="\n   ",

@@ -4,6 +4,7 @@
 //! `order_lambda::steps`), and the topic and queues as recorders of what was sent to them.
 
 use crate::asl::{Call, Resources, TaskError};
+use crate::choices::{Choices, Kind};
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Duration, Utc};
 use embedded_dynamodb::{Database, DynoxideHttpClient, FaultHook};
@@ -103,13 +104,19 @@ pub struct Cloud {
 
 impl Cloud {
     pub fn new(now: DateTime<Utc>) -> Result<Self, String> {
-        Self::with_conflicts(now, 0.0, 0)
+        Self::with_conflicts(now, 0.0, 0, Arc::default())
     }
 
     /// A cloud whose DynamoDB cancels a share (`rate`) of the adapters' transactions with
     /// `TransactionConflict`, as DynamoDB does when two touch one item at once, never more than
-    /// twice in a row (what the adapters and the state machine retry absorbs). Drawn from `seed`.
-    pub fn with_conflicts(now: DateTime<Utc>, rate: f64, seed: u64) -> Result<Self, String> {
+    /// twice in a row (what the adapters and the state machine retry absorbs). Drawn from `seed`;
+    /// a conflict happens only if `choices` keeps it.
+    pub fn with_conflicts(
+        now: DateTime<Utc>,
+        rate: f64,
+        seed: u64,
+        choices: Arc<Choices>,
+    ) -> Result<Self, String> {
         let db = embedded_dynamodb::with_tables()?;
         // The streams the audit function reads (template.yaml: NEW_AND_OLD_IMAGES).
         for table in STREAMED {
@@ -131,7 +138,7 @@ impl Cloud {
                 let mut draws = lock(&draws);
                 let (rng, in_a_row) = &mut *draws;
                 let count: &mut u32 = in_a_row.entry(items).or_default();
-                if *count >= 2 || !rng.random_bool(rate) {
+                if *count >= 2 || !rng.random_bool(rate) || !choices.allow(Kind::Conflict) {
                     *count = 0;
                     return None;
                 }

@@ -6,6 +6,7 @@
 
 pub mod asl;
 pub mod audit;
+pub mod choices;
 pub mod cloud;
 pub mod notify;
 pub mod operator;

@@ -3,16 +3,19 @@
 //! ```text
 //! sim [--schedules N] [--seed S] [--orders K] [--fault-rate R] [--cancel-rate R]
 //!     [--conflict-rate R] [--compensation-outage R] [--express-duplicates P] [--threads T]
-//!     [--json FILE]
+//!     [--json FILE] [--keep CHOICES]
 //! ```
 //! Schedule `i` runs with seed `S + i`, in the shape its seed picks (`Shape::mixed`) unless a
 //! shape flag is given; the first that breaks a property is printed with its
 //! seed and violations, and the run fails. `--schedules 1 --seed <seed>` replays one exactly.
 //! Schedules share nothing, so `T` threads (one per core by default) each run every `T`-th
 //! seed on a runtime of their own; a seed's schedule is the same on any thread. `--json` also
-//! writes the batch's figures to FILE (`bench/sim.sh` reads them for BENCHMARKS.md).
+//! writes the batch's figures to FILE (`bench/sim.sh` reads them for BENCHMARKS.md). A failing
+//! schedule is shrunk to the fewest choices that still fail (`sim::choices`); `--keep` with the
+//! list it prints (`o0,f12,c3`) replays them.
 
 use sim::asl::Definition;
+use sim::choices::{self, Kind};
 use sim::cloud;
 use sim::schedule::Report;
 use sim::schedule::{self, Shape};
@@ -29,6 +32,8 @@ struct Args {
     mixed: bool,
     threads: u64,
     json: Option<String>,
+    /// `--keep`: only these choices happen (what the shrinker prints).
+    keep: Option<std::collections::BTreeSet<choices::Choice>>,
 }
 
 fn parse() -> Result<Args, String> {
@@ -39,6 +44,7 @@ fn parse() -> Result<Args, String> {
         mixed: true,
         threads: std::thread::available_parallelism().map_or(1, |n| n.get() as u64),
         json: None,
+        keep: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -46,7 +52,7 @@ fn parse() -> Result<Args, String> {
         let bad = |e: &dyn std::fmt::Display| format!("{flag} {value}: {e}");
         if !matches!(
             flag.as_str(),
-            "--schedules" | "--seed" | "--threads" | "--json"
+            "--schedules" | "--seed" | "--threads" | "--json" | "--keep"
         ) {
             args.mixed = false;
         }
@@ -54,6 +60,7 @@ fn parse() -> Result<Args, String> {
             "--schedules" => args.schedules = value.parse().map_err(|e| bad(&e))?,
             "--seed" => args.seed = value.parse().map_err(|e| bad(&e))?,
             "--json" => args.json = Some(value.clone()),
+            "--keep" => args.keep = Some(choices::parse_set(&value).map_err(|e| bad(&e))?),
             "--threads" => args.threads = value.parse::<u64>().map_err(|e| bad(&e))?.max(1),
             "--orders" => args.shape.orders = value.parse().map_err(|e| bad(&e))?,
             "--fault-rate" => args.shape.fault_rate = value.parse().map_err(|e| bad(&e))?,
@@ -71,55 +78,67 @@ fn parse() -> Result<Args, String> {
     Ok(args)
 }
 
-/// Looks for a smaller schedule of the same seed and shape that still breaks a property: fewer
-/// orders first, then no customer cancels, then fewer faults. It shrinks the shape, not the
-/// sequence of draws (another order count is another schedule), so what it prints is a smaller
-/// failing schedule to replay, not a proof that nothing smaller fails.
-async fn shrink(definition: &Definition, shape: &Shape, seed: u64) {
-    let fails = |shape: Shape| async move {
-        schedule::run(definition, &shape, seed)
-            .await
-            .is_ok_and(|r| !r.violations.is_empty())
-    };
-    let mut smallest = shape.clone();
-    for orders in 1..shape.orders {
-        let fewer = Shape {
-            orders,
-            ..smallest.clone()
+/// Runs of the shrinker at most: a minute or two at most on this machine.
+const SHRINK_BUDGET: usize = 500;
+
+/// Looks for the fewest choices (orders, faults, cancels, API calls, duplicates, conflicts,
+/// cleanup runs) of the failing schedule of `seed` that still break a property
+/// (`sim::choices::shrink`), and prints how to replay them.
+async fn shrink(definition: &Definition, shape: &Shape, failed: &Report) {
+    let seed = failed.seed;
+    let run = |keep| {
+        let shape = Shape {
+            keep: Some(keep),
+            ..shape.clone()
         };
-        if fails(fewer.clone()).await {
-            smallest = fewer;
-            break;
+        async move { schedule::run(definition, &shape, seed).await.ok() }
+    };
+    let shrunk = choices::shrink(failed.choices.clone(), SHRINK_BUDGET, |keep| {
+        let run = run(keep);
+        async move {
+            run.await
+                .filter(|r| !r.violations.is_empty())
+                .map(|r| r.choices)
         }
-    }
-    for simpler in [
-        Shape {
-            cancel_rate: 0.0,
-            ..smallest.clone()
-        },
-        Shape {
-            fault_rate: smallest.fault_rate / 2.0,
-            ..smallest.clone()
-        },
-    ] {
-        if fails(simpler.clone()).await {
-            smallest = simpler;
-        }
-    }
+    })
+    .await;
+    let kept = shrunk.kept.iter().copied().collect();
+    let Some(smallest) = run(kept).await.filter(|r| !r.violations.is_empty()) else {
+        eprintln!("sim: the shrunk schedule did not fail again (a bug in the shrinker)");
+        return;
+    };
+    let count = |kind| smallest.choices.iter().filter(|c| c.kind == kind).count();
     let mut replay = format!(
         "--orders {} --fault-rate {} --cancel-rate {} --conflict-rate {} --compensation-outage {}",
-        smallest.orders,
-        smallest.fault_rate,
-        smallest.cancel_rate,
-        smallest.conflict_rate,
-        smallest.compensation_outage
+        shape.orders,
+        shape.fault_rate,
+        shape.cancel_rate,
+        shape.conflict_rate,
+        shape.compensation_outage
     );
-    if let Some(p) = smallest.express_duplicates {
+    if let Some(p) = shape.express_duplicates {
         replay.push_str(&format!(" --express-duplicates {p}"));
     }
+    replay.push_str(&format!(
+        " --keep {}",
+        choices::format_set(&smallest.choices)
+    ));
     eprintln!(
-        "sim: shrunk to {} orders; replay: make sim SEED={seed} SCHEDULES=1 ARGS=\"{replay}\"",
-        smallest.orders
+        "sim: shrunk in {} runs to {} of {} choices: {} orders (and {} placed by the API), {} faults, {} cancels, {} API calls, {} duplicate executions, {} conflicts, {} cleanup runs; {} states (from {}):\n  {}\nreplay: make sim SEED={seed} SCHEDULES=1 ARGS=\"{replay}\"",
+        shrunk.runs,
+        smallest.choices.len(),
+        failed.choices.len(),
+        count(Kind::Order),
+        smallest.placed.len() - count(Kind::Order),
+        count(Kind::Fault),
+        count(Kind::Cancel),
+        count(Kind::Api),
+        count(Kind::Duplicate),
+        count(Kind::Conflict),
+        count(Kind::Cleanup),
+        smallest.states,
+        failed.states,
+        smallest.violations.join("\n  "),
     );
 }
 
@@ -153,10 +172,13 @@ fn run_share(
     while i < args.schedules && !stop.load(Ordering::Relaxed) {
         let seed = args.seed + i;
         i += args.threads;
-        let shape = if args.mixed {
-            Shape::mixed(seed)
-        } else {
-            args.shape.clone()
+        let shape = Shape {
+            keep: args.keep.clone(),
+            ..if args.mixed {
+                Shape::mixed(seed)
+            } else {
+                args.shape.clone()
+            }
         };
         let report = runtime
             .block_on(schedule::run(definition, &shape, seed))
@@ -259,7 +281,7 @@ fn main() -> ExitCode {
             .enable_all()
             .build()
         {
-            runtime.block_on(shrink(&definition, &shape, seed));
+            runtime.block_on(shrink(&definition, &shape, &report));
         }
         return ExitCode::FAILURE;
     }

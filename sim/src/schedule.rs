@@ -4,6 +4,7 @@
 //! end, the properties are checked (`properties`). The same seed is the same run.
 
 use crate::asl::{Call, Definition, Execution, Outcome, Resources, TaskError};
+use crate::choices::{Choice, Choices, Kind};
 use crate::cloud::{self, Cloud};
 use crate::products::{ProductQueue, Topic};
 use crate::properties::{self, Violation};
@@ -30,7 +31,7 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::{Value, json};
 use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// What a schedule is made of, besides its seed.
 #[derive(Debug, Clone)]
@@ -68,6 +69,9 @@ pub struct Shape {
     /// dead-letters them `COMPENSATION_FAILED`, and the operator redrives the compensation DLQ
     /// once the schedule is over (`ordertracker dlq redrive`, which retries each order).
     pub compensation_outage: f64,
+    /// Only these choices happen (`choices`): what the shrinker narrows and `--keep` replays.
+    /// `None`: all that the seed draws.
+    pub keep: Option<BTreeSet<Choice>>,
 }
 
 impl Default for Shape {
@@ -86,6 +90,7 @@ impl Default for Shape {
             api_rate: 0.1,
             cleanup_every: Some(Duration::minutes(5)),
             compensation_outage: 0.1,
+            keep: None,
         }
     }
 }
@@ -175,6 +180,8 @@ pub struct Report {
     pub product_receives: usize,
     /// What is left in ProductDlq after the operator's redrive.
     pub product_dead_letters: Vec<Value>,
+    /// The choices that happened, in the order they did (what the shrinker narrows).
+    pub choices: Vec<Choice>,
 }
 
 /// An order the schedule placed.
@@ -212,17 +219,19 @@ fn eur() -> Currency {
 
 /// Starts executions by name; the scheduler picks them up. STANDARD: once per name
 /// (StartExecution's idempotency). EXPRESS: every start runs, some twice.
-struct Starter {
+struct Starter<'c> {
     started: Mutex<Vec<(String, String)>>,
     names: Mutex<BTreeSet<String>>,
     express: Option<(f64, Mutex<ChaCha8Rng>)>,
+    choices: &'c Choices,
 }
 
-impl Starter {
-    fn new(shape: &Shape, seed: u64) -> Self {
+impl<'c> Starter<'c> {
+    fn new(shape: &Shape, seed: u64, choices: &'c Choices) -> Self {
         Self {
             started: Mutex::new(Vec::new()),
             names: Mutex::new(BTreeSet::new()),
+            choices,
             express: shape
                 .express_duplicates
                 .map(|p| (p, Mutex::new(ChaCha8Rng::seed_from_u64(seed ^ 0xe7)))),
@@ -243,7 +252,7 @@ impl Starter {
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .random_bool(*duplicates);
-                if twice {
+                if twice && self.choices.allow(Kind::Duplicate) {
                     started.push((name.clone(), input.to_owned()));
                 }
             }
@@ -257,7 +266,7 @@ impl Starter {
     }
 }
 
-impl SagaStarter for Starter {
+impl SagaStarter for Starter<'_> {
     async fn start(&self, order_id: OrderId, input: &str) -> Result<SagaStart, StoreError> {
         Ok(self.start_named(order_id.to_string(), input))
     }
@@ -284,6 +293,7 @@ struct Faulty<'a> {
     late: RefCell<Vec<(String, Value, Value)>>,
     /// `Shape::compensation_outage`, and the seed that picks the orders it takes.
     outage: (f64, u64),
+    choices: &'a Choices,
 }
 
 impl Faulty<'_> {
@@ -332,7 +342,9 @@ impl Resources for Faulty<'_> {
             (rng.random_bool(self.rate), rng.random_range(0..3_u8))
         };
         // (Drawn first: the draws of the other calls stay as they were without outages.)
-        if self.outage_takes(resource, &input) {
+        let outage = self.outage_takes(resource, &input);
+        let fault = (fault || outage) && self.choices.allow(Kind::Fault);
+        if outage && fault {
             *self.faults.borrow_mut() += 1;
             return Call {
                 result: Err(TaskError::new(
@@ -413,7 +425,8 @@ pub async fn run_keeping<'d>(
     // The same seed makes the same ids (the cleanup's sweeps and the stores' pages go in id
     // order, so other ids would be another schedule).
     order_core::values::seeded_ids::seed_thread(seed ^ 0x1d5);
-    let cloud = Cloud::with_conflicts(t0(), shape.conflict_rate, seed ^ 0xc0)?;
+    let choices = Arc::new(Choices::only(shape.keep.clone()));
+    let cloud = Cloud::with_conflicts(t0(), shape.conflict_rate, seed ^ 0xc0, choices.clone())?;
     let mut report = Report {
         seed,
         ..Report::default()
@@ -457,7 +470,7 @@ pub async fn run_keeping<'d>(
     }
 
     // The orders, placed through the order use case; their sagas start by name.
-    let starter = Starter::new(shape, seed);
+    let starter = Starter::new(shape, seed, &choices);
     let placing = PlaceOrder {
         catalog: &view,
         orders: &cloud.orders,
@@ -469,6 +482,9 @@ pub async fn run_keeping<'d>(
     for _ in 0..shape.orders {
         let user = users[rng.random_range(0..users.len())].clone();
         let body = draw_order(&mut rng, &skus);
+        if !choices.allow(Kind::Order) {
+            continue;
+        }
         let request = OrderRequest::from_json(&body).map_err(|e| format!("{e:?}"))?;
         let (order, _) = placing
             .place(&user, None, &request, None)
@@ -490,6 +506,7 @@ pub async fn run_keeping<'d>(
         faults: RefCell::new(0),
         late: RefCell::new(Vec::new()),
         outage: (shape.compensation_outage, seed),
+        choices: &choices,
     };
     let mut running: Vec<Execution<'_>> = Vec::new();
     let start = |running: &mut Vec<Execution<'d>>, report: &mut Report| -> Result<(), String> {
@@ -553,37 +570,43 @@ pub async fn run_keeping<'d>(
             break;
         }
         if let Some(at) = next_cleanup.filter(|at| now >= *at) {
-            cloud.clock.set(now);
-            let cleaned = cleanup::run(&ports, &cloud.clock, &config).await;
-            report.cleanup_errors += cleaned.errors;
-            report.cleanup_runs += 1;
             next_cleanup = shape.cleanup_every.map(|every| at.max(now) + every);
-            start(&mut running, &mut report)?;
+            if choices.allow(Kind::Cleanup) {
+                cloud.clock.set(now);
+                let cleaned = cleanup::run(&ports, &cloud.clock, &config).await;
+                report.cleanup_errors += cleaned.errors;
+                report.cleanup_runs += 1;
+                start(&mut running, &mut report)?;
+            }
         }
         if api_rng.random_bool(shape.api_rate * step.as_seconds_f64()) {
             cloud.clock.set(now);
-            let api = Api {
-                cloud: &cloud,
-                placing: &placing,
-                catalog: &catalog,
-                users: &users,
-                skus: &skus,
-            };
-            if let Some(order) = api.call(&mut api_rng, &mut report).await? {
-                orders.push(order);
+            let call = ApiCall::draw(&mut api_rng, &users, &skus);
+            if choices.allow(Kind::Api) {
+                let api = Api {
+                    cloud: &cloud,
+                    placing: &placing,
+                    catalog: &catalog,
+                };
+                if let Some(order) = api.make(call, &mut report).await? {
+                    orders.push(order);
+                }
             }
             products
                 .deliver(&cloud, &view, &mut product_rng, false)
                 .await?;
             start(&mut running, &mut report)?;
         }
-        if rng.random_bool(shape.cancel_rate) {
+        if rng.random_bool(shape.cancel_rate) && !orders.is_empty() {
             let (order_id, user) = &orders[rng.random_range(0..orders.len())];
-            cloud.clock.set(now);
-            // Refused cancellations (shipped, cancelled already) are answers, not failures.
-            let _ = ordering::cancel(&cloud.orders, &starter, &cloud.clock, user, *order_id).await;
-            report.cancels += 1;
-            start(&mut running, &mut report)?;
+            if choices.allow(Kind::Cancel) {
+                cloud.clock.set(now);
+                // Refused cancellations (shipped, cancelled already) are answers, not failures.
+                let _ =
+                    ordering::cancel(&cloud.orders, &starter, &cloud.clock, user, *order_id).await;
+                report.cancels += 1;
+                start(&mut running, &mut report)?;
+            }
         }
         if rng.random_bool(0.2) {
             faulty.commit_late(&mut rng).await;
@@ -669,6 +692,7 @@ pub async fn run_keeping<'d>(
     report.statuses = checked.statuses;
     report.violations.extend(checked.violations);
     drop(faulty);
+    report.choices = choices.taken();
     Ok((report, cloud))
 }
 
@@ -703,34 +727,76 @@ fn draw_order(rng: &mut ChaCha8Rng, skus: &[Sku]) -> Value {
     json!({ "items": items })
 }
 
-/// The API calls made between two states, through the same use cases and ports as the HTTP
-/// handlers. A call sent twice with its key is a client retrying after a lost answer.
+/// An API call between two states, as the seed drew it. A call with an `Idempotency-Key` is
+/// sent twice (`sends`) when a client retries after a lost answer.
+enum ApiCall {
+    /// A customer places an order with an Idempotency-Key; the retry gets the same order.
+    Place {
+        user: String,
+        body: Value,
+        sends: usize,
+    },
+    /// A customer deposits 5 to 20 euros with an Idempotency-Key.
+    Deposit {
+        user: String,
+        cents: i64,
+        sends: usize,
+    },
+    /// An admin adds up to three units, or takes up to two away, with an Idempotency-Key.
+    AdjustStock { sku: Sku, delta: i64, sends: usize },
+    /// An admin changes a price (an `i32`, as it was drawn when the regression seeds were found).
+    PutPrice { sku: Sku, cents: i32 },
+}
+
+impl ApiCall {
+    /// Every draw a call takes, made whether or not the call happens (`choices`).
+    fn draw(rng: &mut ChaCha8Rng, users: &[String], skus: &[Sku]) -> Self {
+        let user = users[rng.random_range(0..users.len())].clone();
+        let sku = skus[rng.random_range(0..skus.len())].clone();
+        let sends = if rng.random_bool(0.3) { 2 } else { 1 };
+        match rng.random_range(0..4_u8) {
+            0 => Self::Place {
+                user,
+                body: draw_order(rng, skus),
+                sends,
+            },
+            1 => Self::Deposit {
+                user,
+                cents: rng.random_range(5..=20) * 100,
+                sends,
+            },
+            2 => Self::AdjustStock {
+                sku,
+                delta: rng.random_range(-2..=3_i64),
+                sends,
+            },
+            _ => Self::PutPrice {
+                sku,
+                cents: rng.random_range(8..=12) * 100,
+            },
+        }
+    }
+}
+
+/// Makes the API calls, through the same use cases and ports as the HTTP handlers.
 struct Api<'a, 'p> {
     cloud: &'a Cloud,
-    placing: &'a PlaceOrder<'p, DynamoProductView, DynamoOrders, Starter, MemoryEvents>,
+    placing: &'a PlaceOrder<'p, DynamoProductView, DynamoOrders, Starter<'p>, MemoryEvents>,
     catalog: &'a CatalogApi<DynamoInventory, Topic<'p>>,
-    users: &'a [String],
-    skus: &'a [Sku],
 }
 
 impl Api<'_, '_> {
-    /// Makes one call the seed draws; a placed order is returned for the scheduler to track.
-    async fn call(
+    /// Makes `call`; a placed order is returned for the scheduler to track.
+    async fn make(
         &self,
-        rng: &mut ChaCha8Rng,
+        call: ApiCall,
         report: &mut Report,
     ) -> Result<Option<(OrderId, String)>, String> {
         report.api_calls += 1;
         let now = self.cloud.clock.now();
-        let user = self.users[rng.random_range(0..self.users.len())].clone();
-        let sku = self.skus[rng.random_range(0..self.skus.len())].clone();
         let key = format!("k-{}", report.api_calls);
-        let twice = rng.random_bool(0.3);
-        let sends = if twice { 2 } else { 1 };
-        match rng.random_range(0..4_u8) {
-            // A customer places an order with an Idempotency-Key; the retry gets the same order.
-            0 => {
-                let body = draw_order(rng, self.skus);
+        match call {
+            ApiCall::Place { user, body, sends } => {
                 let request = OrderRequest::from_json(&body).map_err(|e| format!("{e:?}"))?;
                 let mut first = None;
                 for _ in 0..sends {
@@ -755,10 +821,10 @@ impl Api<'_, '_> {
                     (order_id, user)
                 }))
             }
-            // A customer deposits 5 to 20 euros with an Idempotency-Key; as the handler does,
-            // each request makes its own entry (its own id, so its own transaction token).
-            1 => {
-                let amount = Money::new(rng.random_range(5..=20) * 100, eur());
+            // As the handler does, each request makes its own entry (its own id, so its own
+            // transaction token).
+            ApiCall::Deposit { user, cents, sends } => {
+                let amount = Money::new(cents, eur());
                 let by = ChangedBy::user(&user, None);
                 for _ in 0..sends {
                     let entry = LedgerEntry::new(EntryType::Deposit, amount.clone(), None, now);
@@ -778,10 +844,8 @@ impl Api<'_, '_> {
                 }
                 Ok(None)
             }
-            // An admin adds up to three units, or takes up to two away, with an Idempotency-Key,
-            // through the catalog API (which announces the product after the change).
-            2 => {
-                let delta = rng.random_range(-2..=3_i64);
+            // Through the catalog API, which announces the product after the change.
+            ApiCall::AdjustStock { sku, delta, sends } => {
                 let body = json!({ "delta": delta }).to_string();
                 for _ in 0..sends {
                     // A refusal (zero, or more than is available) is an answer.
@@ -802,12 +866,11 @@ impl Api<'_, '_> {
                 }
                 Ok(None)
             }
-            // An admin changes a price through the catalog API; the view follows through the
-            // product queue (`products.rs`).
-            _ => {
+            // The view follows through the product queue (`products.rs`).
+            ApiCall::PutPrice { sku, cents } => {
                 let body = json!({
                     "name": format!("{sku} product"),
-                    "price": { "amount": rng.random_range(8..=12) * 100, "currency": "EUR" },
+                    "price": { "amount": cents, "currency": "EUR" },
                 })
                 .to_string();
                 let put = self

@@ -3,8 +3,10 @@
 //! crashes, throttles), customers cancelling between any two states; every property holds.
 
 use sim::asl::Definition;
+use sim::choices::{Choice, Kind};
 use sim::cloud;
 use sim::schedule::{self, Shape};
+use std::collections::BTreeSet;
 
 #[tokio::test]
 async fn twelve_schedules_from_seed_one_break_no_property() {
@@ -49,6 +51,56 @@ async fn a_seed_replays_exactly() {
             .collect::<Vec<_>>()
     };
     assert_eq!(runs(&first), runs(&again));
+}
+
+/// The choices a run reports replay it exactly (`--keep`, what the shrinker prints), and
+/// leaving choices out takes away just those: only the orders kept, no fault, cancel, API call
+/// or conflict happens, and every order still ends.
+#[tokio::test]
+async fn kept_choices_replay_a_schedule_and_the_rest_do_not_happen() {
+    let text = include_str!("../../statemachines/order-saga.asl.json");
+    let definition = Definition::load(text, &cloud::substitutions()).unwrap();
+    let shape = Shape::mixed(3);
+    let first = schedule::run(&definition, &shape, 3).await.unwrap();
+    let kinds: BTreeSet<Kind> = first.choices.iter().map(|c| c.kind).collect();
+    assert!(
+        [Kind::Order, Kind::Fault, Kind::Api, Kind::Conflict]
+            .iter()
+            .all(|k| kinds.contains(k)),
+        "{kinds:?}"
+    );
+    let keep = |choices: BTreeSet<Choice>| Shape {
+        keep: Some(choices),
+        ..shape.clone()
+    };
+    let again = schedule::run(
+        &definition,
+        &keep(first.choices.iter().copied().collect()),
+        3,
+    )
+    .await
+    .unwrap();
+    assert_eq!(again.choices, first.choices);
+    assert_eq!(
+        (again.states, again.faults, again.cancels, again.api_calls),
+        (first.states, first.faults, first.cancels, first.api_calls)
+    );
+    assert_eq!(again.statuses, first.statuses);
+
+    let orders: BTreeSet<Choice> = first
+        .choices
+        .iter()
+        .filter(|c| c.kind == Kind::Order && c.index % 2 == 0)
+        .copied()
+        .collect();
+    let fewer = schedule::run(&definition, &keep(orders.clone()), 3)
+        .await
+        .unwrap();
+    assert!(fewer.violations.is_empty(), "{:?}", fewer.violations);
+    assert_eq!(fewer.choices, orders.into_iter().collect::<Vec<_>>());
+    assert_eq!((fewer.faults, fewer.cancels, fewer.api_calls), (0, 0, 0));
+    assert_eq!(fewer.placed.len(), 5);
+    assert_eq!(fewer.statuses.values().sum::<usize>(), 5);
 }
 
 /// Found by `make sim` (seed 126, EXPRESS with duplicate starts): a second execution of a
