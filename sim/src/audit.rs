@@ -6,7 +6,7 @@
 
 use crate::cloud::{self, Cloud};
 use aws_lambda_events::event::dynamodb::Event;
-use chrono::DateTime;
+use chrono::{DateTime, Duration, DurationRound, Utc};
 use order_adapters::dynamodb::DynamoAudit;
 use order_core::audit::{Action, AuditEntry, AuditLog, Sources};
 use order_core::order::Sku;
@@ -16,6 +16,7 @@ use order_lambda::audit_stream;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::json;
+use std::collections::BTreeSet;
 
 /// template.yaml's `BatchSize` for the audit function's stream mappings.
 const BATCH: usize = 100;
@@ -83,22 +84,42 @@ pub async fn check(
 ) -> Result<usize, String> {
     let log = DynamoAudit::new(cloud.client.clone(), cloud::AUDIT_TABLE);
     let read = |e: order_core::error::StoreError| e.to_string();
-    let mut trail: Vec<AuditEntry> = Vec::new();
-    // A schedule runs from its start (2026-11-22) to its last cleanup, days later; the trail is
-    // kept by day, so the range is read day by day.
-    let day = |d: &str| DateTime::parse_from_rfc3339(d).map(|t| t.to_utc());
-    let (from, to) = (
-        day("2026-11-21T00:00:00Z").map_err(|e| e.to_string())?,
-        day("2026-12-01T00:00:00Z").map_err(|e| e.to_string())?,
-    );
-    let mut page = PageRequest::first(1000);
-    loop {
-        let got = log.between(from, to, &page).await.map_err(read)?;
-        trail.extend(got.items);
-        match got.next_cursor {
-            Some(cursor) => page.cursor = Some(cursor),
-            None => break,
+    // The trail is kept by hour, and a schedule writes in a few hours spread over days (its
+    // executions, then each cleanup run past the deadlines): the hours that hold entries are
+    // found from a scan of their times, and each run of consecutive hours is read through the
+    // adapter. The scan's count then says nothing was left out.
+    let times = cloud.scan(cloud::AUDIT_TABLE, &["at"])?;
+    let hours: BTreeSet<DateTime<Utc>> = times
+        .iter()
+        .filter_map(|item| item["at"]["S"].as_str())
+        .filter_map(|at| DateTime::parse_from_rfc3339(at).ok())
+        .filter_map(|at| at.to_utc().duration_trunc(Duration::hours(1)).ok())
+        .collect();
+    let mut ranges: Vec<(DateTime<Utc>, DateTime<Utc>)> = Vec::new();
+    for hour in hours {
+        match ranges.last_mut() {
+            Some((_, to)) if *to == hour => *to = hour + Duration::hours(1),
+            _ => ranges.push((hour, hour + Duration::hours(1))),
         }
+    }
+    let mut trail: Vec<AuditEntry> = Vec::new();
+    for (from, to) in ranges {
+        let mut page = PageRequest::first(1000);
+        loop {
+            let got = log.between(from, to, &page).await.map_err(read)?;
+            trail.extend(got.items);
+            match got.next_cursor {
+                Some(cursor) => page.cursor = Some(cursor),
+                None => break,
+            }
+        }
+    }
+    if trail.len() != times.len() {
+        violation(format!(
+            "the audit table holds {} entries, its report by time gave {}",
+            times.len(),
+            trail.len()
+        ));
     }
     let delta = |e: &AuditEntry, field: &str| {
         e.after[field].as_i64().unwrap_or(0) - e.before[field].as_i64().unwrap_or(0)

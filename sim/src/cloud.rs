@@ -203,6 +203,31 @@ impl Cloud {
         Ok(records)
     }
 
+    /// Every item of `table` with only the attributes `projection` names (a raw Scan, page by
+    /// page, straight to the engine: for what a property needs to know beyond the adapters).
+    pub fn scan(&self, table: &str, projection: &[&str]) -> Result<Vec<Value>, String> {
+        let names: serde_json::Map<String, Value> = projection
+            .iter()
+            .enumerate()
+            .map(|(i, name)| (format!("#p{i}"), json!(name)))
+            .collect();
+        let expression: Vec<String> = names.keys().cloned().collect();
+        let mut request = json!({
+            "TableName": table,
+            "ProjectionExpression": expression.join(","),
+            "ExpressionAttributeNames": names,
+        });
+        let mut items = Vec::new();
+        loop {
+            let page = engine(&self.db, "Scan", &request)?;
+            items.extend(page["Items"].as_array().cloned().unwrap_or_default());
+            match page.get("LastEvaluatedKey") {
+                Some(key) if key.is_object() => request["ExclusiveStartKey"] = key.clone(),
+                _ => return Ok(items),
+            }
+        }
+    }
+
     /// Every message on the domain events topic with its `type` attribute (what subscription
     /// filter policies read): the state machine's publishes, then the steps' events (published
     /// by `SnsEvents` with the event's type as the attribute).
