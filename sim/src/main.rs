@@ -81,30 +81,54 @@ fn parse() -> Result<Args, String> {
 /// Runs of the shrinker at most: a minute or two at most on this machine.
 const SHRINK_BUDGET: usize = 500;
 
-/// Looks for the fewest choices (orders, faults, cancels, API calls, duplicates, conflicts,
-/// cleanup runs) of the failing schedule of `seed` that still break a property
-/// (`sim::choices::shrink`), and prints how to replay them.
+/// Shrinks the failing schedule of `seed` to the fewest choices (orders, faults, cancels, API
+/// calls, duplicates, conflicts, cleanup runs) that still break a property
+/// (`sim::choices::shrink`), and prints how to replay them. It also shrinks the first failing
+/// schedule of the seed with fewer orders drawn (another count is another schedule: other
+/// draws), and prints the smaller of the two.
 async fn shrink(definition: &Definition, shape: &Shape, failed: &Report) {
     let seed = failed.seed;
-    let run = |keep| {
-        let shape = Shape {
+    let run = |shape: Shape| async move {
+        schedule::run(definition, &shape, seed)
+            .await
+            .ok()
+            .filter(|r| !r.violations.is_empty())
+    };
+    let mut starts = vec![(shape.clone(), failed.choices.clone())];
+    let mut runs = 0;
+    for orders in 1..shape.orders {
+        runs += 1;
+        let fewer = Shape {
+            orders,
+            ..shape.clone()
+        };
+        if let Some(report) = run(fewer.clone()).await {
+            starts.push((fewer, report.choices));
+            break;
+        }
+    }
+    let mut best: Option<(Shape, Report)> = None;
+    for (shape, taken) in starts {
+        let with = |keep| Shape {
             keep: Some(keep),
             ..shape.clone()
         };
-        async move { schedule::run(definition, &shape, seed).await.ok() }
-    };
-    let shrunk = choices::shrink(failed.choices.clone(), SHRINK_BUDGET, |keep| {
-        let run = run(keep);
-        async move {
-            run.await
-                .filter(|r| !r.violations.is_empty())
-                .map(|r| r.choices)
+        let shrunk = choices::shrink(taken, SHRINK_BUDGET, |keep| {
+            let failing = run(with(keep));
+            async move { failing.await.map(|r| r.choices) }
+        })
+        .await;
+        runs += shrunk.runs + 1;
+        let Some(report) = run(with(shrunk.kept.into_iter().collect())).await else {
+            eprintln!("sim: a shrunk schedule did not fail again (a bug in the shrinker)");
+            return;
+        };
+        let size = |r: &Report| (r.choices.len(), r.states);
+        if best.as_ref().is_none_or(|(_, b)| size(&report) < size(b)) {
+            best = Some((shape, report));
         }
-    })
-    .await;
-    let kept = shrunk.kept.iter().copied().collect();
-    let Some(smallest) = run(kept).await.filter(|r| !r.violations.is_empty()) else {
-        eprintln!("sim: the shrunk schedule did not fail again (a bug in the shrinker)");
+    }
+    let Some((shape, smallest)) = best else {
         return;
     };
     let count = |kind| smallest.choices.iter().filter(|c| c.kind == kind).count();
@@ -125,11 +149,11 @@ async fn shrink(definition: &Definition, shape: &Shape, failed: &Report) {
     ));
     eprintln!(
         "sim: shrunk in {} runs to {} of {} choices: {} orders (and {} placed by the API), {} faults, {} cancels, {} API calls, {} duplicate executions, {} conflicts, {} cleanup runs; {} states (from {}):\n  {}\nreplay: make sim SEED={seed} SCHEDULES=1 ARGS=\"{replay}\"",
-        shrunk.runs,
+        runs,
         smallest.choices.len(),
         failed.choices.len(),
         count(Kind::Order),
-        smallest.placed.len() - count(Kind::Order),
+        smallest.placed.len().saturating_sub(count(Kind::Order)),
         count(Kind::Fault),
         count(Kind::Cancel),
         count(Kind::Api),
