@@ -78,7 +78,8 @@ fn parse() -> Result<Args, String> {
     Ok(args)
 }
 
-/// Runs of the shrinker at most: a minute or two at most on this machine.
+/// Runs of the shrinker at most, from each schedule it starts from (a minute or two each on
+/// this machine).
 const SHRINK_BUDGET: usize = 500;
 
 /// Shrinks the failing schedule of `seed` to the fewest choices (orders, faults, cancels, API

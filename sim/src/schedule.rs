@@ -288,7 +288,6 @@ struct Faulty<'a> {
     cloud: &'a Cloud,
     rng: RefCell<ChaCha8Rng>,
     rate: f64,
-    faults: RefCell<usize>,
     /// Calls that timed out and have not committed yet.
     late: RefCell<Vec<(String, Value, Value)>>,
     /// `Shape::compensation_outage`, and the seed that picks the orders it takes.
@@ -345,7 +344,6 @@ impl Resources for Faulty<'_> {
         let outage = self.outage_takes(resource, &input);
         let fault = (fault || outage) && self.choices.allow(Kind::Fault);
         if outage && fault {
-            *self.faults.borrow_mut() += 1;
             return Call {
                 result: Err(TaskError::new(
                     "Lambda.ServiceException",
@@ -357,7 +355,6 @@ impl Resources for Faulty<'_> {
         if !fault {
             return self.cloud.call(resource, input, context).await;
         }
-        *self.faults.borrow_mut() += 1;
         let lambda = resource.contains(":function:");
         let dynamodb = resource.contains(":::dynamodb:");
         match kind {
@@ -503,7 +500,6 @@ pub async fn run_keeping<'d>(
         cloud: &cloud,
         rng: RefCell::new(ChaCha8Rng::seed_from_u64(seed ^ 0x5eed)),
         rate: shape.fault_rate,
-        faults: RefCell::new(0),
         late: RefCell::new(Vec::new()),
         outage: (shape.compensation_outage, seed),
         choices: &choices,
@@ -633,7 +629,6 @@ pub async fn run_keeping<'d>(
     while !faulty.late.borrow().is_empty() {
         faulty.commit_late(&mut rng).await;
     }
-    report.faults = *faulty.faults.borrow();
 
     // Then the scheduled cleanup, with the clock past every deadline, finishes what a saga left
     // (an execution that stopped leaves its order to it, and its outcome event due), and the
@@ -693,6 +688,11 @@ pub async fn run_keeping<'d>(
     report.violations.extend(checked.violations);
     drop(faulty);
     report.choices = choices.taken();
+    report.faults = report
+        .choices
+        .iter()
+        .filter(|c| c.kind == Kind::Fault)
+        .count();
     Ok((report, cloud))
 }
 
