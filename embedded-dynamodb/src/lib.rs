@@ -31,7 +31,10 @@ use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
 pub use dynoxide::DynoxideError;
 use dynoxide::actions as a;
+use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 pub use dynoxide::Database;
 
@@ -97,24 +100,81 @@ pub fn client_with(http: DynoxideHttpClient) -> Client {
 /// an HTTP status and a DynamoDB error body (`__type`, message), as DynamoDB answers.
 pub type FaultHook = Arc<dyn Fn(&str, &[u8]) -> Option<(u16, Vec<u8>)> + Send + Sync>;
 
+/// How many calls the engine answered and the time it took, by operation, JSON in and out
+/// included: what a benchmark reads to tell the engine's share of a run from the rest (the SDK's
+/// pipeline, the code under test). Two clock reads and an uncontended lock per call.
+#[derive(Debug, Default)]
+pub struct EngineTime(Mutex<BTreeMap<String, OperationTime>>);
+
+/// One operation's calls and their time.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct OperationTime {
+    pub calls: u64,
+    pub time: Duration,
+}
+
+impl EngineTime {
+    /// Runs `call`, counted and timed as `operation`.
+    pub fn time<T>(&self, operation: &str, call: impl FnOnce() -> T) -> T {
+        let started = Instant::now();
+        let answer = call();
+        let took = started.elapsed();
+        let mut by_operation = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let entry = match by_operation.get_mut(operation) {
+            Some(entry) => entry,
+            None => by_operation.entry(operation.to_owned()).or_default(),
+        };
+        entry.calls += 1;
+        entry.time += took;
+        answer
+    }
+
+    pub fn by_operation(&self) -> BTreeMap<String, OperationTime> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Every operation's together.
+    pub fn total(&self) -> OperationTime {
+        self.by_operation()
+            .values()
+            .fold(OperationTime::default(), |sum, op| OperationTime {
+                calls: sum.calls + op.calls,
+                time: sum.time + op.time,
+            })
+    }
+}
+
 /// The SDK's `HttpClient`, answering every request from a dynoxide [`Database`].
 #[derive(Clone)]
 pub struct DynoxideHttpClient {
     db: Database,
     faults: Option<FaultHook>,
+    engine_time: Arc<EngineTime>,
 }
 
 impl DynoxideHttpClient {
     pub fn new(db: Database) -> Self {
-        Self { db, faults: None }
+        Self {
+            db,
+            faults: None,
+            engine_time: Arc::default(),
+        }
     }
 
     /// Every request first goes to `faults`, which may answer it instead of the engine.
     pub fn with_faults(db: Database, faults: FaultHook) -> Self {
         Self {
-            db,
             faults: Some(faults),
+            ..Self::new(db)
         }
+    }
+
+    /// The calls this client (and its clones) passed to the engine, and the engine's time.
+    pub fn engine_time(&self) -> Arc<EngineTime> {
+        self.engine_time.clone()
     }
 }
 
@@ -157,7 +217,10 @@ impl DynoxideHttpClient {
             .and_then(|(operation, faults)| faults(operation, body));
         let (status, reply) = match (injected, target.strip_prefix(TARGET_PREFIX)) {
             (Some(answer), _) => answer,
-            (None, Some(operation)) => match dispatch(&self.db, operation, body) {
+            (None, Some(operation)) => match self
+                .engine_time
+                .time(operation, || dispatch(&self.db, operation, body))
+            {
                 Some(Ok(json)) => (200, json),
                 Some(Err(e)) => (e.status_code(), e.to_json().into_bytes()),
                 None => (400, unknown_operation()),

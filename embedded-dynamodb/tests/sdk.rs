@@ -517,3 +517,46 @@ async fn with_tables_creates_every_table_of_the_template_with_its_indexes() {
         ]
     );
 }
+
+#[tokio::test]
+async fn the_engine_time_counts_each_operation_that_reached_the_engine() {
+    let http =
+        embedded_dynamodb::DynoxideHttpClient::new(embedded_dynamodb::Database::memory().unwrap());
+    let engine_time = http.engine_time();
+    let client = embedded_dynamodb::client_with(http);
+    create_table(&client).await;
+    for i in 0..3 {
+        client
+            .put_item()
+            .table_name(TABLE)
+            .item("pk", s(&format!("order#{i}")))
+            .item("sk", s("meta"))
+            .send()
+            .await
+            .expect("put");
+    }
+    client
+        .get_item()
+        .table_name(TABLE)
+        .key("pk", s("order#1"))
+        .key("sk", s("meta"))
+        .send()
+        .await
+        .expect("get");
+    let by_operation = engine_time.by_operation();
+    let calls: Vec<(&str, u64)> = by_operation
+        .iter()
+        .map(|(operation, t)| (operation.as_str(), t.calls))
+        .collect();
+    assert_eq!(calls, [("CreateTable", 1), ("GetItem", 1), ("PutItem", 3)]);
+    assert!(by_operation.values().all(|t| !t.time.is_zero()));
+    let total = engine_time.total();
+    assert_eq!(total.calls, 5);
+    assert_eq!(
+        total.time,
+        by_operation
+            .values()
+            .map(|t| t.time)
+            .sum::<std::time::Duration>()
+    );
+}
