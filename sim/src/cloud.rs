@@ -6,8 +6,13 @@
 use crate::asl::{Call, Resources, TaskError};
 use crate::choices::{Choices, Kind};
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::interceptors::{
+    BeforeSerializationInterceptorContextRef, FinalizerInterceptorContextRef,
+};
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_dynamodb::error::BoxError;
 use chrono::{DateTime, Duration, Utc};
-use embedded_dynamodb::{Database, DynoxideHttpClient, FaultHook};
+use embedded_dynamodb::{Database, DynoxideHttpClient, EngineTime, FaultHook};
 use order_adapters::dynamodb::{DynamoBilling, DynamoInventory, DynamoOrders};
 use order_adapters::memory::MemoryEvents;
 use order_core::clock::Clock;
@@ -18,7 +23,9 @@ use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 use serde_json::{Value, json};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Instant;
 
 pub const ORDERS_TABLE: &str = "OrdersTable";
 pub const INVENTORY_TABLE: &str = "InventoryTable";
@@ -97,6 +104,12 @@ pub struct Cloud {
     /// The state machine's publishes with their `type` attribute.
     topic: Mutex<Vec<(String, Value)>>,
     pub clock: VirtualClock,
+    /// The engine's calls and time: those the adapters sent through the SDK, and the rest (the
+    /// state machine's integrations, setting up, the simulator's own reads).
+    pub through_sdk: Arc<EngineTime>,
+    pub direct: Arc<EngineTime>,
+    /// The adapters' calls end to end, the SDK's pipeline and the engine's answer together.
+    pub sdk_time: Arc<SdkTime>,
     delivery: LeadTimeDelivery,
     /// How long each call takes on the virtual clock.
     pub call_time: Duration,
@@ -117,14 +130,18 @@ impl Cloud {
         seed: u64,
         choices: Arc<Choices>,
     ) -> Result<Self, String> {
-        let db = embedded_dynamodb::with_tables()?;
+        let direct = Arc::new(EngineTime::default());
+        let db = direct.time(
+            "CreateTable (the template's six tables)",
+            embedded_dynamodb::with_tables,
+        )?;
         // The streams the audit function reads (template.yaml: NEW_AND_OLD_IMAGES).
         for table in STREAMED {
             let spec = json!({
                 "TableName": table,
                 "StreamSpecification": {"StreamEnabled": true, "StreamViewType": "NEW_AND_OLD_IMAGES"}
             });
-            engine(&db, "UpdateTable", &spec)?;
+            engine(&db, &direct, "UpdateTable", &spec)?;
         }
         let http = if rate > 0.0 {
             // Counted per transaction (the items it writes), so a retry of one meets at most
@@ -149,8 +166,20 @@ impl Cloud {
         } else {
             DynoxideHttpClient::new(db.clone())
         };
+        let through_sdk = http.engine_time();
+        let sdk_time = Arc::new(SdkTime::default());
         let client = embedded_dynamodb::client_with(http);
+        let client = Client::from_conf(
+            client
+                .config()
+                .to_builder()
+                .interceptor(TimeSdkCalls(sdk_time.clone()))
+                .build(),
+        );
         Ok(Self {
+            through_sdk,
+            sdk_time,
+            direct,
             orders: DynamoOrders::new(client.clone(), ORDERS_TABLE),
             inventory: DynamoInventory::new(client.clone(), INVENTORY_TABLE),
             billing: DynamoBilling::new(client.clone(), BILLING_TABLE),
@@ -169,9 +198,19 @@ impl Cloud {
     /// `eventName`, `dynamodb.Keys`, `OldImage`, `NewImage`), each with the `eventSourceARN`
     /// that Lambda's event source mapping adds.
     pub fn stream_records(&self, table: &str) -> Result<Vec<Value>, String> {
-        let described = engine(&self.db, "DescribeTable", &json!({ "TableName": table }))?;
+        let described = engine(
+            &self.db,
+            &self.direct,
+            "DescribeTable",
+            &json!({ "TableName": table }),
+        )?;
         let arn = described["Table"]["LatestStreamArn"].clone();
-        let stream = engine(&self.db, "DescribeStream", &json!({ "StreamArn": arn }))?;
+        let stream = engine(
+            &self.db,
+            &self.direct,
+            "DescribeStream",
+            &json!({ "StreamArn": arn }),
+        )?;
         let mut records = Vec::new();
         for shard in stream["StreamDescription"]["Shards"]
             .as_array()
@@ -182,10 +221,12 @@ impl Cloud {
                 "StreamArn": arn, "ShardId": shard["ShardId"], "ShardIteratorType": "TRIM_HORIZON"
             });
             let mut iterator =
-                engine(&self.db, "GetShardIterator", &start)?["ShardIterator"].clone();
+                engine(&self.db, &self.direct, "GetShardIterator", &start)?["ShardIterator"]
+                    .clone();
             while iterator.is_string() {
                 let got = engine(
                     &self.db,
+                    &self.direct,
                     "GetRecords",
                     &json!({ "ShardIterator": iterator, "Limit": 1000 }),
                 )?;
@@ -219,7 +260,7 @@ impl Cloud {
         });
         let mut items = Vec::new();
         loop {
-            let page = engine(&self.db, "Scan", &request)?;
+            let page = engine(&self.db, &self.direct, "Scan", &request)?;
             items.extend(page["Items"].as_array().cloned().unwrap_or_default());
             match page.get("LastEvaluatedKey") {
                 Some(key) if key.is_object() => request["ExclusiveStartKey"] = key.clone(),
@@ -302,7 +343,10 @@ impl Cloud {
     fn dynamodb(&self, operation: &str, parameters: &Value) -> Result<Value, TaskError> {
         let body = serde_json::to_vec(parameters)
             .map_err(|e| TaskError::new("States.Runtime", e.to_string()))?;
-        match embedded_dynamodb::dispatch(&self.db, operation, &body) {
+        let answer = self.direct.time(operation, || {
+            embedded_dynamodb::dispatch(&self.db, operation, &body)
+        });
+        match answer {
             Some(Ok(reply)) => serde_json::from_slice(&reply)
                 .map_err(|e| TaskError::new("DynamoDB.AmazonDynamoDBException", e.to_string())),
             Some(Err(e)) => {
@@ -323,13 +367,84 @@ impl Cloud {
     }
 }
 
+/// The time the SDK's calls take, from the first interceptor hook to the last (building the
+/// request, signing it, the engine's answer, parsing it): the sum of the ends less the sum of the
+/// starts, so it needs nothing per call, and every call that starts ends (the last hook runs on
+/// errors too).
+#[derive(Debug)]
+pub struct SdkTime {
+    since: Instant,
+    starts: AtomicU64,
+    ends: AtomicU64,
+}
+
+impl Default for SdkTime {
+    fn default() -> Self {
+        Self {
+            since: Instant::now(),
+            starts: AtomicU64::new(0),
+            ends: AtomicU64::new(0),
+        }
+    }
+}
+
+impl SdkTime {
+    fn mark(&self, at: &AtomicU64) {
+        let nanos = u64::try_from(self.since.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        at.fetch_add(nanos, Ordering::Relaxed);
+    }
+
+    pub fn total(&self) -> std::time::Duration {
+        let (ends, starts) = (
+            self.ends.load(Ordering::Relaxed),
+            self.starts.load(Ordering::Relaxed),
+        );
+        std::time::Duration::from_nanos(ends.saturating_sub(starts))
+    }
+}
+
+#[derive(Debug)]
+struct TimeSdkCalls(Arc<SdkTime>);
+
+impl Intercept for TimeSdkCalls {
+    fn name(&self) -> &'static str {
+        "TimeSdkCalls"
+    }
+
+    fn read_before_execution(
+        &self,
+        _context: &BeforeSerializationInterceptorContextRef<'_>,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.0.mark(&self.0.starts);
+        Ok(())
+    }
+
+    fn read_after_execution(
+        &self,
+        _context: &FinalizerInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.0.mark(&self.0.ends);
+        Ok(())
+    }
+}
+
 /// The tables with a stream.
 pub const STREAMED: [&str; 3] = [ORDERS_TABLE, INVENTORY_TABLE, BILLING_TABLE];
 
-/// One call of the engine's API, outside the SDK (setup and stream reads).
-fn engine(db: &Database, operation: &str, request: &Value) -> Result<Value, String> {
+/// One call of the engine's API, outside the SDK (setup and stream reads), timed in `time`.
+fn engine(
+    db: &Database,
+    time: &EngineTime,
+    operation: &str,
+    request: &Value,
+) -> Result<Value, String> {
     let body = serde_json::to_vec(request).map_err(|e| e.to_string())?;
-    match embedded_dynamodb::dispatch(db, operation, &body) {
+    match time.time(operation, || {
+        embedded_dynamodb::dispatch(db, operation, &body)
+    }) {
         Some(Ok(reply)) => serde_json::from_slice(&reply).map_err(|e| e.to_string()),
         Some(Err(e)) => Err(format!("{operation}: {e}")),
         None => Err(format!("{operation} is not an operation of the engine")),

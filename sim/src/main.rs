@@ -14,6 +14,7 @@
 //! schedule is shrunk to the fewest choices that still fail (`sim::choices`); `--keep` with the
 //! list it prints (`o0,f12,c3`) replays them.
 
+use embedded_dynamodb::OperationTime;
 use sim::asl::Definition;
 use sim::choices::{self, Kind};
 use sim::cloud;
@@ -175,6 +176,10 @@ struct Totals {
     faults: usize,
     cancels: usize,
     redriven: usize,
+    engine: BTreeMap<String, OperationTime>,
+    sdk_calls: u64,
+    sdk_time: std::time::Duration,
+    sdk_engine_time: std::time::Duration,
     statuses: BTreeMap<String, usize>,
     /// The first schedule that broke a property, with its shape.
     failed: Option<(Shape, Report)>,
@@ -213,6 +218,12 @@ fn run_share(
         totals.faults += report.faults;
         totals.cancels += report.cancels;
         totals.redriven += report.redriven.len();
+        totals.sdk_calls += report.sdk_calls;
+        totals.sdk_time += report.sdk_time;
+        totals.sdk_engine_time += report.sdk_engine_time;
+        for (operation, time) in &report.engine {
+            schedule::add_time(&mut totals.engine, operation, *time);
+        }
         for (status, n) in &report.statuses {
             *totals.statuses.entry(status.clone()).or_default() += n;
         }
@@ -272,6 +283,12 @@ fn main() -> ExitCode {
         all.faults += share.faults;
         all.cancels += share.cancels;
         all.redriven += share.redriven;
+        all.sdk_calls += share.sdk_calls;
+        all.sdk_time += share.sdk_time;
+        all.sdk_engine_time += share.sdk_engine_time;
+        for (operation, time) in share.engine {
+            schedule::add_time(&mut all.engine, &operation, time);
+        }
         for (status, n) in share.statuses {
             *all.statuses.entry(status).or_default() += n;
         }
@@ -312,8 +329,11 @@ fn main() -> ExitCode {
     }
     let secs = started.elapsed().as_secs_f64();
     let states = all.states;
+    let engine_calls: u64 = all.engine.values().map(|t| t.calls).sum();
+    let engine_secs: f64 = all.engine.values().map(|t| t.time.as_secs_f64()).sum();
+    let sdk_secs = all.sdk_time.as_secs_f64();
     println!(
-        "sim: {} schedules from seed {} ({} orders each, {}), 0 property violations; {states} states, {} faults, {} cancels, {} compensations redriven; orders {:?}; {secs:.1} s on {} threads, {:.0} schedules/s, {:.0} states/s",
+        "sim: {} schedules from seed {} ({} orders each, {}), 0 property violations; {states} states, {} faults, {} cancels, {} compensations redriven; orders {:?}; {secs:.1} s on {} threads, {:.0} schedules/s, {:.0} states/s; the DynamoDB engine answered {} calls in {engine_secs:.1} s of the threads' time; {} of them came through the SDK, whose calls took {sdk_secs:.1} s end to end ({:.1} s of it the SDK's own)",
         all.schedules,
         args.seed,
         args.shape.orders,
@@ -328,7 +348,10 @@ fn main() -> ExitCode {
         all.statuses,
         args.threads,
         all.schedules as f64 / secs,
-        states as f64 / secs
+        states as f64 / secs,
+        engine_calls,
+        all.sdk_calls,
+        sdk_secs - all.sdk_engine_time.as_secs_f64(),
     );
     if let Some(path) = &args.json {
         let figures = serde_json::json!({
@@ -345,6 +368,14 @@ fn main() -> ExitCode {
             "statuses": all.statuses,
             "schedulesPerSecond": all.schedules as f64 / secs,
             "statesPerSecond": states as f64 / secs,
+            "engineCalls": engine_calls,
+            "sdkCalls": all.sdk_calls,
+            "sdkSeconds": sdk_secs,
+            "sdkEngineSeconds": all.sdk_engine_time.as_secs_f64(),
+            "engineSeconds": engine_secs,
+            "engineByOperation": all.engine.iter().map(|(operation, t)| {
+                (operation.clone(), serde_json::json!({"calls": t.calls, "seconds": t.time.as_secs_f64()}))
+            }).collect::<serde_json::Map<_, _>>(),
             "violations": 0,
         });
         if let Err(e) = std::fs::write(path, figures.to_string()) {

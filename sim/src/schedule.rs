@@ -9,6 +9,7 @@ use crate::cloud::{self, Cloud};
 use crate::products::{ProductQueue, Topic};
 use crate::properties::{self, Violation};
 use chrono::{DateTime, Duration, Utc};
+use embedded_dynamodb::OperationTime;
 use order_adapters::dynamodb::{DynamoInventory, DynamoOrders, DynamoProductView};
 use order_adapters::memory::MemoryEvents;
 use order_core::audit::ChangedBy;
@@ -30,7 +31,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::{Value, json};
 use std::cell::RefCell;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
 /// What a schedule is made of, besides its seed.
@@ -182,6 +183,15 @@ pub struct Report {
     pub product_dead_letters: Vec<Value>,
     /// The choices that happened, in the order they did (what the shrinker narrows).
     pub choices: Vec<Choice>,
+    /// The DynamoDB calls the engine answered and its time, by operation (JSON in and out
+    /// included): the part of a schedule no change to the simulator can save.
+    pub engine: BTreeMap<String, OperationTime>,
+    /// How many of them the SDK carried (the adapters' calls), and those calls' time end to end
+    /// (the SDK's pipeline and the engine's answers).
+    pub sdk_calls: u64,
+    pub sdk_time: std::time::Duration,
+    /// The engine's part of `sdk_time`.
+    pub sdk_engine_time: std::time::Duration,
 }
 
 /// An order the schedule placed.
@@ -687,6 +697,14 @@ pub async fn run_keeping<'d>(
     report.statuses = checked.statuses;
     report.violations.extend(checked.violations);
     drop(faulty);
+    let through_sdk = cloud.through_sdk.total();
+    report.sdk_calls = through_sdk.calls;
+    report.sdk_engine_time = through_sdk.time;
+    report.sdk_time = cloud.sdk_time.total();
+    report.engine = cloud.through_sdk.by_operation();
+    for (operation, time) in cloud.direct.by_operation() {
+        add_time(&mut report.engine, &operation, time);
+    }
     report.choices = choices.taken();
     report.faults = report
         .choices
@@ -694,6 +712,13 @@ pub async fn run_keeping<'d>(
         .filter(|c| c.kind == Kind::Fault)
         .count();
     Ok((report, cloud))
+}
+
+/// Adds `time` to `operation`'s in `to`.
+pub fn add_time(to: &mut BTreeMap<String, OperationTime>, operation: &str, time: OperationTime) {
+    let sum = to.entry(operation.to_owned()).or_default();
+    sum.calls += time.calls;
+    sum.time += time.time;
 }
 
 /// A schedule that runs this many states has a storm of executions that never settles: it is

@@ -51,6 +51,19 @@ async fn a_seed_replays_exactly() {
             .collect::<Vec<_>>()
     };
     assert_eq!(runs(&first), runs(&again));
+    // The same DynamoDB calls, and the times the benchmark reads add up: the engine answered
+    // the SDK's calls within the time those calls took end to end.
+    let calls = |r: &schedule::Report| {
+        r.engine
+            .iter()
+            .map(|(operation, t)| (operation.clone(), t.calls))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(calls(&first), calls(&again));
+    let total: u64 = first.engine.values().map(|t| t.calls).sum();
+    assert!(first.sdk_calls > 0 && first.sdk_calls < total);
+    assert!(first.sdk_engine_time > std::time::Duration::ZERO);
+    assert!(first.sdk_engine_time < first.sdk_time);
 }
 
 /// The choices a run reports replay it exactly (`--keep`, what the shrinker prints), and
