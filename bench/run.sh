@@ -102,7 +102,7 @@ fi
 
 echo "bench: the simulator (bench/sim.sh)"
 t_phase=$SECONDS
-bench/sim.sh
+BENCH_SIM_REPORT=0 bench/sim.sh
 phase "simulator"
 
 total=$((SECONDS - t_start))

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make bench-sim` (and the end of `make bench`): the simulator's speed. Runs the default batch
-# (1000 schedules from seed 1, the four shapes in turn) on one thread, then on one per core, and
-# writes bench/results/sim.json with the machine it ran on. A measurement: never fails on a time.
+# (1000 schedules from seed 1, the four shapes in turn) on one thread, then on one per core,
+# writes bench/results/sim.json with the machine it ran on, and BENCHMARKS.md again from the
+# results (BENCH_SIM_REPORT=0: not). A measurement: never fails on a time.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
@@ -28,3 +29,6 @@ json.dump({
 }, open(out, "w"), indent=2)
 print(f"bench: wrote {out}")
 PY
+if [[ "${BENCH_SIM_REPORT:-1}" == 1 ]]; then
+  cargo run -q -p bench -- report --results "$repo/bench/results" --out "$repo/BENCHMARKS.md"
+fi
