@@ -110,6 +110,8 @@ pub struct Cloud {
     pub direct: Arc<EngineTime>,
     /// The adapters' calls end to end, the SDK's pipeline and the engine's answer together.
     pub sdk_time: Arc<SdkTime>,
+    /// What each stream's reader has read, by table.
+    streams: Mutex<HashMap<String, StreamRead>>,
     delivery: LeadTimeDelivery,
     /// How long each call takes on the virtual clock.
     pub call_time: Duration,
@@ -186,6 +188,7 @@ impl Cloud {
             client,
             db,
             step_events: MemoryEvents::default(),
+            streams: Mutex::default(),
             sent: Mutex::new(Vec::new()),
             topic: Mutex::new(Vec::new()),
             clock: VirtualClock::at(now),
@@ -196,7 +199,8 @@ impl Cloud {
 
     /// Every change of `table` its stream holds, oldest first (DynamoDB Streams' records:
     /// `eventName`, `dynamodb.Keys`, `OldImage`, `NewImage`), each with the `eventSourceARN`
-    /// that Lambda's event source mapping adds.
+    /// that Lambda's event source mapping adds. The reader keeps its place in each shard, as an
+    /// event source mapping does: a second read fetches only the records written since.
     pub fn stream_records(&self, table: &str) -> Result<Vec<Value>, String> {
         let described = engine(
             &self.db,
@@ -211,18 +215,25 @@ impl Cloud {
             "DescribeStream",
             &json!({ "StreamArn": arn }),
         )?;
-        let mut records = Vec::new();
+        let mut streams = lock(&self.streams);
+        let read = streams.entry(table.to_owned()).or_default();
         for shard in stream["StreamDescription"]["Shards"]
             .as_array()
             .into_iter()
             .flatten()
         {
-            let start = json!({
-                "StreamArn": arn, "ShardId": shard["ShardId"], "ShardIteratorType": "TRIM_HORIZON"
-            });
-            let mut iterator =
-                engine(&self.db, &self.direct, "GetShardIterator", &start)?["ShardIterator"]
-                    .clone();
+            let id = shard["ShardId"].as_str().unwrap_or_default().to_owned();
+            let mut iterator = match read.next.get(&id) {
+                Some(next) => next.clone(),
+                None => {
+                    let start = json!({
+                        "StreamArn": arn, "ShardId": id, "ShardIteratorType": "TRIM_HORIZON"
+                    });
+                    engine(&self.db, &self.direct, "GetShardIterator", &start)?["ShardIterator"]
+                        .clone()
+                }
+            };
+            // A closed shard's last page has no next iterator: it stays read (`null`).
             while iterator.is_string() {
                 let got = engine(
                     &self.db,
@@ -231,17 +242,19 @@ impl Cloud {
                     &json!({ "ShardIterator": iterator, "Limit": 1000 }),
                 )?;
                 let page = got["Records"].as_array().cloned().unwrap_or_default();
-                if page.is_empty() {
-                    break;
-                }
-                records.extend(page.into_iter().map(|mut record| {
+                let fetched = !page.is_empty();
+                read.records.extend(page.into_iter().map(|mut record| {
                     record["eventSourceARN"] = arn.clone();
                     record
                 }));
                 iterator = got["NextShardIterator"].clone();
+                read.next.insert(id.clone(), iterator.clone());
+                if !fetched {
+                    break;
+                }
             }
         }
-        Ok(records)
+        Ok(read.records.clone())
     }
 
     /// Every item of `table` with only the attributes `projection` names (a raw Scan, page by
@@ -431,6 +444,13 @@ impl Intercept for TimeSdkCalls {
     }
 }
 
+/// A stream's records read so far, and the iterator each shard's reading goes on from.
+#[derive(Debug, Default)]
+struct StreamRead {
+    records: Vec<Value>,
+    next: HashMap<String, Value>,
+}
+
 /// The tables with a stream.
 pub const STREAMED: [&str; 3] = [ORDERS_TABLE, INVENTORY_TABLE, BILLING_TABLE];
 
@@ -543,5 +563,51 @@ impl Resources for Cloud {
             result,
             took: self.call_time,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_dynamodb::types::AttributeValue;
+
+    async fn put(cloud: &Cloud, pk: &str) {
+        let s = |v: &str| AttributeValue::S(v.to_owned());
+        cloud
+            .client
+            .put_item()
+            .table_name(ORDERS_TABLE)
+            .item("pk", s(pk))
+            .item("sk", s("ORDER"))
+            .send()
+            .await
+            .expect("put");
+    }
+
+    fn keys(records: &[Value]) -> Vec<&str> {
+        records
+            .iter()
+            .filter_map(|r| r["dynamodb"]["Keys"]["pk"]["S"].as_str())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_stream_reader_keeps_its_place_and_still_returns_every_record() {
+        let cloud = Cloud::new(Utc::now()).expect("cloud");
+        let get_records = || cloud.direct.by_operation()["GetRecords"].calls;
+        put(&cloud, "o1").await;
+        put(&cloud, "o2").await;
+        let first = cloud.stream_records(ORDERS_TABLE).expect("read");
+        assert_eq!(keys(&first), ["o1", "o2"]);
+        assert!(first.iter().all(|r| r["eventSourceARN"].is_string()));
+        let before = get_records();
+        put(&cloud, "o3").await;
+        let second = cloud.stream_records(ORDERS_TABLE).expect("read");
+        assert_eq!(keys(&second), ["o1", "o2", "o3"]);
+        // The new record's page, then an empty one: nothing read twice.
+        assert_eq!(get_records() - before, 2);
+        let again = cloud.stream_records(ORDERS_TABLE).expect("read");
+        assert_eq!(keys(&again), ["o1", "o2", "o3"]);
+        assert_eq!(get_records() - before, 3);
     }
 }
