@@ -146,4 +146,3 @@ bench:
 # The simulator's speed alone (BENCHMARKS.md, section 8): `make bench` runs it too.
 bench-sim:
 	bench/sim.sh
-	cargo run -q -p bench -- report --results bench/results --out BENCHMARKS.md
