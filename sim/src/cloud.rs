@@ -383,7 +383,8 @@ impl Cloud {
 /// The time the SDK's calls take, from the first interceptor hook to the last (building the
 /// request, signing it, the engine's answer, parsing it): the sum of the ends less the sum of the
 /// starts, so it needs nothing per call, and every call that starts ends (the last hook runs on
-/// errors too).
+/// errors too). It also holds the conflict draws, which run in the connector (a JSON parse per
+/// transaction, a few dozen a schedule): a little of the simulator counted as the SDK's.
 #[derive(Debug)]
 pub struct SdkTime {
     since: Instant,
