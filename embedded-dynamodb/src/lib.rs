@@ -76,7 +76,13 @@ pub fn client_for(db: Database) -> Client {
 
 /// A client whose requests go to `http` (a [`DynoxideHttpClient`], maybe with a fault hook).
 pub fn client_with(http: DynoxideHttpClient) -> Client {
-    let config = aws_sdk_dynamodb::Config::builder()
+    Client::from_conf(config_with(http).build())
+}
+
+/// The configuration of [`client_with`]'s client, for a caller that adds to it (an interceptor)
+/// before building.
+pub fn config_with(http: DynoxideHttpClient) -> aws_sdk_dynamodb::config::Builder {
+    aws_sdk_dynamodb::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new(
@@ -91,8 +97,6 @@ pub fn client_with(http: DynoxideHttpClient) -> Client {
         // The engine is deterministic: a retried 500 fails the same way, only slower (standard
         // retry sleeps with backoff between 3 attempts), and a test should see the first error.
         .retry_config(RetryConfig::disabled())
-        .build();
-    Client::from_conf(config)
 }
 
 /// Answers a request instead of the engine, or lets it through (`None`): a fault drawn by a
@@ -113,6 +117,13 @@ pub struct OperationTime {
     pub time: Duration,
 }
 
+impl std::ops::AddAssign for OperationTime {
+    fn add_assign(&mut self, other: Self) {
+        self.calls += other.calls;
+        self.time += other.time;
+    }
+}
+
 impl EngineTime {
     /// Runs `call`, counted and timed as `operation`.
     pub fn time<T>(&self, operation: &str, call: impl FnOnce() -> T) -> T {
@@ -124,8 +135,10 @@ impl EngineTime {
             Some(entry) => entry,
             None => by_operation.entry(operation.to_owned()).or_default(),
         };
-        entry.calls += 1;
-        entry.time += took;
+        *entry += OperationTime {
+            calls: 1,
+            time: took,
+        };
         answer
     }
 
@@ -138,12 +151,16 @@ impl EngineTime {
 
     /// Every operation's together.
     pub fn total(&self) -> OperationTime {
-        self.by_operation()
+        let mut total = OperationTime::default();
+        for time in self
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
             .values()
-            .fold(OperationTime::default(), |sum, op| OperationTime {
-                calls: sum.calls + op.calls,
-                time: sum.time + op.time,
-            })
+        {
+            total += *time;
+        }
+        total
     }
 }
 

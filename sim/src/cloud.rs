@@ -170,11 +170,8 @@ impl Cloud {
         };
         let through_sdk = http.engine_time();
         let sdk_time = Arc::new(SdkTime::default());
-        let client = embedded_dynamodb::client_with(http);
         let client = Client::from_conf(
-            client
-                .config()
-                .to_builder()
+            embedded_dynamodb::config_with(http)
                 .interceptor(TimeSdkCalls(sdk_time.clone()))
                 .build(),
         );
@@ -202,19 +199,9 @@ impl Cloud {
     /// that Lambda's event source mapping adds. The reader keeps its place in each shard, as an
     /// event source mapping does: a second read fetches only the records written since.
     pub fn stream_records(&self, table: &str) -> Result<Vec<Value>, String> {
-        let described = engine(
-            &self.db,
-            &self.direct,
-            "DescribeTable",
-            &json!({ "TableName": table }),
-        )?;
+        let described = self.engine("DescribeTable", &json!({ "TableName": table }))?;
         let arn = described["Table"]["LatestStreamArn"].clone();
-        let stream = engine(
-            &self.db,
-            &self.direct,
-            "DescribeStream",
-            &json!({ "StreamArn": arn }),
-        )?;
+        let stream = self.engine("DescribeStream", &json!({ "StreamArn": arn }))?;
         let mut streams = lock(&self.streams);
         let read = streams.entry(table.to_owned()).or_default();
         for shard in stream["StreamDescription"]["Shards"]
@@ -229,15 +216,12 @@ impl Cloud {
                     let start = json!({
                         "StreamArn": arn, "ShardId": id, "ShardIteratorType": "TRIM_HORIZON"
                     });
-                    engine(&self.db, &self.direct, "GetShardIterator", &start)?["ShardIterator"]
-                        .clone()
+                    self.engine("GetShardIterator", &start)?["ShardIterator"].clone()
                 }
             };
             // A closed shard's last page has no next iterator: it stays read (`null`).
             while iterator.is_string() {
-                let got = engine(
-                    &self.db,
-                    &self.direct,
+                let got = self.engine(
                     "GetRecords",
                     &json!({ "ShardIterator": iterator, "Limit": 1000 }),
                 )?;
@@ -257,6 +241,11 @@ impl Cloud {
         Ok(read.records.clone())
     }
 
+    /// One call of the engine's API outside the SDK, timed with the state machine's own calls.
+    fn engine(&self, operation: &str, request: &Value) -> Result<Value, String> {
+        engine(&self.db, &self.direct, operation, request)
+    }
+
     /// Every item of `table` with only the attributes `projection` names (a raw Scan, page by
     /// page, straight to the engine: for what a property needs to know beyond the adapters).
     pub fn scan(&self, table: &str, projection: &[&str]) -> Result<Vec<Value>, String> {
@@ -273,7 +262,7 @@ impl Cloud {
         });
         let mut items = Vec::new();
         loop {
-            let page = engine(&self.db, &self.direct, "Scan", &request)?;
+            let page = self.engine("Scan", &request)?;
             items.extend(page["Items"].as_array().cloned().unwrap_or_default());
             match page.get("LastEvaluatedKey") {
                 Some(key) if key.is_object() => request["ExclusiveStartKey"] = key.clone(),

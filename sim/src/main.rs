@@ -225,7 +225,7 @@ fn run_share(
         totals.sdk_time += report.sdk_time;
         totals.sdk_engine_time += report.sdk_engine_time;
         for (operation, time) in &report.engine {
-            schedule::add_time(&mut totals.engine, operation, *time);
+            *totals.engine.entry(operation.clone()).or_default() += *time;
         }
         for (status, n) in &report.statuses {
             *totals.statuses.entry(status.clone()).or_default() += n;
@@ -290,7 +290,7 @@ fn main() -> ExitCode {
         all.sdk_time += share.sdk_time;
         all.sdk_engine_time += share.sdk_engine_time;
         for (operation, time) in share.engine {
-            schedule::add_time(&mut all.engine, &operation, time);
+            *all.engine.entry(operation).or_default() += time;
         }
         for (status, n) in share.statuses {
             *all.statuses.entry(status).or_default() += n;

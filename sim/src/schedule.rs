@@ -703,7 +703,7 @@ pub async fn run_keeping<'d>(
     report.sdk_time = cloud.sdk_time.total();
     report.engine = cloud.through_sdk.by_operation();
     for (operation, time) in cloud.direct.by_operation() {
-        add_time(&mut report.engine, &operation, time);
+        *report.engine.entry(operation).or_default() += time;
     }
     report.choices = choices.taken();
     report.faults = report
@@ -712,13 +712,6 @@ pub async fn run_keeping<'d>(
         .filter(|c| c.kind == Kind::Fault)
         .count();
     Ok((report, cloud))
-}
-
-/// Adds `time` to `operation`'s in `to`.
-pub fn add_time(to: &mut BTreeMap<String, OperationTime>, operation: &str, time: OperationTime) {
-    let sum = to.entry(operation.to_owned()).or_default();
-    sum.calls += time.calls;
-    sum.time += time.time;
 }
 
 /// A schedule that runs this many states has a storm of executions that never settles: it is
